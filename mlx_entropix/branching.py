@@ -1,0 +1,165 @@
+"""Branching ("parallel CoT"): fork N continuations from one position, roll them
+forward together as one batch, keep the best.
+
+The N candidates for the branch token are drawn without replacement from the
+distribution the sampler chose for that position (Gumbel top-N). Their KV
+caches share the prefix: the cache rows are repeated, not re-prefilled. All N
+roll forward up to branch_max_tokens tokens in one batched forward per step;
+each branch ends at its first sentence boundary or end-of-sequence token. The
+winner's cache is cut back to its own length and generation continues from it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+import mlx.core as mx
+import numpy as np
+from mlx_lm.models.cache import KVCache
+
+from .sampler import SamplerConfig, filtered_logprobs
+from .trace import Branch, BranchCandidate, TokenRecord
+
+if TYPE_CHECKING:
+    from .generate import Engine, Step
+
+SENTENCE_END = (".", "!", "?", "\n")
+
+
+@dataclass
+class BranchResult:
+    records: list[TokenRecord]  # the winner's tokens, first one marked as the branch point
+    tokens: list[int]
+    cache: list[KVCache]
+    next_step: "Step | None"  # the decision after the winner's last token
+    finished: bool  # the winner ended with an end-of-sequence token
+
+
+def should_branch(cfg: SamplerConfig, outcome: str, entropy: float, varentropy: float) -> bool:
+    """Branch in the low-entropy/high-varentropy quadrant, or when both signals
+    exceed branch_fraction of their high thresholds."""
+    if not cfg.branching or cfg.greedy or cfg.n_branches < 2:
+        return False
+    both_high = (entropy > cfg.branch_fraction * cfg.high_ent
+                 and varentropy > cfg.branch_fraction * cfg.high_vent)
+    return outcome == "explore" or both_high
+
+
+def fork_cache(cache: list[KVCache], n: int) -> list[KVCache]:
+    """n copies of a one-row cache, as one n-row cache."""
+    forked = []
+    for c in cache:
+        f = KVCache()
+        f.keys = mx.repeat(c.keys[:, :, : c.offset], n, axis=0)
+        f.values = mx.repeat(c.values[:, :, : c.offset], n, axis=0)
+        f.offset = c.offset
+        forked.append(f)
+    return forked
+
+
+def select_row(cache: list[KVCache], row: int, length: int) -> list[KVCache]:
+    """Row `row` of a batched cache, cut to its first `length` positions."""
+    kept = []
+    for c in cache:
+        k = KVCache()
+        k.keys = c.keys[row : row + 1, :, :length]
+        k.values = c.values[row : row + 1, :, :length]
+        k.offset = length
+        kept.append(k)
+    return kept
+
+
+def draw_candidates(logits: mx.array, row: np.ndarray, n: int, key: mx.array) -> mx.array:
+    """n distinct tokens drawn without replacement (Gumbel top-n) under the
+    position's effective parameters; impossible ones come out with -inf score."""
+    lp = filtered_logprobs(logits, float(row[2]) or 1e-6, float(row[3]), int(row[4]), float(row[5]))
+    gumbel = -mx.log(-mx.log(mx.random.uniform(low=1e-20, high=1.0, shape=lp.shape, key=key)))
+    scores = lp + gumbel
+    k = min(n, scores.shape[-1])
+    top = mx.argpartition(-scores, k - 1, axis=-1)[:, :k]
+    valid = mx.take_along_axis(lp, top, axis=-1) > -math.inf
+    raw = mx.take_along_axis(logits - mx.logsumexp(logits, axis=-1, keepdims=True), top, axis=-1)
+    return mx.concatenate([top.astype(mx.float32), valid.astype(mx.float32), raw], axis=0)
+
+
+def branch_length(tokens: list[int], boundary: Callable[[int], bool], eos: frozenset[int]) -> int:
+    """How many tokens a branch keeps: up to and including its first boundary."""
+    for i, t in enumerate(tokens):
+        if t in eos or boundary(t):
+            return i + 1
+    return len(tokens)
+
+
+def score_branch(rows: np.ndarray, length: int, kind: str, entropy_col: int, top_col: int,
+                 n_top: int) -> float:
+    """Mean entropy after each branch token (lower is better), or the mean
+    probability margin between the two most likely next tokens (higher is better)."""
+    rows = rows[:length]
+    if kind == "margin":
+        p1 = np.exp(rows[:, top_col + n_top])
+        p2 = np.exp(rows[:, top_col + n_top + 1])
+        return float(np.mean(p1 - p2))
+    return float(np.mean(rows[:, entropy_col]))
+
+
+def run_branches(engine: "Engine", cache: list[KVCache], logits: mx.array, row: np.ndarray,
+                 index: int, budget: int, next_key: Callable[[], mx.array]
+                 ) -> BranchResult | None:
+    """Branch at generated position `index` (row: the packed decision there).
+    None when fewer than two candidates survive the position's filters."""
+    from .generate import Step, packed_layout
+
+    cfg = engine.cfg
+    layout = packed_layout()
+    drawn = engine.syncs.to_host(draw_candidates(logits, row, cfg.n_branches, next_key()))
+    candidates = [int(t) for t, ok in zip(drawn[0], drawn[1]) if ok]
+    logprobs = [float(lp) for lp, ok in zip(drawn[2], drawn[1]) if ok]
+    if len(candidates) < 2:
+        return None
+    n = len(candidates)
+    steps = max(1, min(cfg.branch_max_tokens, budget))
+    base = cache[0].offset
+    forked = fork_cache(cache, n)
+    tokens = mx.array(candidates, dtype=mx.int32)[:, None]
+    packed, logits_seen = [], []
+    for _ in range(steps):
+        step = engine.forward(tokens, forked, next_key(), think_allowed=False)
+        packed.append(step.packed)
+        logits_seen.append(step.logits)
+        tokens = step.token[:, None]
+    rows = engine.syncs.to_host(mx.stack(packed, axis=1))  # [n, steps, cols]
+
+    tok = engine.lm.tokenizer
+    eos = tok.eos_token_ids
+    seqs, lengths, scores = [], [], []
+    for r in range(n):
+        seq = [candidates[r]] + [int(t) for t in rows[r, :-1, layout["token"]]]
+        length = branch_length(seq, engine.is_boundary, eos)
+        seqs.append(seq[:length])
+        lengths.append(length)
+        scores.append(score_branch(rows[r], length, cfg.branch_score, layout["entropy"],
+                                   layout["top_ids"], layout["n_top"]))
+    better = max if cfg.branch_score == "margin" else min
+    winner = scores.index(better(scores))
+    seq, length = seqs[winner], lengths[winner]
+
+    branch = Branch(
+        score_kind=cfg.branch_score,
+        winner=winner,
+        candidates=[BranchCandidate(tokens=s, text=tok.decode([t for t in s if t not in eos]),
+                                    score=sc) for s, sc in zip(seqs, scores)],
+    )
+    records = [engine.record(row, index, "", token=seq[0], outcome="branch",
+                             logprob=logprobs[winner])]
+    records[0].branch = branch
+    for j in range(1, length):
+        records.append(engine.record(rows[winner, j - 1], index + j, ""))
+    finished = seq[-1] in eos
+    next_step = None
+    if not finished:
+        last = rows[winner, length - 1]
+        next_step = Step(packed=mx.array(last[None]), token=mx.array([int(last[0])], dtype=mx.int32),
+                         logits=logits_seen[length - 1][winner : winner + 1])
+    return BranchResult(records, seq, select_row(forked, winner, base + length), next_step, finished)

@@ -1,0 +1,124 @@
+"""`mlx_main.py eval`: registered by the main CLI as
+`app.command("eval")(eval_command)`."""
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from .dataset import EvalItem, file_sha256, load_dataset
+from .distributed import Group, init_distributed
+from .errors import EvalError
+from .runner import run_eval
+from .store import RunSettings, check_settings
+
+KNOWN_METHODS = ("entropix", "greedy", "normal")
+BUILTIN_DATASET = Path(__file__).resolve().parents[2] / "data" / "eval" / "basics120.jsonl"
+
+
+def parse_methods(text: str) -> tuple[str, ...]:
+    methods = tuple(m.strip() for m in text.split(",") if m.strip())
+    if not methods:
+        raise EvalError("--methods is empty: give a comma-separated list, e.g. entropix,greedy")
+    unknown = [m for m in methods if m not in KNOWN_METHODS]
+    if unknown:
+        raise EvalError(
+            f"unknown method {unknown[0]!r} in --methods (choose from {', '.join(KNOWN_METHODS)})"
+        )
+    if len(set(methods)) != len(methods):
+        raise EvalError(f"--methods lists a method twice: {text}")
+    return methods
+
+
+def select_items(items: list[EvalItem], n: Optional[int], path: Path) -> list[EvalItem]:
+    """The first n items (all when n is None)."""
+    if n is None:
+        return items
+    if n > len(items):
+        raise EvalError(f"--n {n} but {path} has only {len(items)} items")
+    return items[:n]
+
+
+def _print_summary(summary: dict, out: Path) -> None:
+    console = Console()
+    table = Table(title="accuracy")
+    for col in ("method", "accuracy [95% CI]", "mean tokens", "s/answer"):
+        table.add_column(col)
+    for m, s in summary["methods"].items():
+        lo, hi = s["ci95"]
+        table.add_row(
+            m,
+            f"{s['accuracy']:.1%} [{lo:.1%}, {hi:.1%}]",
+            f"{s['mean_tokens']:.1f}",
+            f"{s['mean_time_s']:.2f}",
+        )
+    console.print(table)
+    for p in summary["pairs"]:
+        verdict = "significant" if p["significant"] else "not significant"
+        console.print(
+            f"{p['a']} - {p['b']}: {p['diff']:+.1%} "
+            f"[{p['ci95'][0]:+.1%}, {p['ci95'][1]:+.1%}], McNemar p={p['mcnemar_p']:.3g} ({verdict})"
+        )
+    console.print(f"report: {out / 'report.md'}")
+
+
+def eval_command(
+    dataset: Path = typer.Option(
+        BUILTIN_DATASET,
+        "--dataset",
+        help="JSONL, one item per line: question, answer, optional choices, system, id, category, kind.",
+    ),
+    methods: str = typer.Option(
+        "entropix,greedy,normal", "--methods", help="Comma-separated methods to compare."
+    ),
+    n: Optional[int] = typer.Option(None, "--n", min=1, help="Evaluate only the first N items."),
+    seed: int = typer.Option(0, "--seed", help="Run seed; each item's seed derives from it and its index."),
+    max_tokens: int = typer.Option(256, "--max-tokens", min=1, help="Token budget per answer."),
+    out: Optional[Path] = typer.Option(
+        None, "--out", help="Output directory (default: out/eval-DATASET_NAME)."
+    ),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run in --out."),
+    distributed: bool = typer.Option(
+        False, "--distributed", help="Split the items over the processes of `mlx.launch --backend ring`."
+    ),
+    model: Optional[str] = typer.Option(
+        None, "--model", help="Model to evaluate (default: the built-in one)."
+    ),
+) -> None:
+    """Compare sampling methods on a question set: accuracy with CIs, paired tests, a report."""
+    try:
+        method_list = parse_methods(methods)
+        items = select_items(load_dataset(dataset), n, dataset)
+        out_dir = out or Path("out") / f"eval-{dataset.stem}"
+        group = init_distributed() if distributed else Group()
+        settings = RunSettings(
+            dataset=str(dataset),
+            dataset_sha256=file_sha256(dataset),
+            methods=method_list,
+            n=len(items),
+            seed=seed,
+            max_tokens=max_tokens,
+            model=model,
+            world_size=group.size,
+        )
+        check_settings(out_dir, settings, resume)
+        from ..runner import make_generate
+
+        summary = run_eval(
+            items,
+            settings,
+            make_generate(model),
+            out_dir,
+            resume=resume,
+            group=group,
+            command=shlex.join(sys.argv),
+        )
+    except EvalError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(2) from None
+    if summary is not None:
+        _print_summary(summary, out_dir)

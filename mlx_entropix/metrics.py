@@ -1,0 +1,77 @@
+"""Per-token signals in nats, computed on device in float32.
+
+Logit statistics come from log_softmax (never log(softmax)), so a logit gap of
+1e4 or a -inf entry gives finite numbers; zero-probability terms are dropped
+explicitly because 0 * -inf is NaN.
+"""
+
+from __future__ import annotations
+
+import mlx.core as mx
+
+from .model import LayerStats
+
+# Name of each signal in the packed [B, N] metrics array, in order.
+SIGNALS = (
+    "entropy",
+    "varentropy",
+    "attn_entropy",
+    "attn_varentropy",
+    "attn_head_varentropy",
+    "agreement",
+    "interaction_strength",
+)
+
+
+def log_softmax(logits: mx.array) -> mx.array:
+    logits = logits.astype(mx.float32)
+    return logits - mx.logsumexp(logits, axis=-1, keepdims=True)
+
+
+def entropy_varentropy(logprobs: mx.array) -> tuple[mx.array, mx.array]:
+    """Entropy and varentropy (variance of the surprisal) along the last axis."""
+    p = mx.exp(logprobs)
+    live = p > 0
+    entropy = -mx.where(live, p * logprobs, 0.0).sum(-1)
+    varentropy = mx.where(live, p * mx.square(logprobs + entropy[..., None]), 0.0).sum(-1)
+    return entropy, varentropy
+
+
+def attention_signals(stats: LayerStats, layer: int = -1) -> dict[str, mx.array]:
+    """Reduce per-layer attention statistics to per-token scalars [B].
+
+    layer = -1 averages over layers; otherwise that one layer is used.
+    attn_varentropy is the across-head population variance of entropy (the
+    original's "attention varentropy"); attn_head_varentropy is the true per-head
+    varentropy averaged over heads.
+    """
+    if layer == -1:
+        head_entropy, head_vent = stats.head_entropy, stats.head_varentropy
+        agreement, interaction = stats.agreement, stats.interaction
+    else:
+        head_entropy = stats.head_entropy[:, layer : layer + 1]
+        head_vent = stats.head_varentropy[:, layer : layer + 1]
+        agreement = stats.agreement[:, layer : layer + 1]
+        interaction = stats.interaction[:, layer : layer + 1]
+    return {
+        "attn_entropy": head_entropy.mean(axis=(1, 2)),
+        "attn_varentropy": mx.var(head_entropy, axis=2).mean(axis=1),
+        "attn_head_varentropy": head_vent.mean(axis=(1, 2)),
+        "agreement": agreement.mean(axis=1),
+        "interaction_strength": interaction.mean(axis=1),
+    }
+
+
+def token_signals(logprobs: mx.array, stats: LayerStats | None, layer: int = -1
+                  ) -> dict[str, mx.array]:
+    """Every signal for the next token of each row: name -> [B] float32.
+
+    Without attention statistics (metrics off) the attention signals are zeros.
+    """
+    entropy, varentropy = entropy_varentropy(logprobs)
+    if stats is None:
+        zeros = mx.zeros_like(entropy)
+        attn = {name: zeros for name in SIGNALS[2:]}
+    else:
+        attn = attention_signals(stats, layer)
+    return {"entropy": entropy, "varentropy": varentropy, **attn}

@@ -1,0 +1,224 @@
+"""The per-token entropix decision, entirely on device: no Python branching on
+device values, no host syncs, compilable with `mx.compile` (one graph per
+batch size and vocabulary).
+
+Rules, checked in this order (H, V = logits entropy/varentropy in nats/nats^2;
+AE, AV = attention entropy / its across-head variance; AG = agreement;
+IS = interaction strength). "Low" is strictly below its threshold, "high"
+strictly above; the config guarantees low_ent <= med_ent <= high_ent and
+low_vent <= high_vent, so the regions below are disjoint and every threshold
+decides something:
+
+1. argmax    H < low_ent and V < low_vent: the most probable token; reported
+             with temperature 0.
+2. think     H > high_ent and V < low_vent and think_allowed: the engine inserts
+             cfg.think_text (the returned token is a valid draw at the params
+             below and is not used).
+             Same region with think_allowed False: outcome "adaptive" (nothing
+             inserted, so it is not reported as think), chosen by the adaptive
+             candidate score below, at T = min(1.5, temperature *
+             (helv_attn_ent_offset + helv_attn_ent_coef * AE)) and the base
+             top_p/top_k/min_p. The think outcome reports these same params.
+3. explore   H < med_ent and V > high_vent: one draw at
+             T = min(1.5, temperature * (lehv_offset + lehv_coef * IS)),
+             top_k = max(5, floor(top_k * (1 + 0.5 * (1 - AG)))).
+4. resample  H >= med_ent and V > high_vent: one draw at
+             T = max(2.0, temperature * (hehv_attn_vent_offset + hehv_attn_vent_coef * AV)),
+             top_p = max(0.5, top_p - hehv_attn_ent_coef * AE).
+5. adaptive  everything else: T = temperature * (1 + ada_temp_logits (H+V)
+             + ada_temp_attn (AE+AV) - ada_temp_agree AG) (floored at 0),
+             top_p = clip(top_p (1 + ada_top_p AV), 0.1, 1),
+             top_k = clip(round(top_k (1 + ada_top_k_int IS - ada_top_k_agree AG)), 1, 100),
+             min_p = clip(min_p (1 - ada_min_p (H+V)), 0.01, 0.5);
+             n_adaptive_samples candidates, the best by `score_candidates`.
+
+The original rule order (explore on H < high_ent before resample on
+H > med_ent) left med_ent dead; here explore/resample split at med_ent.
+top_k = 0 (off) stays off in every formula (they would otherwise turn it into
+a hard cut of 5 or 1 tokens). Parameters not named in a rule are the base ones.
+With cfg.greedy every token is argmax.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from dataclasses import dataclass
+from typing import Callable
+
+import mlx.core as mx
+
+from mlx_entropix.sampler.config import SamplerConfig
+from mlx_entropix.sampler.filters import filtered_logprobs, normalize, sample
+
+OUTCOME_CODES = ("argmax", "think", "explore", "resample", "adaptive")
+ARGMAX, THINK, EXPLORE, RESAMPLE, ADAPTIVE = range(len(OUTCOME_CODES))
+
+METRIC_KEYS = ("entropy", "varentropy", "attn_entropy", "attn_varentropy", "agreement", "interaction_strength")
+
+
+@dataclass
+class Decision:
+    """What the sampler chose for each row; every field is an mx.array [B]."""
+
+    token: mx.array  # int32
+    outcome: mx.array  # int32 index into OUTCOME_CODES
+    temperature: mx.array  # float32, effective params used (0 for argmax)
+    top_p: mx.array
+    top_k: mx.array  # int32, 0 = off
+    min_p: mx.array
+    branch: mx.array  # bool: the engine should open a branch point here
+
+
+@dataclass
+class _Regions:
+    argmax: mx.array
+    helv: mx.array
+    explore: mx.array
+    resample: mx.array
+
+
+def _regions(h: mx.array, v: mx.array, cfg: SamplerConfig) -> _Regions:
+    argmax = (h < cfg.low_ent) & (v < cfg.low_vent)
+    helv = (h > cfg.high_ent) & (v < cfg.low_vent)
+    high_v = v > cfg.high_vent
+    return _Regions(argmax, helv, high_v & (h < cfg.med_ent), high_v & (h >= cfg.med_ent))
+
+
+def _select(r: _Regions, argmax, helv, explore, resample, adaptive) -> mx.array:
+    """Per-row value by region (same priority as the rule order)."""
+    return mx.where(
+        r.argmax, argmax, mx.where(r.helv, helv, mx.where(r.explore, explore, mx.where(r.resample, resample, adaptive)))
+    )
+
+
+def confidence(metrics: dict[str, mx.array], cfg: SamplerConfig) -> mx.array:
+    """The original's state confidence with its published weights (nats now):
+    high entropies lower it, agreement and interaction strength raise it."""
+    m = metrics
+    return (
+        cfg.ada_score_logits_ent * (1 - m["entropy"])
+        + cfg.ada_score_attn_ent * (1 - m["attn_entropy"])
+        + cfg.ada_score_logits_vent * (1 - m["varentropy"])
+        + cfg.ada_score_attn_vent * (1 - m["attn_varentropy"])
+        + cfg.ada_score_agree * m["agreement"]
+        + cfg.ada_score_int * m["interaction_strength"]
+    )
+
+
+def score_candidates(
+    adjusted_logprob: mx.array,
+    raw_logprob: mx.array,
+    entropy: mx.array,
+    confidence: mx.array,
+    typicality: float,
+) -> mx.array:
+    """Score [B, n] candidates; higher is better.
+
+    score = g * log p_adj(c) - (1 - g) * typicality * |-log p(c) - H|, with
+    g = sigmoid(confidence). A confident state favours the likeliest candidate;
+    an uncertain one favours the most *typical* candidate, whose surprisal is
+    closest to the entropy (as in locally typical sampling). Both terms depend
+    on the candidate, unlike the original's confidence bonus, which was the same
+    for every candidate and so never changed the choice.
+    """
+    g = mx.sigmoid(confidence)[:, None]
+    atypical = mx.abs(-raw_logprob - entropy[:, None])
+    return g * adjusted_logprob - (1 - g) * typicality * atypical
+
+
+def _greedy(logits: mx.array, cfg: SamplerConfig) -> Decision:
+    b = logits.shape[0]
+
+    def full(x, dtype):
+        return mx.full((b,), x, dtype=dtype)
+
+    return Decision(
+        token=mx.argmax(logits, axis=-1).astype(mx.int32),
+        outcome=full(ARGMAX, mx.int32),
+        temperature=full(0.0, mx.float32),
+        top_p=full(cfg.top_p, mx.float32),
+        top_k=full(cfg.top_k, mx.int32),
+        min_p=full(cfg.min_p, mx.float32),
+        branch=full(False, mx.bool_),
+    )
+
+
+def decide(
+    logits: mx.array,
+    metrics: dict[str, mx.array],
+    key: mx.array,
+    cfg: SamplerConfig,
+    think_allowed: mx.array,
+) -> Decision:
+    """Choose the next token of every row. `key` must be fresh for each call;
+    it is used once, by the single categorical call that draws all candidates
+    (i.i.d. per row and candidate)."""
+    logits = logits.astype(mx.float32)
+    if cfg.greedy:
+        return _greedy(logits, cfg)
+    m = {k: metrics[k].astype(mx.float32) for k in METRIC_KEYS}
+    h, v, ae, av, ag, i_s = (m[k] for k in METRIC_KEYS)
+    r = _regions(h, v, cfg)
+    temp, base_k = cfg.temperature, cfg.top_k
+
+    t_helv = mx.minimum(1.5, temp * (cfg.helv_attn_ent_offset + cfg.helv_attn_ent_coef * ae))
+    t_lehv = mx.minimum(1.5, temp * (cfg.lehv_interaction_strength_offset + cfg.lehv_interaction_strength_coef * i_s))
+    t_hehv = mx.maximum(2.0, temp * (cfg.hehv_attn_vent_offset + cfg.hehv_attn_vent_coef * av))
+    t_ada = mx.maximum(
+        0.0, temp * (1 + cfg.ada_temp_logits * (h + v) + cfg.ada_temp_attn * (ae + av) - cfg.ada_temp_agree * ag)
+    )
+    temperature = _select(r, 0.0, t_helv, t_lehv, t_hehv, t_ada)
+
+    p_hehv = mx.maximum(0.5, cfg.top_p - cfg.hehv_attn_ent_coef * ae)
+    p_ada = mx.clip(cfg.top_p * (1 + cfg.ada_top_p * av), 0.1, 1.0)
+    top_p = _select(r, cfg.top_p, cfg.top_p, cfg.top_p, p_hehv, p_ada)
+
+    k_lehv = mx.maximum(5, mx.floor(base_k * (1 + 0.5 * (1 - ag))))
+    k_ada = mx.clip(mx.round(base_k * (1 + cfg.ada_top_k_int * i_s - cfg.ada_top_k_agree * ag)), 1, 100)
+    top_k = _select(r, base_k, base_k, k_lehv, base_k, k_ada).astype(mx.int32)
+    if base_k == 0:
+        top_k = mx.zeros_like(top_k)
+
+    m_ada = mx.clip(cfg.min_p * (1 - cfg.ada_min_p * (h + v)), 0.01, 0.5)
+    min_p = _select(r, cfg.min_p, cfg.min_p, cfg.min_p, cfg.min_p, m_ada)
+
+    think = mx.where(think_allowed, THINK, ADAPTIVE)
+    outcome = _select(r, ARGMAX, think, EXPLORE, RESAMPLE, ADAPTIVE).astype(mx.int32)
+
+    adjusted = filtered_logprobs(logits, temperature, top_p, top_k, min_p)
+    cands = sample(adjusted, key, num_samples=cfg.n_adaptive_samples)
+    scores = score_candidates(
+        mx.take_along_axis(adjusted, cands, axis=-1),
+        mx.take_along_axis(normalize(logits), cands, axis=-1),
+        h,
+        confidence(m, cfg),
+        cfg.ada_score_typicality,
+    )
+    best = mx.take_along_axis(cands, mx.argmax(scores, axis=-1, keepdims=True), axis=-1)[:, 0]
+    drawn = mx.where(outcome == ADAPTIVE, best, cands[:, 0])
+    token = mx.where(r.argmax, mx.argmax(logits, axis=-1).astype(mx.int32), drawn)
+
+    both_high = (h > cfg.branch_fraction * cfg.high_ent) & (v > cfg.branch_fraction * cfg.high_vent)
+    branch = (r.explore | both_high) & (outcome != THINK)
+    if not cfg.branching:
+        branch = mx.zeros_like(branch)
+
+    return Decision(token, outcome, temperature, top_p, top_k, min_p, branch)
+
+
+@functools.lru_cache(maxsize=16)
+def compiled_decide(cfg: SamplerConfig) -> Callable[[mx.array, dict[str, mx.array], mx.array, mx.array], Decision]:
+    """`decide` for a fixed config, compiled once per config (and traced once
+    per input shape): call it as f(logits, metrics, key, think_allowed)."""
+
+    def run(logits, metrics, key, think_allowed):
+        d = decide(logits, metrics, key, cfg, think_allowed)
+        return tuple(getattr(d, f.name) for f in dataclasses.fields(Decision))
+
+    compiled = mx.compile(run)
+
+    def call(logits, metrics, key, think_allowed) -> Decision:
+        return Decision(*compiled(logits, {k: metrics[k] for k in METRIC_KEYS}, key, think_allowed))
+
+    return call

@@ -1,0 +1,23 @@
+"""Runs the real `eval` command with the fake model, as its own process: the
+resume test kills it mid-run and `mlx.launch` starts it once per rank.
+
+Usage: python tests/eval_driver.py --dataset F --out D [any eval option];
+EVAL_FAKE_SLEEP=seconds slows every answer down."""
+
+import os
+import sys
+import types
+
+import typer
+from eval_fakes import make_fake_generate
+
+import mlx_entropix
+from mlx_entropix.eval.cli import eval_command
+
+engine = types.ModuleType("mlx_entropix.runner")
+engine.make_generate = lambda model_ref: make_fake_generate(float(os.environ.get("EVAL_FAKE_SLEEP", "0")))
+sys.modules["mlx_entropix.runner"] = engine
+mlx_entropix.runner = engine
+
+if __name__ == "__main__":
+    typer.run(eval_command)

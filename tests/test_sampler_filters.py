@@ -1,0 +1,196 @@
+"""The filter chain against a NumPy reference, and draw statistics (chi-square
+against a hard-coded 1e-4 critical value, so a correct sampler fails about
+once in ten thousand runs and the fixed seeds make it deterministic)."""
+
+import math
+
+import mlx.core as mx
+import numpy as np
+import pytest
+
+from mlx_entropix.sampler.filters import (
+    apply_min_p,
+    apply_temperature,
+    apply_top_k,
+    apply_top_p,
+    filtered_logprobs,
+    sample,
+)
+
+N_DRAWS = 20_000
+Z_1E4 = 3.719  # standard normal quantile for an upper tail of 1e-4
+
+
+def chi2_critical(dof: int) -> float:
+    """Wilson-Hilferty approximation of the chi-square 1 - 1e-4 quantile."""
+    c = 2.0 / (9.0 * dof)
+    return dof * (1.0 - c + Z_1E4 * math.sqrt(c)) ** 3
+
+
+def assert_draws_follow(ids: np.ndarray, probs: np.ndarray) -> None:
+    """Every draw has positive probability and the counts fit `probs`."""
+    assert probs[ids].min() > 0, "drew a token the filter removed"
+    support = np.flatnonzero(probs > 0)
+    counts = np.bincount(ids, minlength=len(probs))[support]
+    expected = probs[support] / probs[support].sum() * len(ids)
+    if len(support) == 1:
+        assert counts[0] == len(ids)
+        return
+    stat = float(((counts - expected) ** 2 / expected).sum())
+    assert stat < chi2_critical(len(support) - 1), f"chi2 {stat:.1f} for counts {counts} vs {expected.round(1)}"
+
+
+def draws(logprobs: mx.array, seed: int = 0) -> np.ndarray:
+    ids = sample(logprobs[None, :], mx.random.key(seed), num_samples=N_DRAWS)
+    return np.array(ids[0])
+
+
+def ref_chain(logits, temperature, top_p, top_k, min_p) -> np.ndarray:
+    """NumPy reference: temperature, top-k, top-p (descending), min-p; returns probabilities."""
+    z = np.asarray(logits, dtype=np.float64)
+    if temperature <= 0:
+        p = np.zeros_like(z)
+        p[np.argmax(z)] = 1.0
+        return p
+    z = z / temperature
+    p = np.exp(z - z.max())
+    p /= p.sum()
+    order = np.argsort(-p, kind="stable")
+    if 0 < top_k < len(p):
+        p[order[top_k:]] = 0.0
+    q = p[order] / p.sum()
+    before = np.cumsum(q) - q
+    drop = (before >= top_p) & (np.arange(len(q)) > 0)
+    if top_p < 1:
+        p[order[drop]] = 0.0
+    if min_p > 0:
+        p[p < min_p * p.max()] = 0.0
+    return p / p.sum()
+
+
+def probs_of(lp: mx.array) -> np.ndarray:
+    return np.exp(np.array(lp, dtype=np.float64))
+
+
+DISTINCT = np.log(np.array([0.02, 0.30, 0.05, 0.12, 0.01, 0.20, 0.08, 0.04, 0.15, 0.03]))
+
+
+@pytest.mark.parametrize("t", [0.5, 1.0, 2.0])
+def test_temperature_reweights_as_power(t):
+    p = np.exp(DISTINCT)
+    want = p ** (1 / t) / (p ** (1 / t)).sum()
+    lp = filtered_logprobs(mx.array(DISTINCT)[None], t, 1.0, 0, 0.0)[0]
+    np.testing.assert_allclose(probs_of(lp), want, rtol=1e-4)
+    assert_draws_follow(draws(lp, seed=int(t * 10)), want)
+
+
+def test_zero_temperature_is_argmax():
+    lp = apply_temperature(mx.array(DISTINCT)[None], 0.0)[0]
+    assert np.isfinite(np.array(lp)).sum() == 1
+    assert int(mx.argmax(lp)) == 1
+
+
+def test_top_k_keeps_exactly_the_k_most_probable():
+    lp = filtered_logprobs(mx.array(DISTINCT)[None], 1.0, 1.0, 3, 0.0)[0]
+    assert set(np.flatnonzero(np.isfinite(np.array(lp)))) == {1, 5, 8}
+    assert_draws_follow(draws(lp, seed=1), ref_chain(DISTINCT, 1.0, 1.0, 3, 0.0))
+
+
+def test_top_k_with_ties_keeps_exactly_k():
+    lp = apply_top_k(mx.zeros((1, 10)), 4)
+    assert np.isfinite(np.array(lp)).sum() == 4
+
+
+def test_top_p_keeps_the_most_probable_prefix():
+    # Sorted descending the mass is 0.30, 0.50, 0.65, 0.77...: top_p 0.6 keeps
+    # {0.30, 0.20, 0.15}. An ascending cumsum would keep the improbable tail.
+    lp = filtered_logprobs(mx.array(DISTINCT)[None], 1.0, 0.6, 0, 0.0)[0]
+    assert set(np.flatnonzero(np.isfinite(np.array(lp)))) == {1, 5, 8}
+    assert_draws_follow(draws(lp, seed=2), ref_chain(DISTINCT, 1.0, 0.6, 0, 0.0))
+
+
+def test_top_p_always_keeps_the_top_token():
+    lp = apply_top_p(mx.array(DISTINCT)[None], 0.0)[0]
+    assert list(np.flatnonzero(np.isfinite(np.array(lp)))) == [1]
+
+
+def test_min_p_removes_tokens_below_fraction_of_max():
+    # p_max 0.30, min_p 0.2 -> drop p < 0.06: keeps 0.30, 0.20, 0.15, 0.12, 0.08.
+    lp = filtered_logprobs(mx.array(DISTINCT)[None], 1.0, 1.0, 0, 0.2)[0]
+    assert set(np.flatnonzero(np.isfinite(np.array(lp)))) == {1, 3, 5, 6, 8}
+    assert_draws_follow(draws(lp, seed=3), ref_chain(DISTINCT, 1.0, 1.0, 0, 0.2))
+
+
+def test_min_p_keeps_token_exactly_at_threshold():
+    lp = apply_min_p(mx.log(mx.array([[0.5, 0.25, 0.2, 0.05]])), 0.5)[0]
+    assert list(np.isfinite(np.array(lp))) == [True, True, False, False]
+
+
+def test_full_chain_draws_with_renormalised_probabilities():
+    rng = np.random.default_rng(7)
+    logits = rng.normal(0, 2, size=64)
+    args = (0.8, 0.85, 20, 0.02)
+    want = ref_chain(logits, *args)
+    lp = filtered_logprobs(mx.array(logits, dtype=mx.float32)[None], *args)[0]
+    np.testing.assert_allclose(probs_of(lp), want, atol=1e-5)
+    assert 2 < (want > 0).sum() < 20
+    assert_draws_follow(draws(lp, seed=4), want)
+
+
+def test_per_row_parameters_match_reference_row_by_row():
+    rng = np.random.default_rng(3)
+    logits = rng.normal(0, 3, size=(4, 40))
+    params = [(0.5, 0.9, 5, 0.0), (1.5, 0.5, 0, 0.05), (0.0, 0.9, 27, 0.03), (1.0, 1.0, 39, 0.3)]
+    t, p, k, m = (mx.array(col) for col in zip(*params))
+    lp = filtered_logprobs(mx.array(logits, dtype=mx.float32), t, p, k.astype(mx.int32), m)
+    for row, args in enumerate(params):
+        np.testing.assert_allclose(probs_of(lp[row]), ref_chain(logits[row], *args), atol=1e-5)
+
+
+def test_chain_equals_the_composed_filters():
+    rng = np.random.default_rng(5)
+    logits = mx.array(rng.normal(0, 2, size=(6, 300)), dtype=mx.float32)
+    t = mx.array([0.7, 1.0, 0.0, 2.0, 0.3, 1.0])
+    p = mx.array([0.9, 0.5, 0.9, 1.0, 0.0, 0.95])
+    k = mx.array([27, 0, 3, 300, 1, 100], dtype=mx.int32)
+    m = mx.array([0.03, 0.0, 0.1, 0.2, 0.0, 0.01])
+    lp = logits - mx.logsumexp(logits, axis=-1, keepdims=True)
+    composed = apply_min_p(apply_top_p(apply_top_k(apply_temperature(lp, t), k), p), m)
+    composed = composed - mx.logsumexp(composed, axis=-1, keepdims=True)
+    np.testing.assert_array_equal(np.array(filtered_logprobs(logits, t, p, k, m)), np.array(composed))
+
+
+def test_same_key_same_draws_different_key_different_draws():
+    flat = mx.zeros((1, 1000))
+    a = sample(flat, mx.random.key(11), num_samples=64)
+    b = sample(flat, mx.random.key(11), num_samples=64)
+    c = sample(flat, mx.random.key(12), num_samples=64)
+    assert mx.array_equal(a, b)
+    assert not mx.array_equal(a, c)
+
+
+def test_uniform_draws_are_unbiased():
+    assert_draws_follow(draws(mx.zeros(8), seed=5), np.full(8, 1 / 8))
+
+
+EXTREME = {
+    "all_equal": np.zeros((1, 50)),
+    "huge_logit": np.concatenate([[1e4], np.zeros(49)])[None],
+    "neg_inf_entries": np.array([[-np.inf, 1.0, -np.inf, 0.5, -np.inf]]),
+    "v1": np.array([[3.0]]),
+    "v2": np.array([[0.0, -1.0]]),
+    "v2_neg_inf": np.array([[-np.inf, 2.0]]),
+}
+
+
+@pytest.mark.parametrize("name", list(EXTREME))
+@pytest.mark.parametrize("params", [(0.666, 0.9, 27, 0.03), (0.0, 0.0, 1, 1.0), (5.0, 1.0, 0, 0.0), (1e-6, 0.5, 2, 0.5)])
+def test_extreme_inputs_stay_finite_and_in_range(name, params):
+    logits = EXTREME[name]
+    lp = np.array(filtered_logprobs(mx.array(logits, dtype=mx.float32), *params))
+    assert not np.isnan(lp).any()
+    assert np.isfinite(lp).any(axis=-1).all()
+    assert np.isfinite(lp[np.isinf(logits)]).sum() == 0, "a -inf logit came back"
+    ids = np.array(sample(mx.array(lp), mx.random.key(0), num_samples=200))
+    assert ids.min() >= 0 and ids.max() < logits.shape[-1]
+    assert np.isfinite(logits[0, ids[0]]).all()

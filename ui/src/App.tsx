@@ -1,0 +1,366 @@
+import { useCallback, useEffect, useRef, useState } from "react";
+import { fetchConfig, generate, type GenerateRequest, type ServerConfig } from "./api";
+import { thresholdsOf, THRESHOLD_NAMES } from "./classify";
+import { ComparePanel, type ComparePair } from "./components/ComparePanel";
+import { QuadrantChart } from "./components/QuadrantChart";
+import { RunStats } from "./components/RunStats";
+import { SettingsPanel } from "./components/SettingsPanel";
+import { Timeline } from "./components/Timeline";
+import { TokenDetails } from "./components/TokenDetails";
+import { TokenText } from "./components/TokenText";
+import { reclassified, type ColourMode } from "./outcomes";
+import { applyEvent, failRun, runFromTrace, startRun, type Run } from "./run";
+import { buildRequest, defaultSettings, effectiveThresholds, nextMessages, settingsProblem, type Settings } from "./settings";
+import { useTheme } from "./theme";
+import { parseTraceJson, promptMessages, traceToJson, UNIT, type Trace } from "./trace";
+
+type Tab = "chat" | "compare";
+
+/** Re-render a few times a second while a run streams, for the live tok/s and time. */
+function useNow(active: boolean): number {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    if (!active) return;
+    const id = setInterval(() => setNow(Date.now()), 250);
+    return () => clearInterval(id);
+  }, [active]);
+  return active ? now : Date.now();
+}
+
+/** Stream one request into a Run, reporting every intermediate state; never throws. */
+async function streamRun(req: GenerateRequest, report: (r: Run) => void, signal: AbortSignal): Promise<Run> {
+  let run = startRun({ messages: req.messages }, Date.now());
+  report(run);
+  try {
+    await generate(req, (ev) => {
+      run = applyEvent(run, ev, Date.now());
+      report(run);
+    }, signal);
+  } catch (e) {
+    run = failRun(run, e);
+    report(run);
+  }
+  return run;
+}
+
+/** Settings that reproduce a loaded trace's sampler, so its re-classified view starts equal to what happened. */
+function settingsForTrace(config: ServerConfig, s: Settings, trace: Trace): Settings {
+  const sampler = trace.sampler as { preset?: unknown; seed?: unknown; config?: Record<string, unknown> };
+  const preset = typeof sampler.preset === "string" && sampler.preset in config.presets ? sampler.preset : s.preset;
+  const t = thresholdsOf(sampler.config);
+  const overrides: Settings["overrides"] = {};
+  if (t) for (const k of THRESHOLD_NAMES) if (config.presets[preset]?.[k] !== t[k]) overrides[k] = t[k];
+  return { ...s, preset, overrides, seed: typeof sampler.seed === "number" ? sampler.seed : s.seed };
+}
+
+export function App() {
+  const [theme, toggleTheme] = useTheme();
+  const [config, setConfig] = useState<ServerConfig | null>(null);
+  const [configError, setConfigError] = useState<string | null>(null);
+  const [settings, setSettings] = useState<Settings | null>(null);
+  const [tab, setTab] = useState<Tab>("chat");
+  const [run, setRun] = useState<Run | null>(null);
+  const [pair, setPair] = useState<ComparePair>({ entropix: null, normal: null });
+  const [busy, setBusy] = useState(false);
+  const [prompt, setPrompt] = useState("");
+  const [continueChat, setContinueChat] = useState(true);
+  const [hover, setHover] = useState<number | null>(null);
+  const [selected, setSelected] = useState<number | null>(null);
+  const [mode, setMode] = useState<ColourMode>("actual");
+  const [banner, setBanner] = useState<string | null>(null);
+  const abortRef = useRef<AbortController | null>(null);
+  const fileRef = useRef<HTMLInputElement>(null);
+  const now = useNow(busy);
+
+  const loadConfig = useCallback(() => {
+    setConfigError(null);
+    fetchConfig()
+      .then((c) => {
+        setConfig(c);
+        setSettings((s) => s ?? defaultSettings(c));
+      })
+      .catch((e: Error) => setConfigError(e.message));
+  }, []);
+  useEffect(loadConfig, [loadConfig]);
+
+  const trace = run?.trace ?? null;
+  const tokens = trace?.tokens ?? [];
+  const unit = trace?.unit ?? config?.unit ?? UNIT;
+  const thresholds = effectiveThresholds(config, settings) ?? thresholdsOf((trace?.sampler as { config?: Record<string, unknown> })?.config);
+  const focus = hover ?? selected ?? (tokens.length ? tokens.length - 1 : null);
+  const focusToken = focus !== null && focus < tokens.length ? tokens[focus] : null;
+  const changedCount = tokens.filter((t) => {
+    const r = reclassified(t, thresholds);
+    return r !== null && r !== t.outcome;
+  }).length;
+  const observed = {
+    entropy: Math.max(0, ...tokens.map((t) => t.metrics.entropy)),
+    varentropy: Math.max(0, ...tokens.map((t) => t.metrics.varentropy)),
+  };
+  const problem = config && settings ? settingsProblem(config, settings) : "no server configuration yet";
+  const canRun = !busy && !problem && prompt.trim() !== "";
+
+  const begin = (): AbortController => {
+    const ctrl = new AbortController();
+    abortRef.current = ctrl;
+    setBusy(true);
+    setBanner(null);
+    return ctrl;
+  };
+  const finish = () => {
+    abortRef.current = null;
+    setBusy(false);
+  };
+
+  const onGenerate = async () => {
+    if (!settings || !canRun) return;
+    const previous = continueChat && run && run.status === "done" ? run.trace : null;
+    const messages = nextMessages(previous ? promptMessages(previous) : null, previous?.text ?? "", settings.system, prompt);
+    const ctrl = begin();
+    setTab("chat");
+    setHover(null);
+    setSelected(null);
+    const final = await streamRun(buildRequest(settings, messages), setRun, ctrl.signal);
+    if (final.status === "done") setPrompt("");
+    finish();
+  };
+
+  const onCompare = async () => {
+    if (!settings || !canRun) return;
+    const messages = nextMessages(null, "", settings.system, prompt);
+    const ctrl = begin();
+    setTab("compare");
+    setPair({ entropix: null, normal: null });
+    const first = await streamRun(buildRequest(settings, messages, "entropix"), (r) => setPair((p) => ({ ...p, entropix: r })), ctrl.signal);
+    if (first.status === "done") {
+      await streamRun(buildRequest(settings, messages, "normal"), (r) => setPair((p) => ({ ...p, normal: r })), ctrl.signal);
+    }
+    finish();
+  };
+
+  const onStop = () => abortRef.current?.abort();
+
+  const onSave = () => {
+    if (!trace) return;
+    const blob = new Blob([traceToJson(trace)], { type: "application/json" });
+    const a = document.createElement("a");
+    const method = String((trace.sampler as { method?: unknown }).method ?? "run");
+    a.href = URL.createObjectURL(blob);
+    a.download = `trace-${method}-${new Date().toISOString().replace(/[:.]/g, "-")}.json`;
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+  };
+
+  const onLoad = async (file: File | undefined) => {
+    if (!file) return;
+    try {
+      const loaded = parseTraceJson(await file.text(), file.name);
+      setRun(runFromTrace(loaded, file.name));
+      setHover(null);
+      setSelected(null);
+      setTab("chat");
+      setBanner(null);
+      if (config && settings) setSettings(settingsForTrace(config, settings, loaded));
+    } catch (e) {
+      setBanner(`Could not load ${file.name}: ${(e as Error).message}`);
+    } finally {
+      if (fileRef.current) fileRef.current.value = "";
+    }
+  };
+
+  const inspect = (r: Run) => {
+    setRun(r);
+    setHover(null);
+    setSelected(null);
+    setTab("chat");
+  };
+
+  const modelName = String(trace?.model.name ?? config?.model.name ?? "");
+
+  return (
+    <div className="app">
+      <header className="topbar">
+        <h1>mlx-entropix</h1>
+        <span className="muted model-name" title="model">{modelName}</span>
+        <span className="spacer" />
+        <button onClick={onSave} disabled={!trace || trace.tokens.length === 0 || busy} data-testid="save-trace">
+          Save trace
+        </button>
+        <button onClick={() => fileRef.current?.click()} disabled={busy}>
+          Load trace
+        </button>
+        <input ref={fileRef} type="file" accept=".json,application/json" hidden data-testid="load-trace" onChange={(e) => onLoad(e.target.files?.[0])} />
+        <button onClick={toggleTheme} title="toggle light/dark theme" data-testid="theme-toggle">
+          {theme === "dark" ? "☀ Light" : "☾ Dark"}
+        </button>
+      </header>
+      <div className="body">
+        {config && settings ? (
+          <SettingsPanel config={config} settings={settings} onChange={setSettings} observed={observed} />
+        ) : (
+          <aside className="settings">
+            <h2>Settings</h2>
+            {configError ? (
+              <div className="error-box" role="alert" data-testid="config-error">
+                <p>{configError}</p>
+                <button onClick={loadConfig}>Retry</button>
+                <p className="muted">Saved traces can still be loaded and replayed.</p>
+              </div>
+            ) : (
+              <p className="muted">Loading the server's configuration…</p>
+            )}
+          </aside>
+        )}
+        <main>
+          <nav className="tabs" role="tablist">
+            {(["chat", "compare"] as const).map((t) => (
+              <button key={t} role="tab" aria-selected={tab === t} className={tab === t ? "tab active" : "tab"} onClick={() => setTab(t)}>
+                {t === "chat" ? "Chat" : "Compare entropix vs normal"}
+              </button>
+            ))}
+          </nav>
+          {banner ? (
+            <div className="error-box" role="alert" data-testid="banner">
+              <span>{banner}</span>
+              <button className="link" onClick={() => setBanner(null)}>dismiss</button>
+            </div>
+          ) : null}
+          <section className="prompt-box">
+            {settings ? (
+              <details className="system-prompt">
+                <summary>System prompt{settings.system ? " (set)" : ""}</summary>
+                <textarea
+                  name="system"
+                  rows={2}
+                  value={settings.system}
+                  placeholder="Optional system prompt"
+                  onChange={(e) => setSettings({ ...settings, system: e.target.value })}
+                />
+              </details>
+            ) : null}
+            <textarea
+              name="prompt"
+              rows={3}
+              value={prompt}
+              placeholder="Ask something… (Ctrl+Enter to generate)"
+              onChange={(e) => setPrompt(e.target.value)}
+              onKeyDown={(e) => {
+                if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
+                  e.preventDefault();
+                  if (tab === "compare") onCompare();
+                  else onGenerate();
+                }
+              }}
+            />
+            <div className="prompt-actions">
+              {busy ? (
+                <button className="primary stop" onClick={onStop} data-testid="stop">
+                  ■ Stop
+                </button>
+              ) : (
+                <>
+                  <button className="primary" disabled={!canRun} onClick={tab === "compare" ? onCompare : onGenerate} data-testid="generate">
+                    {tab === "compare" ? "Compare" : "Generate"}
+                  </button>
+                  {tab === "chat" && run && run.status === "done" ? (
+                    <label className="inline-toggle" title="send the conversation so far with the next prompt">
+                      <input type="checkbox" checked={continueChat} onChange={(e) => setContinueChat(e.target.checked)} />
+                      continue this conversation
+                    </label>
+                  ) : null}
+                  {tab === "chat" && run ? (
+                    <button className="link" onClick={() => setRun(null)}>
+                      new chat
+                    </button>
+                  ) : null}
+                </>
+              )}
+              {problem && config && !busy ? <span className="problem">{problem}</span> : null}
+            </div>
+          </section>
+
+          {tab === "compare" ? (
+            <ComparePanel pair={pair} config={config} thresholds={thresholds} now={now} onInspect={inspect} />
+          ) : (
+            <>
+              <div className="chat-grid">
+                <section className="conversation" data-testid="conversation">
+                  {run ? (
+                    <>
+                      <div className="run-source muted">
+                        {run.source === "generated" ? "" : `replaying ${run.source}`}
+                      </div>
+                      {promptMessages(run.trace).map((m, i) => (
+                        <div key={i} className={`msg msg-${m.role}`}>
+                          <span className="role">{m.role}</span>
+                          <span className="content">{m.content}</span>
+                        </div>
+                      ))}
+                      <div className="msg msg-assistant answer">
+                        <span className="role">assistant</span>
+                        <TokenText
+                          tokens={tokens}
+                          thresholds={thresholds}
+                          hover={hover}
+                          selected={selected}
+                          onHover={setHover}
+                          onSelect={setSelected}
+                        />
+                        {run.status === "running" && tokens.length === 0 ? <span className="muted pulse">processing the prompt…</span> : null}
+                      </div>
+                      {run.error ? (
+                        <div className="error-box" role="alert" data-testid="run-error">
+                          {run.error}
+                        </div>
+                      ) : null}
+                      <RunStats run={run} now={now} config={config} />
+                    </>
+                  ) : (
+                    <p className="muted empty-note">
+                      Type a prompt and press Generate: the answer streams in with every token coloured by the rule that chose it.
+                      Or load a saved trace (from this page or from <code>mlx_main.py --trace</code>) to replay it.
+                    </p>
+                  )}
+                </section>
+                <TokenDetails token={focusToken} thresholds={thresholds} config={config} unit={unit} />
+              </div>
+              <div className="charts-head">
+                <span>Colour charts by</span>
+                <div className="segmented" role="radiogroup">
+                  <button role="radio" aria-checked={mode === "actual"} className={mode === "actual" ? "active" : ""} onClick={() => setMode("actual")}>
+                    actual outcome
+                  </button>
+                  <button
+                    role="radio"
+                    aria-checked={mode === "reclassified"}
+                    className={mode === "reclassified" ? "active" : ""}
+                    onClick={() => setMode("reclassified")}
+                    data-testid="mode-reclassified"
+                  >
+                    re-classified by current thresholds
+                  </button>
+                </div>
+                <span className="muted" data-testid="changed-count">
+                  {thresholds ? `${changedCount} of ${tokens.length} tokens would change` : "no thresholds known"}
+                </span>
+              </div>
+              <div className="charts">
+                <QuadrantChart
+                  tokens={tokens}
+                  thresholds={thresholds}
+                  mode={mode}
+                  hover={hover}
+                  selected={selected}
+                  unit={unit}
+                  onHover={setHover}
+                  onSelect={setSelected}
+                />
+                <Timeline tokens={tokens} thresholds={thresholds} mode={mode} hover={hover} unit={unit} onHover={setHover} onSelect={setSelected} />
+              </div>
+            </>
+          )}
+        </main>
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,175 @@
+/**
+ * Talking to mlx_server.py (docs/api.md): the config, and one streamed generation
+ * delivered as typed trace pieces. Every failure becomes an ApiError with a
+ * message a person can act on; nothing waits forever (the caller's AbortSignal stops it).
+ */
+
+import { readSSE } from "./sse";
+import { parseBranch, parseStats, parseToken, TraceError, type Branch, type ChatMessage, type Json, type Stats, type TokenRecord } from "./trace";
+
+/** One SamplerConfig field as the server describes it (mlx_entropix/sampler/config.py: config_fields). */
+export interface ConfigField {
+  name: string;
+  description: string;
+  type: string;
+  default?: unknown;
+  min?: number | null;
+  max?: number | null;
+  choices?: string[];
+}
+
+export interface NormalParams {
+  temperature: number;
+  top_p: number;
+  min_p: number;
+  top_k: number;
+}
+
+export interface ServerConfig {
+  model: Json;
+  unit: string;
+  default_method: string;
+  default_preset: string;
+  presets: Record<string, Record<string, unknown>>;
+  config_fields: ConfigField[];
+  normal_defaults: NormalParams;
+  max_tokens_default: number;
+  max_tokens_limit: number;
+  outcomes: { name: string; label: string }[];
+}
+
+export type Method = "entropix" | "normal" | "greedy";
+export const METHODS: Method[] = ["entropix", "normal", "greedy"];
+
+export interface GenerateRequest {
+  messages: ChatMessage[];
+  method: Method;
+  preset: string;
+  config: Record<string, unknown>;
+  normal: NormalParams;
+  seed: number;
+  max_tokens: number;
+}
+
+export interface StartEvent {
+  model: Json;
+  prompt: Json;
+  sampler: Json;
+}
+
+/** One decoded event of /api/generate. */
+export type GenerateEvent =
+  | { type: "start"; start: StartEvent }
+  | { type: "token"; token: TokenRecord }
+  | { type: "branch"; index: number; branch: Branch }
+  | { type: "done"; text: string; stats: Stats };
+
+export class ApiError extends Error {
+  override name = "ApiError";
+}
+
+/** Turn a fetch failure into a message naming the server and what to do. */
+function networkError(e: unknown, url: string): Error {
+  if (e instanceof DOMException && e.name === "AbortError") return e;
+  return new ApiError(`server unreachable (${url}): is \`uv run mlx_server.py\` running? (${(e as Error).message})`);
+}
+
+/** The message of a 4xx/5xx answer: the server's `{"error": {"message"}}`, or the status line. */
+async function httpError(res: Response): Promise<ApiError> {
+  const body = await res.text().catch(() => "");
+  try {
+    const parsed = JSON.parse(body) as { error?: { message?: string; param?: string } };
+    const msg = parsed.error?.message;
+    if (msg) return new ApiError(`${res.status}: ${msg}${parsed.error?.param ? ` (${parsed.error.param})` : ""}`);
+  } catch {
+    // not JSON: fall through to the status line
+  }
+  return new ApiError(`${res.status} ${res.statusText}${body ? `: ${body.slice(0, 200)}` : ""}`);
+}
+
+export async function fetchConfig(signal?: AbortSignal): Promise<ServerConfig> {
+  const url = "/api/config";
+  let res: Response;
+  try {
+    res = await fetch(url, { signal });
+  } catch (e) {
+    throw networkError(e, url);
+  }
+  if (!res.ok) throw await httpError(res);
+  const cfg = (await res.json()) as ServerConfig;
+  if (!cfg.presets || !cfg.config_fields || !cfg.normal_defaults) {
+    throw new ApiError("/api/config answered without presets, config_fields or normal_defaults: server and UI versions differ");
+  }
+  return cfg;
+}
+
+function json(data: string, event: string): Json {
+  try {
+    const v = JSON.parse(data) as unknown;
+    if (typeof v === "object" && v !== null && !Array.isArray(v)) return v as Json;
+  } catch {
+    // reported below
+  }
+  throw new ApiError(`the server sent a "${event}" event whose data is not a JSON object: ${data.slice(0, 120)}`);
+}
+
+/** Decode one SSE event of /api/generate; `error` events become ApiErrors, unknown events are skipped. */
+export function decodeEvent(event: string, data: string): GenerateEvent | null {
+  try {
+    switch (event) {
+      case "start": {
+        const d = json(data, event);
+        return { type: "start", start: { model: (d.model ?? {}) as Json, prompt: (d.prompt ?? {}) as Json, sampler: (d.sampler ?? {}) as Json } };
+      }
+      case "token":
+        return { type: "token", token: parseToken(json(data, event)) };
+      case "branch": {
+        const d = json(data, event);
+        if (!Number.isInteger(d.index)) throw new TraceError("branch.index: expected an integer");
+        return { type: "branch", index: d.index as number, branch: parseBranch(d.branch) };
+      }
+      case "done": {
+        const d = json(data, event);
+        return { type: "done", text: String(d.text ?? ""), stats: parseStats(d.stats) };
+      }
+      case "error": {
+        const d = json(data, event);
+        throw new ApiError(`generation failed: ${String(d.message ?? data)}`);
+      }
+      default:
+        return null;
+    }
+  } catch (e) {
+    if (e instanceof TraceError) throw new ApiError(`the server sent a malformed "${event}" event: ${e.message}`);
+    throw e;
+  }
+}
+
+/** Stream one generation; resolves after `done`, rejects on any error or abort. */
+export async function generate(
+  req: GenerateRequest,
+  onEvent: (e: GenerateEvent) => void,
+  signal: AbortSignal,
+): Promise<void> {
+  const url = "/api/generate";
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+      body: JSON.stringify(req),
+      signal,
+    });
+  } catch (e) {
+    throw networkError(e, url);
+  }
+  if (!res.ok) throw await httpError(res);
+  if (!res.body) throw new ApiError("the server answered without a body");
+  for await (const ev of readSSE(res.body)) {
+    const decoded = decodeEvent(ev.event, ev.data);
+    if (!decoded) continue;
+    onEvent(decoded);
+    if (decoded.type === "done") return;
+  }
+  throw new ApiError("the stream ended before its `done` event (server stopped or connection lost)");
+}
