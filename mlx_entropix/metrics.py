@@ -28,12 +28,21 @@ def log_softmax(logits: mx.array) -> mx.array:
     return logits - mx.logsumexp(logits, axis=-1, keepdims=True)
 
 
+def _sum_last(x: mx.array, block: int = 256) -> mx.array:
+    """Sum over the last axis in two levels: a plain float32 sum over a 128k
+    vocabulary drifts by ~1e-3 relative, blockwise partial sums do not."""
+    pad = -x.shape[-1] % block
+    if pad:
+        x = mx.pad(x, [(0, 0)] * (x.ndim - 1) + [(0, pad)])
+    return x.reshape(*x.shape[:-1], -1, block).sum(-1).sum(-1)
+
+
 def entropy_varentropy(logprobs: mx.array) -> tuple[mx.array, mx.array]:
     """Entropy and varentropy (variance of the surprisal) along the last axis."""
     p = mx.exp(logprobs)
     live = p > 0
-    entropy = -mx.where(live, p * logprobs, 0.0).sum(-1)
-    varentropy = mx.where(live, p * mx.square(logprobs + entropy[..., None]), 0.0).sum(-1)
+    entropy = -_sum_last(mx.where(live, p * logprobs, 0.0))
+    varentropy = _sum_last(mx.where(live, p * mx.square(logprobs + entropy[..., None]), 0.0))
     return entropy, varentropy
 
 

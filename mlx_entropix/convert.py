@@ -1,0 +1,88 @@
+"""`mlx_main.py convert`: write a loaded model (GGUF, folder or cached repo) as an
+mlx-lm model folder, loadable by `mlx_lm.utils.load` and by our own `load`.
+
+The folder holds config.json (HF form, with mlx-lm's `quantization` block),
+model.safetensors (HF-named parameters: quantized weights stay packed uint32
+with their scales and biases) and the tokenizer files.
+
+Dtypes: on the CPU the loader widens every floating tensor to float32. The
+export narrows each one back to float16 when that is exact, which recovers the
+checkpoint's float16 tensors (a GGUF's quantization scales and biases) and
+keeps float32 the tensors that were float32 (a GGUF's norms) or that float16
+cannot hold exactly (bfloat16 checkpoints): nothing is rounded.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Optional
+
+import mlx.core as mx
+import typer
+from mlx.utils import tree_flatten
+
+from .load import LoadedModel, LoadError, load
+
+WEIGHTS_FILE = "model.safetensors"
+
+
+class ConvertError(ValueError):
+    """An export that cannot be written as asked."""
+
+
+def stored_dtype(value: mx.array) -> mx.array:
+    """float16 when that loses nothing, the array unchanged otherwise."""
+    if not mx.issubdtype(value.dtype, mx.floating) or value.dtype == mx.float16:
+        return value
+    narrow = value.astype(mx.float16)
+    return narrow if mx.array_equal(narrow.astype(value.dtype), value).item() else value
+
+
+def export_weights(lm: LoadedModel) -> dict[str, mx.array]:
+    """The model's parameters by their HF names, in their stored dtypes."""
+    return {name: stored_dtype(v) for name, v in tree_flatten(lm.model.parameters())}
+
+
+def export_config(lm: LoadedModel) -> dict:
+    """The HF config as mlx-lm reads it, with every end-of-sequence id of the
+    tokenizer (mlx-lm takes them from config.json). The rope scaling the GGUF
+    reader writes as llama.cpp frequency factors has no HF equivalent: refused."""
+    config = dict(lm.config)
+    config.setdefault("model_type", "llama")
+    config.setdefault("architectures", ["LlamaForCausalLM"])
+    config["eos_token_id"] = sorted(lm.tokenizer.eos_token_ids)
+    scaling = config.get("rope_scaling") or {}
+    if scaling.get("rope_type") == "freq_factors":
+        raise ConvertError(f"{lm.name} uses llama.cpp rope frequency factors, which an mlx-lm "
+                           "folder cannot express; convert the original HF checkpoint instead")
+    return config
+
+
+def convert(lm: LoadedModel, out: Path) -> Path:
+    """Write `lm` into the folder `out` (created; must be empty if it exists)."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ConvertError(f"{out} already exists and is not an empty folder; choose a new --out")
+    config = export_config(lm)
+    out.mkdir(parents=True, exist_ok=True)
+    mx.save_safetensors(str(out / WEIGHTS_FILE), export_weights(lm), metadata={"format": "mlx"})
+    (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    generation = {"eos_token_id": config["eos_token_id"]}
+    (out / "generation_config.json").write_text(json.dumps(generation, indent=2) + "\n")
+    lm.tokenizer.hf.save_pretrained(str(out))
+    return out
+
+
+def convert_command(
+    model: Annotated[Optional[str], typer.Option(
+        help="GGUF file, model folder or cached HF repo id (default: the embedded model)")] = None,
+    out: Annotated[Path, typer.Option(help="Folder to create for the mlx-lm model")] = Path("mlx_model"),
+) -> None:
+    """Export a model as an mlx-lm folder (config.json, model.safetensors, tokenizer)."""
+    try:
+        lm = load(model)
+        convert(lm, out)
+    except (LoadError, ConvertError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"wrote {lm.name} to {out}")

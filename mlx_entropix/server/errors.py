@@ -1,0 +1,111 @@
+"""Every failure a client can cause, answered in OpenAI's error shape:
+`{"error": {"message", "type", "param", "code"}}`, so OpenAI clients and the
+UI show one readable line instead of a stack trace."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..generate import GenerationError
+
+RETRY_AFTER_S = 2
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+class ApiError(Exception):
+    """A request the server refuses, with its HTTP status."""
+
+    def __init__(self, status: int, message: str, param: str | None = None,
+                 code: str | None = None, kind: str = "invalid_request_error",
+                 headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.message, self.param, self.code = status, message, param, code
+        self.kind, self.headers = kind, headers
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"message": self.message, "type": self.kind,
+                          "param": self.param, "code": self.code}}
+
+    def response(self) -> JSONResponse:
+        return JSONResponse(self.body(), status_code=self.status, headers=self.headers)
+
+
+def invalid(message: str, param: str | None = None, code: str = "invalid_value") -> ApiError:
+    return ApiError(400, message, param, code)
+
+
+def busy(queue_size: int) -> ApiError:
+    return ApiError(503, f"the server is busy: {queue_size} request(s) already wait for the "
+                         f"model; retry in {RETRY_AFTER_S} s", code="server_busy",
+                    kind="server_error", headers={"Retry-After": str(RETRY_AFTER_S)})
+
+
+def run_error(e: ValueError) -> ApiError:
+    """An error `start_run` raised before generating: a too-long prompt is 413."""
+    if isinstance(e, GenerationError):
+        return ApiError(413, str(e), "messages", "context_length_exceeded")
+    return invalid(str(e))
+
+
+def generation_failed(e: BaseException) -> ApiError:
+    return ApiError(500, f"generation failed: {type(e).__name__}: {e}", code="generation_failed",
+                    kind="server_error")
+
+
+# Declared on every route that takes a body, so /openapi.json tells the truth.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": text}
+    for status, text in [(400, "Invalid JSON or an invalid value"),
+                         (413, "The prompt is longer than the model's context"),
+                         (422, "A field is missing or has the wrong type"),
+                         (503, "The queue is full; retry after Retry-After seconds")]
+}
+
+
+def _location(loc: tuple[Any, ...]) -> str | None:
+    parts = [str(p) for p in loc if p != "body"]
+    return ".".join(parts) or None
+
+
+def _validation_error(exc: RequestValidationError) -> ApiError:
+    errors = exc.errors()
+    first = errors[0] if errors else {"loc": (), "msg": "invalid request", "type": ""}
+    if first.get("type") == "json_invalid":
+        return ApiError(400, f"the request body is not valid JSON: {first.get('msg')}",
+                        code="invalid_json")
+    param = _location(tuple(first.get("loc", ())))
+    more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+    return ApiError(422, f"{param or 'body'}: {first.get('msg')}{more}", param, "invalid_type")
+
+
+def install_handlers(app: FastAPI) -> None:
+    """Route every error (ours, validation, 404/405) through the OpenAI shape."""
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return exc.response()
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return _validation_error(exc).response()
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return ApiError(exc.status_code, str(exc.detail), code=f"http_{exc.status_code}",
+                        headers=getattr(exc, "headers", None)).response()

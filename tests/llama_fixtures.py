@@ -1,0 +1,67 @@
+"""Tiny random-weight Llama checkpoints and mlx-lm's own Llama on the same weights."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import mlx.core as mx
+import mlx.nn as nn
+from mlx.utils import tree_flatten
+from mlx_lm.models import llama as mlx_lm_llama
+
+from mlx_entropix.model import Model, ModelArgs
+
+
+def tiny_config(**overrides: Any) -> dict[str, Any]:
+    config = {
+        "model_type": "llama",
+        "hidden_size": 64,
+        "num_hidden_layers": 2,
+        "intermediate_size": 128,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "rms_norm_eps": 1e-5,
+        "vocab_size": 96,
+        "rope_theta": 10000.0,
+        "max_position_embeddings": 512,
+        "tie_word_embeddings": True,
+    }
+    config.update(overrides)
+    return config
+
+
+def random_weights(config: dict[str, Any], seed: int = 0) -> dict[str, mx.array]:
+    """HF-named weights of a random model; quantized when config has `quantization`."""
+    mx.random.seed(seed)
+    model = Model(ModelArgs.from_dict(config))
+    quant = config.get("quantization")
+    if quant:
+        nn.quantize(model, group_size=quant["group_size"], bits=quant["bits"])
+    weights = dict(tree_flatten(model.parameters()))
+    mx.eval(weights)
+    return weights
+
+
+def mlx_lm_model(weights: dict[str, mx.array], config: dict[str, Any]) -> nn.Module:
+    """mlx-lm's Llama on the same weights, float32 like ours on the CPU."""
+    model = mlx_lm_llama.Model(mlx_lm_llama.ModelArgs.from_dict(config))
+    quant = config.get("quantization")
+    if quant:
+        nn.quantize(model, group_size=quant["group_size"], bits=quant["bits"],
+                    class_predicate=lambda p, m: quant.get(p, f"{p}.scales" in weights))
+    cast = {k: v.astype(mx.float32) if mx.issubdtype(v.dtype, mx.floating) else v
+            for k, v in weights.items()}
+    model.load_weights(list(model.sanitize(cast).items()))
+    return model
+
+
+def write_checkpoint(folder: Path, config: dict[str, Any], weights: dict[str, mx.array],
+                     tokenizer) -> Path:
+    """An HF/mlx-community style folder: config.json, model.safetensors, tokenizer files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps(config))
+    mx.save_safetensors(str(folder / "model.safetensors"), weights)
+    tokenizer.hf.save_pretrained(str(folder))
+    return folder
