@@ -259,7 +259,7 @@ def stream_generate(lm: LoadedModel, prompt: list[int], cfg: SamplerConfig,
         yield response(rec.text, rec.id, rec, None)
         return False
 
-    current = dispatch(prompt[-1], think_allowed=True)
+    current = dispatch(prompt[-1], think_allowed=cfg.max_think_insertions > 0)
     while True:
         # Queue the next step with the token this one is expected to emit.
         queued = None

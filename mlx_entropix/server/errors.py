@@ -56,11 +56,11 @@ def busy(queue_size: int) -> ApiError:
                     kind="server_error", headers={"Retry-After": str(RETRY_AFTER_S)})
 
 
-def run_error(e: ValueError) -> ApiError:
+def run_error(e: ValueError, prompt_param: str) -> ApiError:
     """An error `start_run` raised before generating: a too-long prompt is 413."""
     if isinstance(e, GenerationError):
-        return ApiError(413, str(e), "messages", "context_length_exceeded")
-    return invalid(str(e))
+        return ApiError(413, str(e), prompt_param, "context_length_exceeded")
+    return invalid(str(e), prompt_param)
 
 
 def generation_failed(e: BaseException) -> ApiError:
@@ -87,8 +87,8 @@ def _validation_error(exc: RequestValidationError) -> ApiError:
     errors = exc.errors()
     first = errors[0] if errors else {"loc": (), "msg": "invalid request", "type": ""}
     if first.get("type") == "json_invalid":
-        return ApiError(400, f"the request body is not valid JSON: {first.get('msg')}",
-                        code="invalid_json")
+        reason = (first.get("ctx") or {}).get("error") or first.get("msg")
+        return ApiError(400, f"the request body is not valid JSON: {reason}", code="invalid_json")
     param = _location(tuple(first.get("loc", ())))
     more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
     return ApiError(422, f"{param or 'body'}: {first.get('msg')}{more}", param, "invalid_type")

@@ -1,0 +1,1 @@
+"""The `mlx_main.py` command line (see app.py)."""

@@ -1,0 +1,221 @@
+"""The `mlx_main.py` command line: generation (the default command), `plot`,
+`eval` and `calibrate`.
+
+Every error reaches the user as one `error: ...` line on stderr with a
+non-zero exit code; `--debug` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Optional
+
+import typer
+
+from mlx_entropix.calibrate import calibrate_command
+from mlx_entropix.eval.cli import eval_command
+from mlx_entropix.load import load
+from mlx_entropix.plots import plot_trace
+from mlx_entropix.runner import NormalParams
+from mlx_entropix.sampler import PRESETS, get_preset, load_config
+from mlx_entropix.trace import Trace, load_trace
+
+from .batch import batch_table, run_batch
+from .compare import compare_table
+from .jobs import Job, Settings, plan_jobs, save_artifacts
+from .live import stream_job
+from .prompts import BUILTIN_PROMPTS, DEFAULT_CSV, Prompt, load_prompt_csv, read_input
+from .render import make_console, print_legend
+
+PLOT_SUFFIXES = (".png", ".html")
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+app.command("eval")(eval_command)
+app.command("calibrate")(calibrate_command)
+
+
+def _one_line(e: BaseException) -> str:
+    if isinstance(e, OSError) and e.filename and e.strerror:
+        return f"{e.strerror}: {e.filename}"
+    lines = str(e).strip().splitlines()
+    return lines[0] if lines else type(e).__name__
+
+
+@contextmanager
+def reported_errors(debug: bool) -> Iterator[None]:
+    """Turn the errors of bad input (all ValueErrors: LoadError, ConfigError,
+    GenerationError, TraceError...) and of files (OSError) into one line."""
+    try:
+        yield
+    except (ValueError, OSError) as e:
+        if debug:
+            raise
+        typer.echo(f"error: {_one_line(e)}", err=True)
+        raise typer.Exit(1) from None
+
+
+def choose_prompts(input_text: str | None, builtin: bool, csv_path: Path | None
+                   ) -> tuple[list[Prompt], bool]:
+    """The prompts to run and whether they are a batch."""
+    given = [name for name, v in (("--input", input_text), ("--prompts", builtin),
+                                  ("--prompt_csv", csv_path)) if v]
+    if not given:
+        raise ValueError("nothing to generate: give --input TEXT, --prompts or --prompt_csv (see --help)")
+    if len(given) > 1:
+        raise ValueError(f"give only one prompt source, not {' and '.join(given)}")
+    if input_text is not None:
+        return [read_input(input_text)], False
+    if builtin:
+        return list(BUILTIN_PROMPTS), True
+    return load_prompt_csv(csv_path), True
+
+
+def choose_methods(normal: bool, compare: bool) -> tuple[str, ...]:
+    if normal and compare:
+        raise ValueError("--compare already runs the normal baseline: drop --normal")
+    if compare:
+        return ("entropix", "normal")
+    return ("normal",) if normal else ("entropix",)
+
+
+def normal_params(methods: tuple[str, ...], temp: float | None, top_p: float | None,
+                  min_p: float | None, top_k: int | None) -> NormalParams:
+    """The baseline's parameters; the flags only make sense when it runs."""
+    given = {k: v for k, v in (("temperature", temp), ("top_p", top_p), ("min_p", min_p),
+                               ("top_k", top_k)) if v is not None}
+    if given and "normal" not in methods:
+        raise ValueError("--temp, --top-p, --min-p and --top-k set the normal baseline: "
+                         "add --normal or --compare")
+    try:
+        return NormalParams(**given).check()
+    except ValueError as e:
+        raise ValueError(f"bad --temp/--top-p/--min-p/--top-k value: {e}") from None
+
+
+def check_output(path: Path | None, flag: str, suffixes: tuple[str, ...] = ()) -> None:
+    """Fail before generating, not after, on an output path that cannot be written."""
+    if path is None:
+        return
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise ValueError(f"{flag} {path}: the file name must end in {' or '.join(suffixes)}")
+    if not path.parent.is_dir():
+        raise ValueError(f"{flag} {path}: the folder {path.parent} does not exist")
+
+
+@app.callback(invoke_without_command=True)
+def generate(
+    ctx: typer.Context,
+    input_text: Optional[str] = typer.Option(None, "--input", help="The prompt (a user message); - reads it from stdin."),
+    prompts: bool = typer.Option(False, "--prompts", help="Run the built-in prompt set: 9.9 vs 9.11, a fact, a story, a puzzle, code."),
+    prompt_csv: Optional[Path] = typer.Option(
+        None, "--prompt_csv",
+        help=f"Run the prompts of a CSV file with the header name,prompt and optionally system,expected. "
+             f"Given without a file: {DEFAULT_CSV.relative_to(DEFAULT_CSV.parents[1])}."),
+    model: Optional[str] = typer.Option(None, "--model", help="A model folder, a .gguf file or a Hugging Face repo id already downloaded; default: the embedded SmolLM2-135M-Instruct."),
+    max_tokens: int = typer.Option(4096, "--max-tokens", help="Most tokens to generate per run (at most the model's context)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives the same run."),
+    system_prompt: Optional[str] = typer.Option(None, "--system-prompt", help="System message (a CSV's system column wins over it)."),
+    preset: Optional[str] = typer.Option(None, "--preset", help=f"Entropix sampler preset: {', '.join(PRESETS)}; default entropix."),
+    config: Optional[Path] = typer.Option(None, "--config", help="Entropix sampler config file, .json or .toml (missing fields keep their defaults)."),
+    normal: bool = typer.Option(False, "--normal", help="Plain sampling with mlx-lm's sampler (the baseline) instead of entropix."),
+    temp: Optional[float] = typer.Option(None, "--temp", help="Baseline temperature; default 0.666."),
+    top_p: Optional[float] = typer.Option(None, "--top-p", help="Baseline top-p; default 0.9."),
+    min_p: Optional[float] = typer.Option(None, "--min-p", help="Baseline min-p; default 0.03."),
+    top_k: Optional[int] = typer.Option(None, "--top-k", help="Baseline top-k, 0 for off; default 0."),
+    compare: bool = typer.Option(False, "--compare", help="Run entropix, then the baseline, on the same prompt and seed, and compare them."),
+    no_color: bool = typer.Option(False, "--no-color", help="No colours (they are off anyway when stdout is not a terminal)."),
+    trace: Optional[Path] = typer.Option(
+        None, "--trace",
+        help="Save the run as a JSON trace. With several runs, one file each: FILE.RUN.json, RUN being "
+             "the method (--compare), the prompt name (prompt sets) or both as NAME.METHOD."),
+    plot: Optional[Path] = typer.Option(None, "--plot", help="Save the entropy plots, FILE.png or FILE.html (interactive); several runs are named as for --trace."),
+    debug: bool = typer.Option(False, "--debug", help="Show the traceback of errors."),
+) -> None:
+    """Generate with entropix sampling (the default command), each token streamed in the
+    colour of the rule that chose it, with per-token metrics. Subcommands: plot, eval, calibrate."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with reported_errors(debug):
+        prompt_list, batch = choose_prompts(input_text, prompts, prompt_csv)
+        methods = choose_methods(normal, compare)
+        if max_tokens < 1:
+            raise ValueError(f"--max-tokens must be at least 1, got {max_tokens}")
+        if seed < 0:
+            raise ValueError(f"--seed must be >= 0, got {seed}")
+        if config is not None and preset is not None:
+            raise ValueError("give --preset or --config, not both")
+        if "entropix" not in methods and (config is not None or preset is not None):
+            raise ValueError("--preset and --config set the entropix sampler: drop them with --normal")
+        params = normal_params(methods, temp, top_p, min_p, top_k)
+        sampler_config = load_config(config) if config is not None else None
+        if preset is not None:
+            get_preset(preset)
+        check_output(trace, "--trace")
+        check_output(plot, "--plot", PLOT_SUFFIXES)
+
+        out = make_console(color=not no_color and sys.stdout.isatty(), file=sys.stdout)
+        lm = load(model)
+        settings = Settings(max_tokens=min(max_tokens, lm.context_length), seed=seed,
+                            system_prompt=system_prompt, preset=preset or "entropix",
+                            config=sampler_config, normal=params)
+        jobs = plan_jobs(prompt_list, methods, batch)
+
+        def after(job: Job, run_trace: Trace) -> None:
+            for path in save_artifacts(run_trace, job.label, trace, plot):
+                out.print(f"wrote {path}")
+
+        if out.color_system:
+            print_legend(out)
+        if batch:
+            err = make_console(color=False, file=sys.stderr)
+            results = run_batch(lm, jobs, settings, out, err, after)
+            out.print(batch_table(results))
+            return
+        results = []
+        for job in jobs:
+            run_trace = stream_job(lm, job, settings, out)
+            after(job, run_trace)
+            results.append((job, run_trace))
+        if compare:
+            out.print(compare_table(results))
+
+
+@app.command("plot")
+def plot_command(
+    trace_file: Path = typer.Argument(..., help="A trace saved with --trace (or by the web UI)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="FILE.png or FILE.html; default: the trace's name with .png."),
+    debug: bool = typer.Option(False, "--debug", help="Show the traceback of errors."),
+) -> None:
+    """Render the entropy plots of a saved trace."""
+    with reported_errors(debug):
+        target = out or trace_file.with_suffix(".png")
+        check_output(target, "--out", PLOT_SUFFIXES)
+        path = plot_trace(load_trace(trace_file), target)
+    typer.echo(f"wrote {path}")
+
+
+def with_default_csv(args: list[str]) -> list[str]:
+    """Give a bare `--prompt_csv` its default file (typer has no options whose
+    value is optional)."""
+    out = list(args)
+    for i, arg in enumerate(out):
+        if arg == "--prompt_csv" and (i + 1 == len(out) or out[i + 1].startswith("-")):
+            out.insert(i + 1, str(DEFAULT_CSV))
+            break
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    """The entry point: usage errors, too, become one `error:` line."""
+    args = with_default_csv(sys.argv[1:] if argv is None else argv)
+    try:
+        code = app(args=args, prog_name="mlx_main.py", standalone_mode=False)
+    except typer.TyperException as e:
+        typer.echo(f"error: {e.format_message()} (see --help)", err=True)
+        sys.exit(e.exit_code)
+    except typer.Abort:
+        typer.echo("error: aborted", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)

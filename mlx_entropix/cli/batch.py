@@ -1,0 +1,66 @@
+"""Batch runs (`--prompts`, `--prompt_csv`): one run after another under a
+progress bar, each answer printed when it is done, then one table of all."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from mlx_entropix.generate import GenerationResponse
+from mlx_entropix.load import LoadedModel
+from mlx_entropix.runner import run
+from mlx_entropix.trace import Trace
+
+from .jobs import Job, Settings
+from .render import print_closing, print_heading, print_tokens
+from .summary import SUMMARY_FIELDS, summary_row
+
+
+def run_batch(lm: LoadedModel, jobs: list[Job], settings: Settings, out: Console, err: Console,
+              after: Callable[[Job, Trace], None]) -> list[tuple[Job, Trace]]:
+    """Run every job, printing each answer to `out` as it finishes.
+
+    The bar shares the answers' console when that is a terminal (so rich keeps
+    the bar below them), else it goes to stderr, and only to a terminal.
+    """
+    bar_console = out if out.is_terminal else err
+    results = []
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=bar_console, transient=True,
+                  disable=not bar_console.is_terminal, redirect_stdout=False,
+                  redirect_stderr=False) as progress:
+        task = progress.add_task("", total=len(jobs))
+        for job in jobs:
+            def on_response(r: GenerationResponse, job: Job = job) -> None:
+                progress.update(task, description=f"{job.label}: {r.generation_tokens} tokens")
+
+            progress.update(task, description=f"{job.label}: prompt")
+            trace = run(lm, job.request(settings), on_response)
+            print_heading(out, job.label)
+            print_tokens(out, trace)
+            print_closing(out, trace)
+            after(job, trace)
+            results.append((job, trace))
+            progress.advance(task)
+    return results
+
+
+def batch_table(results: list[tuple[Job, Trace]]) -> Table:
+    """One row per run; an `expected` column when any prompt has an expected answer."""
+    with_expected = any(job.prompt.expected for job, _ in results)
+    table = Table(title="runs")
+    for name in ("run", "method", *SUMMARY_FIELDS):
+        table.add_column(name, justify="right" if name in ("tokens", "tok/s", "time (s)") else "left")
+    if with_expected:
+        table.add_column("expected")
+    for job, trace in results:
+        row = summary_row(trace)
+        cells = [job.label, job.method, *(row[name] for name in SUMMARY_FIELDS)]
+        if with_expected:
+            found = job.prompt.answered(trace.text)
+            cells.append("" if found is None else f"{'yes' if found else 'no'}: {job.prompt.expected}")
+        table.add_row(*cells)
+    return table

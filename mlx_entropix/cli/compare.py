@@ -1,0 +1,23 @@
+"""`--compare`: the same prompt and seed through entropix and the normal
+baseline, summarised side by side (one column per method)."""
+
+from __future__ import annotations
+
+from rich.table import Table
+
+from mlx_entropix.trace import Trace
+
+from .jobs import Job
+from .summary import SUMMARY_FIELDS, summary_row
+
+
+def compare_table(results: list[tuple[Job, Trace]]) -> Table:
+    """Rows are the summary fields, columns the runs, labelled by method."""
+    table = Table(title="entropix vs normal")
+    table.add_column("")
+    rows = [summary_row(trace) for _, trace in results]
+    for job, _ in results:
+        table.add_column(job.method, justify="right")
+    for name in SUMMARY_FIELDS:
+        table.add_row(name, *(row[name] for row in rows))
+    return table

@@ -1,0 +1,69 @@
+"""The FastAPI application around one loaded model: OpenAI-compatible routes,
+the UI's native routes, /health, and the built UI at `/`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from ..load import LoadedModel
+from . import native, v1
+from .context import ServerContext
+from .errors import install_handlers
+from .worker import Worker
+
+UI_DIST = Path(__file__).resolve().parents[2] / "ui" / "dist"
+LOCALHOST_ORIGINS = r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$"
+
+
+@dataclass
+class ServerSettings:
+    default_method: str = "entropix"  # "normal" with --normal
+    queue_size: int = 8
+    allowed_origins: list[str] | None = None  # None: any localhost origin
+    ui_dir: Path | None = UI_DIST  # served at / when it exists
+
+
+def create_app(lm: LoadedModel, settings: ServerSettings | None = None) -> FastAPI:
+    settings = settings or ServerSettings()
+    ctx = ServerContext(lm, Worker(lm, settings.queue_size), settings.default_method)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ctx.worker.start()
+        yield
+        ctx.worker.stop()
+
+    app = FastAPI(title="mlx-entropix", version="1", lifespan=lifespan,
+                  summary="Entropix sampling on MLX: OpenAI-compatible streaming with per-token metrics.")
+    app.state.ctx = ctx
+    install_handlers(app)
+    if settings.allowed_origins is None:
+        app.add_middleware(CORSMiddleware, allow_origin_regex=LOCALHOST_ORIGINS,
+                           allow_methods=["*"], allow_headers=["*"])
+    else:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.allowed_origins,
+                           allow_methods=["*"], allow_headers=["*"])
+
+    @app.get("/health", tags=["server"])
+    async def health() -> JSONResponse:
+        """200 while the generation worker runs, else 503; with the queue's state."""
+        worker = ctx.worker
+        body: dict[str, Any] = {"status": "ok" if worker.alive else "worker stopped",
+                                "model": lm.name, "backend": lm.backend, "busy": worker.busy,
+                                "waiting": worker.waiting, "queue_size": worker.queue_size}
+        return JSONResponse(body, status_code=200 if worker.alive else 503)
+
+    app.include_router(v1.router(ctx))
+    app.include_router(native.router(ctx))
+    if settings.ui_dir is not None and settings.ui_dir.is_dir():
+        app.mount("/", StaticFiles(directory=settings.ui_dir, html=True), name="ui")
+    return app

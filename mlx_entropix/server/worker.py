@@ -1,0 +1,185 @@
+"""The one thread that runs the model, fed by a bounded queue.
+
+MLX generation is not thread-safe and one model serves everyone, so every
+generation runs here, one at a time. Each request gets its own asyncio queue
+that the worker feeds through `call_soon_threadsafe`, so streams never mix.
+A request that goes away sets its cancel flag, which the generator reads
+after every token (GenerationOptions.cancelled): the worker drops it within a
+token and takes the next request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import queue
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+
+from ..generate import GenerationResponse
+from ..load import LoadedModel
+from ..runner import RunRequest, finish_trace, start_run
+from ..trace import Trace
+
+log = logging.getLogger(__name__)
+
+DISCONNECT_POLL_S = 0.5
+_END = object()
+
+
+class QueueFull(Exception):
+    """No room left in the queue; the client should retry later."""
+
+
+@dataclass
+class Generation:
+    """One request's view of its run: the trace header, then its responses."""
+
+    trace: Trace
+    _loop: asyncio.AbstractEventLoop
+    _cancel: threading.Event
+    _out: asyncio.Queue = field(default_factory=asyncio.Queue)
+    _started: float = 0.0
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def put(self, item: object) -> None:
+        """From the worker thread: hand one item to the request's event loop."""
+        try:
+            self._loop.call_soon_threadsafe(self._out.put_nowait, item)
+        except RuntimeError:  # the event loop is closed: nobody is listening any more
+            self.cancel()
+
+    async def responses(self, disconnected: Callable[[], Awaitable[bool]] | None = None
+                        ) -> AsyncIterator[GenerationResponse]:
+        """The responses as the worker produces them; a generation error is re-raised.
+
+        Leaving early (break, cancellation, a client gone) cancels the run.
+        `disconnected` is polled while waiting, for responses that are not streamed.
+        """
+        try:
+            while True:
+                if disconnected is None:
+                    item = await self._out.get()
+                else:
+                    try:
+                        item = await asyncio.wait_for(self._out.get(), DISCONNECT_POLL_S)
+                    except TimeoutError:
+                        if await disconnected():
+                            return
+                        continue
+                if item is _END:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            self.cancel()
+
+    def finish(self, last: GenerationResponse | None) -> Trace:
+        """The trace with its text and stats, once every response was read."""
+        return finish_trace(self.trace, last, time.perf_counter() - self._started)
+
+
+@dataclass
+class _Job:
+    generation: Generation
+    stream: Iterator[GenerationResponse]
+
+
+class Worker:
+    """Runs queued generations one after another in a single thread."""
+
+    def __init__(self, lm: LoadedModel, queue_size: int):
+        if queue_size < 1:
+            raise ValueError(f"queue size must be >= 1, got {queue_size}")
+        self.lm = lm
+        self.queue_size = queue_size
+        self._jobs: queue.Queue[_Job | None] = queue.Queue(maxsize=queue_size)
+        self._thread: threading.Thread | None = None
+        self._current: Generation | None = None
+
+    @property
+    def waiting(self) -> int:
+        return self._jobs.qsize()
+
+    @property
+    def busy(self) -> bool:
+        return self._current is not None
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="mlx-generation", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Cancel the current and the queued generations, then end the thread
+        (call from the event loop, so no submit can race it)."""
+        if self._thread is None:
+            return
+        while True:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if job is not None:
+                job.generation.cancel()
+                job.generation.put(_END)
+        if self._current is not None:
+            self._current.cancel()
+        self._jobs.put(None)
+        self._thread.join()
+        self._thread = None
+
+    def submit(self, req: RunRequest) -> Generation:
+        """Validate and queue a run (call from the event loop).
+
+        Raises what `start_run` raises for a bad request (before anything is
+        queued), or QueueFull.
+        """
+        cancel = threading.Event()
+        options = dataclasses.replace(req.options, cancelled=cancel.is_set)
+        trace, stream = start_run(self.lm, dataclasses.replace(req, options=options))
+        generation = Generation(trace, asyncio.get_running_loop(), cancel)
+        try:
+            self._jobs.put_nowait(_Job(generation, stream))
+        except queue.Full:
+            raise QueueFull from None
+        return generation
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            self._current = job.generation
+            try:
+                self._serve(job)
+            finally:
+                self._current = None
+
+    def _serve(self, job: _Job) -> None:
+        gen = job.generation
+        gen._started = time.perf_counter()
+        try:
+            if not gen.cancelled:
+                for response in job.stream:
+                    gen.put(response)
+                    if gen.cancelled:
+                        break
+        except Exception as e:  # reported to its request; the worker serves the next one
+            log.exception("generation failed")
+            gen.put(e)
+        finally:
+            close = getattr(job.stream, "close", None)
+            if close is not None:  # free the run's cache here, in the MLX thread
+                close()
+            gen.put(_END)

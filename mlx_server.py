@@ -1,0 +1,63 @@
+"""Serve one model over HTTP: OpenAI-compatible streaming with entropix metrics,
+the web UI's native event stream, and the built UI at /.
+
+    uv run mlx_server.py [--model M] [--host 127.0.0.1] [--port 8000] [--normal]
+                         [--allowed-origins ORIGIN ...] [--queue-size N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+import uvicorn
+
+from mlx_entropix.load import LoadError, load
+from mlx_entropix.server import ServerSettings, create_app
+
+log = logging.getLogger("mlx_server")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", default=None,
+                   help="a .gguf file, a model folder or a cached repo id (default: the embedded SmolLM2-135M)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--normal", action="store_true",
+                   help="decode with plain sampling unless a request asks for entropix")
+    p.add_argument("--allowed-origins", nargs="+", metavar="ORIGIN",
+                   help="CORS origins allowed (default: any http(s)://localhost or 127.0.0.1 port)")
+    p.add_argument("--queue-size", type=int, default=8,
+                   help="requests that may wait for the model; more get 503 (default: 8)")
+    args = p.parse_args(argv)
+    if args.queue_size < 1:
+        p.error(f"--queue-size must be at least 1, got {args.queue_size}")
+    if not 0 < args.port < 65536:
+        p.error(f"--port must be in 1..65535, got {args.port}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        lm = load(args.model)
+    except LoadError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    settings = ServerSettings(default_method="normal" if args.normal else "entropix",
+                              queue_size=args.queue_size, allowed_origins=args.allowed_origins)
+    app = create_app(lm, settings)
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    log.info("model: %s (%s), context %d tokens", lm.name, lm.path, lm.context_length)
+    log.info("backend: %s; default sampler: %s; queue size: %d", lm.backend,
+             settings.default_method, settings.queue_size)
+    log.info("serving on http://%s:%d (OpenAI API under /v1, UI at /)", host, args.port)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
