@@ -8,8 +8,9 @@ with their scales and biases) and the tokenizer files.
 Dtypes: on the CPU the loader widens every floating tensor to float32. The
 export narrows each one back to float16 when that is exact, which recovers the
 checkpoint's float16 tensors (a GGUF's quantization scales and biases) and
-keeps float32 the tensors that were float32 (a GGUF's norms) or that float16
-cannot hold exactly (bfloat16 checkpoints): nothing is rounded.
+keeps float32 whatever float16 cannot hold exactly (e.g. bfloat16 values):
+nothing is rounded. A float32 tensor whose values all fit float16 (the
+embedded GGUF's norms) is written as float16 too, with the same values.
 """
 
 from __future__ import annotations
@@ -52,6 +53,9 @@ def export_config(lm: LoadedModel) -> dict:
     config.setdefault("model_type", "llama")
     config.setdefault("architectures", ["LlamaForCausalLM"])
     config["eos_token_id"] = sorted(lm.tokenizer.eos_token_ids)
+    if not any(name.endswith(".scales") for name, _ in tree_flatten(lm.model.parameters())):
+        config.pop("quantization", None)  # loaded with MLX_ENTROPIX_DEQUANTIZE: dense now
+        config.pop("quantization_config", None)
     scaling = config.get("rope_scaling") or {}
     if scaling.get("rope_type") == "freq_factors":
         raise ConvertError(f"{lm.name} uses llama.cpp rope frequency factors, which an mlx-lm "

@@ -7,6 +7,7 @@ Every failure is a LoadError with one line saying what was wrong and what to do.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -62,8 +63,29 @@ def activation_dtype(checkpoint_dtype: mx.Dtype) -> mx.Dtype:
     return mx.float32 if mx.default_device() == mx.cpu else checkpoint_dtype
 
 
-def build_model(weights: dict[str, mx.array], config: dict[str, Any]) -> Model:
-    """A Model from HF-named weights (quantized or not) and an HF config dict."""
+def dequantize_enabled() -> bool:
+    """MLX_ENTROPIX_DEQUANTIZE=1: run quantized checkpoints as dense float weights.
+    On Linux CPUs with an optimised BLAS (OpenBLAS in LD_PRELOAD) the dense float32
+    matmuls beat MLX's quantized CPU kernels; see the benchmark in README."""
+    return os.environ.get("MLX_ENTROPIX_DEQUANTIZE", "") not in ("", "0")
+
+
+def dequantize_weights(weights: dict[str, mx.array], quant: dict[str, Any]) -> dict[str, mx.array]:
+    """Dense weights from packed ones, in the dtype of their scales."""
+    dense = dict(weights)
+    for name in [k for k in weights if k.endswith(".scales")]:
+        module = name.removesuffix(".scales")
+        params = quant[module] if isinstance(quant.get(module), dict) else quant
+        dense[f"{module}.weight"] = mx.dequantize(
+            dense[f"{module}.weight"], dense.pop(name), dense.pop(f"{module}.biases", None),
+            group_size=params["group_size"], bits=params["bits"])
+    return dense
+
+
+def build_model(weights: dict[str, mx.array], config: dict[str, Any],
+                dequantize: bool | None = None) -> Model:
+    """A Model from HF-named weights (quantized or not) and an HF config dict.
+    dequantize (default: dequantize_enabled()) unpacks quantized weights at load."""
     try:
         args = ModelArgs.from_dict(config)
     except (TypeError, ValueError) as e:
@@ -71,7 +93,8 @@ def build_model(weights: dict[str, mx.array], config: dict[str, Any]) -> Model:
     model = Model(args)
     weights = model.sanitize(weights)
     quant = config.get("quantization") or config.get("quantization_config")
-    if quant:
+    dense = quant and (dequantize_enabled() if dequantize is None else dequantize)
+    if quant and not dense:
         def quantized(path: str, module: nn.Module) -> bool | dict[str, int]:
             if f"{path}.scales" not in weights:
                 return False
@@ -85,6 +108,8 @@ def build_model(weights: dict[str, mx.array], config: dict[str, Any]) -> Model:
     dtype = activation_dtype(floats[0] if floats else mx.float16)
     weights = {k: v.astype(dtype) if mx.issubdtype(v.dtype, mx.floating) else v
                for k, v in weights.items()}
+    if dense:  # after the cast, so the scales have the activation dtype as in the kernels
+        weights = dequantize_weights(weights, quant)
     try:
         model.load_weights(list(weights.items()), strict=True)
     except ValueError as e:

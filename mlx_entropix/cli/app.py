@@ -190,9 +190,10 @@ def plot_command(
 ) -> None:
     """Render the entropy plots of a saved trace."""
     with reported_errors(debug):
+        saved = load_trace(trace_file)
         target = out or trace_file.with_suffix(".png")
         check_output(target, "--out", PLOT_SUFFIXES)
-        path = plot_trace(load_trace(trace_file), target)
+        path = plot_trace(saved, target)
     typer.echo(f"wrote {path}")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -49,18 +50,22 @@ def run_batch(lm: LoadedModel, jobs: list[Job], settings: Settings, out: Console
 
 
 def batch_table(results: list[tuple[Job, Trace]]) -> Table:
-    """One row per run; an `expected` column when any prompt has an expected answer."""
+    """One row per run, labelled as its files are; an `expected` column when
+    any prompt has an expected answer. Only the outcomes column wraps."""
+    methods = list(dict.fromkeys(job.method for job, _ in results))
     with_expected = any(job.prompt.expected for job, _ in results)
-    table = Table(title="runs")
-    for name in ("run", "method", *SUMMARY_FIELDS):
-        table.add_column(name, justify="right" if name in ("tokens", "tok/s", "time (s)") else "left")
+    table = Table(title=f"runs: {' vs '.join(methods)} (mean H: entropy in nats)", box=box.SIMPLE_HEAD)
+    table.add_column("run", no_wrap=True)
     if with_expected:
-        table.add_column("expected")
+        table.add_column("expected", no_wrap=True)
+    for name in SUMMARY_FIELDS:
+        wraps = name == "outcomes"
+        table.add_column(name, justify="left" if name in ("finish", "outcomes") else "right",
+                         no_wrap=not wraps, min_width=18 if wraps else None)
     for job, trace in results:
         row = summary_row(trace)
-        cells = [job.label, job.method, *(row[name] for name in SUMMARY_FIELDS)]
-        if with_expected:
-            found = job.prompt.answered(trace.text)
-            cells.append("" if found is None else f"{'yes' if found else 'no'}: {job.prompt.expected}")
-        table.add_row(*cells)
+        found = job.prompt.answered(trace.text)
+        expected = [] if not with_expected else [
+            "" if found is None else f"{'yes' if found else 'no'}: {job.prompt.expected}"]
+        table.add_row(job.label, *expected, *(row[name] for name in SUMMARY_FIELDS))
     return table

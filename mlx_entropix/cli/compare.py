@@ -3,6 +3,7 @@ baseline, summarised side by side (one column per method)."""
 
 from __future__ import annotations
 
+from rich import box
 from rich.table import Table
 
 from mlx_entropix.trace import Trace
@@ -13,7 +14,7 @@ from .summary import SUMMARY_FIELDS, summary_row
 
 def compare_table(results: list[tuple[Job, Trace]]) -> Table:
     """Rows are the summary fields, columns the runs, labelled by method."""
-    table = Table(title="entropix vs normal")
+    table = Table(title="entropix vs normal (mean H: entropy in nats)", box=box.SIMPLE_HEAD)
     table.add_column("")
     rows = [summary_row(trace) for _, trace in results]
     for job, _ in results:

@@ -5,6 +5,7 @@ shown) by a dim summary of the continuations that lost."""
 
 from __future__ import annotations
 
+import sys
 from typing import IO
 
 from rich.console import Console
@@ -20,13 +21,16 @@ SEPARATOR = "=" * 10  # mlx-lm's line around the generated text
 DIM = Style(dim=True)
 THINK_MARK = Style(color=OUTCOME_COLORS["think"], bold=True)
 LOSER_TEXT_LIMIT = 40
+PIPE_WIDTH = 160  # tables written to a file or pipe: wide enough not to squash a run table
 
 
 def make_console(color: bool, file: IO[str] | None = None) -> Console:
     """A console that writes ANSI styles only when `color` is set (no markup,
     no emoji codes, no highlighting: model text is printed as it is)."""
+    tty = (file or sys.stdout).isatty()
     return Console(file=file, force_terminal=color or None, color_system="auto" if color else None,
-                   highlight=False, markup=False, emoji=False, soft_wrap=True)
+                   width=None if tty else PIPE_WIDTH, highlight=False, markup=False, emoji=False,
+                   soft_wrap=True)
 
 
 def print_legend(console: Console) -> None:

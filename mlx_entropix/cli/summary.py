@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from mlx_entropix.trace import OUTCOMES, Stats, Trace
 
-# Columns of a run's summary, in table order.
-SUMMARY_FIELDS = ("tokens", "tok/s", "time (s)", "finish", "outcomes", "mean entropy (nats)")
+# Columns of a run's summary, in table order (tables say that H is in nats).
+SUMMARY_FIELDS = ("tokens", "tok/s", "secs", "finish", "mean H", "outcomes")
 
 
 def closing_lines(stats: Stats) -> list[str]:
@@ -32,8 +32,8 @@ def summary_row(trace: Trace) -> dict[str, str]:
     return {
         "tokens": str(s.generation_tokens),
         "tok/s": f"{s.generation_tps:.2f}",
-        "time (s)": f"{s.total_time_s:.1f}",
+        "secs": f"{s.total_time_s:.1f}",
         "finish": s.finish_reason,
+        "mean H": f"{s.mean_entropy:.3f}",
         "outcomes": outcome_counts_text(s.outcome_counts),
-        "mean entropy (nats)": f"{s.mean_entropy:.3f}",
     }

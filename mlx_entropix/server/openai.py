@@ -59,44 +59,42 @@ class Shaper:
         return {"id": self.id, "object": kind, "created": self.created, "model": self.model,
                 "choices": choices}
 
-    def _choice(self, text: str | None, logprobs: dict[str, Any] | None, finish: str | None,
-                role: bool = False, whole: bool = False) -> dict[str, Any]:
-        choice: dict[str, Any] = {"index": 0}
-        if not self.chat:
-            choice["text"] = text or ""
-        elif whole:
-            choice["message"] = {"role": "assistant", "content": text or ""}
+    def _piece(self, text: str | None, logprobs: dict[str, Any] | None, finish: str | None
+               ) -> dict[str, Any]:
+        """A streamed choice: a chat delta, or a text piece."""
+        if self.chat:
+            body: dict[str, Any] = {"delta": {} if text is None else {"content": text}}
         else:
-            delta: dict[str, Any] = {"role": "assistant"} if role else {}
-            if text is not None:
-                delta["content"] = text
-            choice["delta"] = delta
-        choice["logprobs"] = logprobs
-        choice["finish_reason"] = finish
-        return choice
+            body = {"text": text or ""}
+        return {"index": 0, **body, "logprobs": logprobs, "finish_reason": finish}
 
     @property
     def _chunk_kind(self) -> str:
         return "chat.completion.chunk" if self.chat else "text_completion"
 
     def role_chunk(self) -> dict[str, Any]:
-        return self._object(self._chunk_kind, [self._choice("", None, None, role=True)])
+        """A chat stream's first chunk, as OpenAI sends it."""
+        choice = {"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": None,
+                  "finish_reason": None}
+        return self._object(self._chunk_kind, [choice])
 
     def token_chunk(self, text: str, record: TokenRecord, logprobs: dict[str, Any] | None
                     ) -> dict[str, Any]:
-        return {**self._object(self._chunk_kind, [self._choice(text, logprobs, None)]),
+        return {**self._object(self._chunk_kind, [self._piece(text, logprobs, None)]),
                 "entropix": record.to_dict()}
 
     def final_chunk(self, tail: str, finish: str) -> dict[str, Any]:
         """The chunk with the finish reason; tail is text held back for stop strings."""
-        return self._object(self._chunk_kind, [self._choice(tail or (None if self.chat else ""),
-                                                            None, finish)])
+        return self._object(self._chunk_kind, [self._piece(tail or None, None, finish)])
 
     def usage_chunk(self, counts: dict[str, int]) -> dict[str, Any]:
         return {**self._object(self._chunk_kind, []), "usage": counts}
 
     def completion(self, text: str, finish: str, counts: dict[str, int],
                    logprobs: dict[str, Any] | None) -> dict[str, Any]:
-        kind = "chat.completion" if self.chat else "text_completion"
-        return {**self._object(kind, [self._choice(text, logprobs, finish, whole=True)]),
-                "usage": counts}
+        if self.chat:
+            kind, body = "chat.completion", {"message": {"role": "assistant", "content": text}}
+        else:
+            kind, body = "text_completion", {"text": text}
+        choice = {"index": 0, **body, "logprobs": logprobs, "finish_reason": finish}
+        return {**self._object(kind, [choice]), "usage": counts}

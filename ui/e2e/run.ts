@@ -191,7 +191,8 @@ async function run(): Promise<void> {
     expect(await page.locator("figure.quadrant .thresholds line").count() === 5, "threshold lines missing");
   });
 
-  await page.screenshot({ path: join(SHOTS, "main.png") });
+  await page.hover("[data-testid=conversation] .tok >> nth=0").catch(() => undefined);
+  await page.screenshot({ path: join(SHOTS, "main.png"), fullPage: true });
 
   await check("hovering a token or a point shows its metrics, linked", page, async () => {
     await page.hover("[data-testid=conversation] .tok >> nth=0");

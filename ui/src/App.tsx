@@ -2,13 +2,10 @@ import { useCallback, useEffect, useRef, useState } from "react";
 import { fetchConfig, generate, type GenerateRequest, type ServerConfig } from "./api";
 import { thresholdsOf, THRESHOLD_NAMES } from "./classify";
 import { ComparePanel, type ComparePair } from "./components/ComparePanel";
-import { QuadrantChart } from "./components/QuadrantChart";
-import { RunStats } from "./components/RunStats";
+import { ChartsPanel } from "./components/ChartsPanel";
+import { Conversation } from "./components/Conversation";
 import { SettingsPanel } from "./components/SettingsPanel";
-import { Timeline } from "./components/Timeline";
 import { TokenDetails } from "./components/TokenDetails";
-import { TokenText } from "./components/TokenText";
-import { reclassified, type ColourMode } from "./outcomes";
 import { applyEvent, failRun, runFromTrace, startRun, type Run } from "./run";
 import { buildRequest, defaultSettings, effectiveThresholds, nextMessages, settingsProblem, type Settings } from "./settings";
 import { useTheme } from "./theme";
@@ -66,7 +63,6 @@ export function App() {
   const [continueChat, setContinueChat] = useState(true);
   const [hover, setHover] = useState<number | null>(null);
   const [selected, setSelected] = useState<number | null>(null);
-  const [mode, setMode] = useState<ColourMode>("actual");
   const [banner, setBanner] = useState<string | null>(null);
   const abortRef = useRef<AbortController | null>(null);
   const fileRef = useRef<HTMLInputElement>(null);
@@ -89,10 +85,6 @@ export function App() {
   const thresholds = effectiveThresholds(config, settings) ?? thresholdsOf((trace?.sampler as { config?: Record<string, unknown> })?.config);
   const focus = hover ?? selected ?? (tokens.length ? tokens.length - 1 : null);
   const focusToken = focus !== null && focus < tokens.length ? tokens[focus] : null;
-  const changedCount = tokens.filter((t) => {
-    const r = reclassified(t, thresholds);
-    return r !== null && r !== t.outcome;
-  }).length;
   const observed = {
     entropy: Math.max(0, ...tokens.map((t) => t.metrics.entropy)),
     varentropy: Math.max(0, ...tokens.map((t) => t.metrics.varentropy)),
@@ -284,79 +276,27 @@ export function App() {
           ) : (
             <>
               <div className="chat-grid">
-                <section className="conversation" data-testid="conversation">
-                  {run ? (
-                    <>
-                      <div className="run-source muted">
-                        {run.source === "generated" ? "" : `replaying ${run.source}`}
-                      </div>
-                      {promptMessages(run.trace).map((m, i) => (
-                        <div key={i} className={`msg msg-${m.role}`}>
-                          <span className="role">{m.role}</span>
-                          <span className="content">{m.content}</span>
-                        </div>
-                      ))}
-                      <div className="msg msg-assistant answer">
-                        <span className="role">assistant</span>
-                        <TokenText
-                          tokens={tokens}
-                          thresholds={thresholds}
-                          hover={hover}
-                          selected={selected}
-                          onHover={setHover}
-                          onSelect={setSelected}
-                        />
-                        {run.status === "running" && tokens.length === 0 ? <span className="muted pulse">processing the prompt…</span> : null}
-                      </div>
-                      {run.error ? (
-                        <div className="error-box" role="alert" data-testid="run-error">
-                          {run.error}
-                        </div>
-                      ) : null}
-                      <RunStats run={run} now={now} config={config} />
-                    </>
-                  ) : (
-                    <p className="muted empty-note">
-                      Type a prompt and press Generate: the answer streams in with every token coloured by the rule that chose it.
-                      Or load a saved trace (from this page or from <code>mlx_main.py --trace</code>) to replay it.
-                    </p>
-                  )}
-                </section>
-                <TokenDetails token={focusToken} thresholds={thresholds} config={config} unit={unit} />
-              </div>
-              <div className="charts-head">
-                <span>Colour charts by</span>
-                <div className="segmented" role="radiogroup">
-                  <button role="radio" aria-checked={mode === "actual"} className={mode === "actual" ? "active" : ""} onClick={() => setMode("actual")}>
-                    actual outcome
-                  </button>
-                  <button
-                    role="radio"
-                    aria-checked={mode === "reclassified"}
-                    className={mode === "reclassified" ? "active" : ""}
-                    onClick={() => setMode("reclassified")}
-                    data-testid="mode-reclassified"
-                  >
-                    re-classified by current thresholds
-                  </button>
-                </div>
-                <span className="muted" data-testid="changed-count">
-                  {thresholds ? `${changedCount} of ${tokens.length} tokens would change` : "no thresholds known"}
-                </span>
-              </div>
-              <div className="charts">
-                <QuadrantChart
-                  tokens={tokens}
+                <Conversation
+                  run={run}
+                  config={config}
                   thresholds={thresholds}
-                  mode={mode}
                   hover={hover}
                   selected={selected}
-                  unit={unit}
+                  now={now}
                   onHover={setHover}
                   onSelect={setSelected}
                 />
-                <Timeline tokens={tokens} thresholds={thresholds} mode={mode} hover={hover} unit={unit} onHover={setHover} onSelect={setSelected} />
+                <TokenDetails token={focusToken} thresholds={thresholds} config={config} unit={unit} />
               </div>
+              <ChartsPanel
+                tokens={tokens}
+                thresholds={thresholds}
+                hover={hover}
+                selected={selected}
+                unit={unit}
+                onHover={setHover}
+                onSelect={setSelected}
+              />
             </>
           )}
         </main>

@@ -81,6 +81,13 @@ describe("generate", () => {
     expect(error?.message).toBe("400: unknown sampler field 'lo_ent' (config)");
   });
 
+  it("tells when to retry a busy server", async () => {
+    const body = JSON.stringify({ error: { message: "the queue is full", type: "server_busy", param: null, code: "server_busy" } });
+    const res = new Response(body, { status: 503, headers: { "Retry-After": "5" } });
+    const { error } = await collect(res);
+    expect(error?.message).toBe("503: the queue is full; retry in 5 s");
+  });
+
   it("says the server is unreachable when fetch fails", async () => {
     const { error } = await collect(new TypeError("Failed to fetch"));
     expect(error?.message).toMatch(/server unreachable/);

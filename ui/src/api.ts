@@ -80,7 +80,11 @@ async function httpError(res: Response): Promise<ApiError> {
   try {
     const parsed = JSON.parse(body) as { error?: { message?: string; param?: string } };
     const msg = parsed.error?.message;
-    if (msg) return new ApiError(`${res.status}: ${msg}${parsed.error?.param ? ` (${parsed.error.param})` : ""}`);
+    const retry = res.headers.get("Retry-After");
+    if (msg) {
+      const param = parsed.error?.param ? ` (${parsed.error.param})` : "";
+      return new ApiError(`${res.status}: ${msg}${param}${retry ? `; retry in ${retry} s` : ""}`);
+    }
   } catch {
     // not JSON: fall through to the status line
   }

@@ -60,6 +60,8 @@ describe("trace round trip", () => {
   it("writes exactly the fields of the format, leaving absent branch/layers out", () => {
     const saved = JSON.parse(traceToJson(parseTrace(sampleTrace())));
     expect(saved).toEqual(sampleTrace());
+    // Same key order everywhere as the Python writer, so the files are byte-comparable.
+    expect(JSON.stringify(saved)).toBe(JSON.stringify(sampleTrace()));
     expect(Object.keys(saved)).toEqual(["version", "unit", "model", "prompt", "sampler", "text", "tokens", "stats"]);
     expect("branch" in saved.tokens[0]).toBe(false);
     expect("layers" in saved.tokens[0]).toBe(false);

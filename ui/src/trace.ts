@@ -229,10 +229,19 @@ export function parseStats(v: unknown, where = "stats"): Stats {
   const outcome_counts = Object.fromEntries(
     Object.entries(counts).map(([k, n]) => [k, integer(n, `${where}.outcome_counts.${k}`)]),
   );
+  const n = nums as Record<(typeof STATS_NUMBERS)[number], number>;
+  // Field order as in trace.py's Stats, so a saved trace reads like the CLI's.
   return {
-    ...(nums as Record<(typeof STATS_NUMBERS)[number], number>),
+    prompt_tokens: n.prompt_tokens,
+    generation_tokens: n.generation_tokens,
+    prompt_tps: n.prompt_tps,
+    generation_tps: n.generation_tps,
+    time_to_first_token_s: n.time_to_first_token_s,
+    total_time_s: n.total_time_s,
+    peak_memory_gb: n.peak_memory_gb,
     finish_reason: string(d.finish_reason, `${where}.finish_reason`),
     outcome_counts,
+    mean_entropy: n.mean_entropy,
   };
 }
 

@@ -114,7 +114,13 @@ export function QuadrantChart({ tokens, thresholds, mode, hover, selected, unit,
             {(["low_ent", "med_ent", "high_ent"] as const).map((k) => (
               <g key={k}>
                 <line x1={x(t[k])} x2={x(t[k])} y1={y0} y2={y1} />
-                <text x={x(t[k]) + 3} y={y1 + 10 + (k === "med_ent" ? 10 : k === "high_ent" ? 20 : 0)}>{k}</text>
+                <text
+                  x={x(t[k]) > x1 - 50 ? x(t[k]) - 3 : x(t[k]) + 3}
+                  y={y1 + 10 + (k === "med_ent" ? 10 : k === "high_ent" ? 20 : 0)}
+                  textAnchor={x(t[k]) > x1 - 50 ? "end" : "start"}
+                >
+                  {k}
+                </text>
               </g>
             ))}
             {(["low_vent", "high_vent"] as const).map((k) => (

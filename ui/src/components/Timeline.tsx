@@ -88,7 +88,9 @@ export function Timeline({ tokens, thresholds, mode, hover, unit, onHover, onSel
               {lines.map((l, j) => (
                 <g key={l.name} className="thresholds">
                   <line x1={M.left} x2={W - M.right} y1={y(l.v)} y2={y(l.v)} />
-                  <text x={W - M.right - 3 - j * 56} y={y(l.v) - 2} textAnchor="end">{l.name}</text>
+                  <text x={W - M.right - 3 - j * 56} y={y(l.v) - 2 < top + 8 ? y(l.v) + 9 : y(l.v) - 2} textAnchor="end">
+                    {l.name}
+                  </text>
                 </g>
               ))}
               <path className="tl-line" d={path} />

@@ -1,0 +1,112 @@
+"""`uv run benchmarks/bench.py`: our engine against mlx-lm, same weights, same prompt."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from ..load import LoadError, load
+from .branches import branch_costs
+from .measure import BenchError, ratios, repeat
+from .report import check_targets, machine, markdown
+from .server import server_comparison
+from .variants import BASELINE, engine_variants, load_mlx_lm, mlx_lm_variant, synthetic_prompt
+
+# Environment that changes what is measured, repeated in the recorded command.
+RELEVANT_ENV = ("LD_PRELOAD", "MLX_ENTROPIX_DEQUANTIZE")
+
+
+def parse_ints(text: str, option: str, minimum: int) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise BenchError(f"{option} must be comma-separated integers, got {text!r}") from None
+    if any(v < minimum for v in values):
+        raise BenchError(f"{option} values must be >= {minimum}, got {text!r}")
+    return values
+
+
+def command_line() -> str:
+    env = [f"{k}={shlex.quote(os.environ[k])}" for k in RELEVANT_ENV if os.environ.get(k)]
+    return " ".join([*env, "uv run benchmarks/bench.py", *map(shlex.quote, sys.argv[1:])])
+
+
+def run_benchmark(model: str | None, contexts: list[int], max_tokens: int, reps: int,
+                  warmup: int, branches: list[int], branch_steps: int, server: bool) -> dict:
+    """Every measurement of one benchmark run, as the JSON report."""
+    lm = load(model)
+    prompts = {c: synthetic_prompt(lm, c) for c in contexts}
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench-mlx-lm-") as tmp:
+        baseline_variant = mlx_lm_variant(*load_mlx_lm(lm, Path(tmp) / "model"))
+        for context, prompt in prompts.items():
+            baseline = repeat(baseline_variant.stream, prompt, max_tokens, reps, warmup)
+            expected = baseline.runs[0].tokens
+            results.append({"context": context, "variant": BASELINE, "summary": baseline.to_dict(),
+                            "ratio_to_mlx_lm": ratios(baseline, baseline), "same_tokens": True})
+            for variant in engine_variants(lm):
+                summary = repeat(variant.stream, prompt, max_tokens, reps, warmup)
+                same = summary.runs[0].tokens == expected if "greedy" in variant.name else None
+                results.append({"context": context, "variant": variant.name,
+                                "summary": summary.to_dict(),
+                                "ratio_to_mlx_lm": ratios(summary, baseline), "same_tokens": same})
+    if branches:
+        branching = branch_costs(lm, prompts[contexts[0]], branches, branch_steps, reps, warmup)
+    else:
+        branching = {"skipped": "no --branches given"}
+    serving = (server_comparison(lm, model, max_tokens, reps, warmup) if server
+               else {"skipped": "--no-server"})
+    return {
+        "command": command_line(),
+        "machine": machine(),
+        "settings": {"model": lm.name, "contexts": contexts, "max_tokens": max_tokens, "reps": reps,
+                     "warmup": warmup, "branches": branches, "branch_steps": branch_steps},
+        "results": results,
+        "targets": check_targets(results),
+        "branching": branching,
+        "server": serving,
+    }
+
+
+def bench_command(
+    model: Annotated[Optional[str], typer.Option(
+        help="GGUF file, model folder or cached HF repo id (default: the embedded model)")] = None,
+    contexts: Annotated[str, typer.Option(help="Prompt lengths in tokens, comma-separated")] = "128,512",
+    max_tokens: Annotated[int, typer.Option(help="Tokens generated per run")] = 64,
+    reps: Annotated[int, typer.Option(help="Measured repetitions (median, min, max)")] = 3,
+    warmup: Annotated[int, typer.Option(help="Unmeasured warm-up runs before each measurement")] = 1,
+    branches: Annotated[str, typer.Option(help="Branch counts N to time ('' to skip)")] = "2,4,8",
+    branch_steps: Annotated[int, typer.Option(help="Tokens per branch continuation")] = 8,
+    server: Annotated[bool, typer.Option(help="Also time mlx_server.py through an SSE client")] = True,
+    out: Annotated[Optional[Path], typer.Option(help="Folder for bench.md and bench.json")] = None,
+) -> None:
+    """Time mlx-lm and our engine (greedy, metrics none/logits/all, entropix), branching and the server."""
+    try:
+        context_list = parse_ints(contexts, "--contexts", 2)
+        if not context_list:
+            raise BenchError("--contexts is empty: give prompt lengths, e.g. 128,512")
+        branch_list = parse_ints(branches, "--branches", 2)
+        if max_tokens < 2 or reps < 1 or warmup < 0 or branch_steps < 1:
+            raise BenchError("need --max-tokens >= 2, --reps >= 1, --warmup >= 0, --branch-steps >= 1")
+        report = run_benchmark(model, context_list, max_tokens, reps, warmup, branch_list,
+                               branch_steps, server)
+    except (BenchError, LoadError) as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None
+    text = markdown(report)
+    typer.echo(text)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "bench.md").write_text(text)
+        (out / "bench.json").write_text(json.dumps(report, indent=2) + "\n")
+
+
+def main() -> None:
+    typer.run(bench_command)

@@ -1,0 +1,127 @@
+"""The benchmark's results as JSON and as markdown tables, with the machine."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+from pathlib import Path
+
+import mlx.core as mx
+
+from ..load import dequantize_enabled
+
+# Issue 7's targets for our engine with all metrics, as ratios to mlx-lm greedy.
+TARGET_VARIANT = "ours greedy, metrics all"
+TARGETS = {"decode_tps": (">=", 0.95), "ttft_s": ("<=", 1.1), "peak_memory_gb": ("<=", 1.1)}
+MAX_SYNCS_PER_TOKEN = 1.0
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine() -> dict:
+    return {
+        "platform": platform.platform(),
+        "cpu": cpu_name(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "mlx": importlib.metadata.version("mlx"),
+        "mlx_lm": importlib.metadata.version("mlx-lm"),
+        "backend": "cpu" if mx.default_device() == mx.cpu else "gpu",
+        "blas": os.environ.get("LD_PRELOAD") or "as linked by the mlx wheel",
+        "dequantize": dequantize_enabled(),
+    }
+
+
+def check_targets(results: list[dict]) -> list[dict]:
+    """Each target at each context length: value, bound, met."""
+    checks = []
+    for entry in results:
+        if entry["variant"] != TARGET_VARIANT:
+            continue
+        for figure, (op, bound) in TARGETS.items():
+            value = entry["ratio_to_mlx_lm"][figure]
+            met = value is not None and (value >= bound if op == ">=" else value <= bound)
+            checks.append({"context": entry["context"], "figure": f"{figure} ratio", "value": value,
+                           "target": f"{op} {bound}", "met": met})
+        value = entry["summary"]["max"]["syncs_per_token"]
+        checks.append({"context": entry["context"], "figure": "syncs_per_token (max)", "value": value,
+                       "target": f"<= {MAX_SYNCS_PER_TOKEN}", "met": value <= MAX_SYNCS_PER_TOKEN})
+    return checks
+
+
+def _ratio(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f}x"
+
+
+def results_table(results: list[dict]) -> list[str]:
+    lines = ["| context | variant | prompt tok/s | × | TTFT s | × | decode tok/s (min–max) | × "
+             "| peak MB above weights | × | syncs/token | × | same tokens as mlx-lm |",
+             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for e in results:
+        med, lo, hi, r = (e["summary"]["median"], e["summary"]["min"], e["summary"]["max"],
+                          e["ratio_to_mlx_lm"])
+        same = {True: "yes", False: "no", None: "n/a"}[e["same_tokens"]]
+        lines.append(
+            f"| {e['context']} | {e['variant']} | {med['prompt_tps']:.1f} | {_ratio(r['prompt_tps'])} "
+            f"| {med['ttft_s']:.2f} | {_ratio(r['ttft_s'])} "
+            f"| {med['decode_tps']:.2f} ({lo['decode_tps']:.2f}–{hi['decode_tps']:.2f}) "
+            f"| {_ratio(r['decode_tps'])} | {med['peak_memory_gb'] * 1e3:.0f} "
+            f"| {_ratio(r['peak_memory_gb'])} | {med['syncs_per_token']:.2f} "
+            f"| {_ratio(r['syncs_per_token'])} | {same} |")
+    return lines
+
+
+def branching_table(branching: dict) -> list[str]:
+    if "skipped" in branching:
+        return [f"Branching: skipped ({branching['skipped']})."]
+    lines = [f"Branching at a {branching['context']}-token context, {branching['steps']} tokens "
+             "per continuation (N = 1 is one sequence):", "",
+             "| N | median s (min–max) | cost vs one sequence |", "|---:|---:|---:|"]
+    for row in branching["rows"]:
+        lines.append(f"| {row['n']} | {row['median_s']:.2f} ({row['min_s']:.2f}–{row['max_s']:.2f}) "
+                     f"| {row['cost_vs_one_sequence']:.2f}x |")
+    return lines
+
+
+def server_table(server: dict) -> list[str]:
+    if "skipped" in server:
+        return [f"Server: skipped ({server['skipped']})."]
+    lines = [f"Server vs in-process, greedy chat request of {server['prompt_tokens']} prompt tokens:",
+             "", "| path | TTFT s | decode tok/s (min–max) |", "|---|---:|---:|"]
+    for name, key in (("in-process (runner)", "in_process"), ("SSE client", "sse")):
+        s = server[key]
+        lines.append(f"| {name} | {s['median']['ttft_s']:.2f} | {s['median']['decode_tps']:.2f} "
+                     f"({s['min']['decode_tps']:.2f}–{s['max']['decode_tps']:.2f}) |")
+    r = server["sse_vs_in_process"]
+    lines.append(f"| SSE / in-process | {_ratio(r['ttft_s'])} | {_ratio(r['decode_tps'])} |")
+    return lines
+
+
+def markdown(report: dict) -> str:
+    m = report["machine"]
+    lines = [f"Command: `{report['command']}`", "",
+             f"Machine: {m['platform']}, {m['cpu']} ({m['cpu_count']} cores), mlx {m['mlx']}, "
+             f"mlx-lm {m['mlx_lm']}, backend {m['backend']}, BLAS: {m['blas']}, "
+             f"dequantized weights: {'yes' if m['dequantize'] else 'no'}.", "",
+             f"Medians of {report['settings']['reps']} runs after {report['settings']['warmup']} "
+             f"warm-up, {report['settings']['max_tokens']} generated tokens; × = ratio to mlx-lm "
+             "in the same run. mlx-lm's syncs are counted from its code (one cache eval per "
+             "2048-token prefill chunk, one `.item()` per token); ours are observed.", "",
+             *results_table(report["results"]), "",
+             *branching_table(report["branching"]), "",
+             *server_table(report["server"]), "",
+             "Targets (ours greedy with all metrics, vs mlx-lm greedy):", ""]
+    for t in report["targets"]:
+        value = "n/a" if t["value"] is None else f"{t['value']:.2f}"
+        lines.append(f"- context {t['context']}: {t['figure']} = {value} (target {t['target']}): "
+                     f"{'met' if t['met'] else 'MISSED'}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,41 @@
+"""The web UI's own test suites, run from pytest so `uv run pytest` covers them:
+vitest unit tests and the end-to-end run in Debian's Chromium against a real
+mlx_server.py (see ui/e2e/run.ts). Both need bun; CI installs it (.ci/run)."""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+UI = Path(__file__).resolve().parents[1] / "ui"
+
+
+def bun() -> str:
+    path = shutil.which("bun")
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("bun is not installed: `.ci/run` must install it (npm install -g bun)")
+        pytest.skip("bun is not installed (npm install -g bun) ")
+    if not (UI / "node_modules").is_dir():
+        subprocess.run([path, "install", "--frozen-lockfile"], cwd=UI, check=True)
+    return path
+
+
+def run_ui(script: str, timeout: int) -> None:
+    result = subprocess.run([bun(), "run", script], cwd=UI, capture_output=True, text=True,
+                            timeout=timeout)
+    assert result.returncode == 0, f"bun run {script} failed:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+
+
+def test_ui_unit_tests():
+    run_ui("test", timeout=300)
+
+
+def test_ui_end_to_end_in_chromium():
+    if not Path("/usr/bin/chromium").exists():
+        if os.environ.get("CI"):
+            pytest.fail("/usr/bin/chromium is missing: `.ci/run` installs Debian's chromium")
+        pytest.skip("Debian's chromium is not installed (apt-get install chromium)")
+    run_ui("e2e", timeout=1500)

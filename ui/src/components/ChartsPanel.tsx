@@ -1,0 +1,57 @@
+import { useState } from "react";
+import type { Thresholds } from "../classify";
+import { reclassified, type ColourMode } from "../outcomes";
+import type { TokenRecord } from "../trace";
+import { QuadrantChart } from "./QuadrantChart";
+import { Timeline } from "./Timeline";
+
+interface Props {
+  tokens: TokenRecord[];
+  thresholds: Thresholds | null;
+  hover: number | null;
+  selected: number | null;
+  unit: string;
+  onHover: (i: number | null) => void;
+  onSelect: (i: number) => void;
+}
+
+/** The quadrant chart and the timeline, coloured by the actual outcome or by the current thresholds' verdict. */
+export function ChartsPanel({ tokens, thresholds, hover, selected, unit, onHover, onSelect }: Props) {
+  const [mode, setMode] = useState<ColourMode>("actual");
+  const changed = tokens.filter((t) => {
+    const r = reclassified(t, thresholds);
+    return r !== null && r !== t.outcome;
+  }).length;
+  const option = (m: ColourMode, label: string) => (
+    <button role="radio" aria-checked={mode === m} className={mode === m ? "active" : ""} onClick={() => setMode(m)} data-testid={`mode-${m}`}>
+      {label}
+    </button>
+  );
+  return (
+    <>
+      <div className="charts-head">
+        <span>Colour charts by</span>
+        <div className="segmented" role="radiogroup">
+          {option("actual", "actual outcome")}
+          {option("reclassified", "re-classified by current thresholds")}
+        </div>
+        <span className="muted" data-testid="changed-count">
+          {thresholds ? `${changed} of ${tokens.length} tokens would change` : "no thresholds known"}
+        </span>
+      </div>
+      <div className="charts">
+        <QuadrantChart
+          tokens={tokens}
+          thresholds={thresholds}
+          mode={mode}
+          hover={hover}
+          selected={selected}
+          unit={unit}
+          onHover={onHover}
+          onSelect={onSelect}
+        />
+        <Timeline tokens={tokens} thresholds={thresholds} mode={mode} hover={hover} unit={unit} onHover={onHover} onSelect={onSelect} />
+      </div>
+    </>
+  );
+}

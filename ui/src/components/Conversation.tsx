@@ -1,0 +1,54 @@
+import type { ServerConfig } from "../api";
+import type { Thresholds } from "../classify";
+import type { Run } from "../run";
+import { promptMessages } from "../trace";
+import { RunStats } from "./RunStats";
+import { TokenText } from "./TokenText";
+
+interface Props {
+  run: Run | null;
+  config: ServerConfig | null;
+  thresholds: Thresholds | null;
+  hover: number | null;
+  selected: number | null;
+  now: number;
+  onHover: (i: number | null) => void;
+  onSelect: (i: number) => void;
+}
+
+/** The prompt's messages, then the answer token by token, its error if any, and its stats. */
+export function Conversation({ run, config, thresholds, hover, selected, now, onHover, onSelect }: Props) {
+  if (!run) {
+    return (
+      <section className="conversation" data-testid="conversation">
+        <p className="muted empty-note">
+          Type a prompt and press Generate: the answer streams in with every token coloured by the rule that chose it. Or load a
+          saved trace (from this page or from <code>mlx_main.py --trace</code>) to replay it.
+        </p>
+      </section>
+    );
+  }
+  const tokens = run.trace.tokens;
+  return (
+    <section className="conversation" data-testid="conversation">
+      {run.source !== "generated" ? <div className="run-source muted">replaying {run.source}</div> : null}
+      {promptMessages(run.trace).map((m, i) => (
+        <div key={i} className={`msg msg-${m.role}`}>
+          <span className="role">{m.role}</span>
+          <span className="content">{m.content}</span>
+        </div>
+      ))}
+      <div className="msg msg-assistant answer">
+        <span className="role">assistant</span>
+        <TokenText tokens={tokens} thresholds={thresholds} hover={hover} selected={selected} onHover={onHover} onSelect={onSelect} />
+        {run.status === "running" && tokens.length === 0 ? <span className="muted pulse">processing the prompt…</span> : null}
+      </div>
+      {run.error ? (
+        <div className="error-box" role="alert" data-testid="run-error">
+          {run.error}
+        </div>
+      ) : null}
+      <RunStats run={run} now={now} config={config} />
+    </section>
+  );
+}
