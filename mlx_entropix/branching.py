@@ -37,16 +37,6 @@ class BranchResult:
     finished: bool  # the winner ended with an end-of-sequence token
 
 
-def should_branch(cfg: SamplerConfig, outcome: str, entropy: float, varentropy: float) -> bool:
-    """Branch in the low-entropy/high-varentropy quadrant, or when both signals
-    exceed branch_fraction of their high thresholds."""
-    if not cfg.branching or cfg.greedy or cfg.n_branches < 2:
-        return False
-    both_high = (entropy > cfg.branch_fraction * cfg.high_ent
-                 and varentropy > cfg.branch_fraction * cfg.high_vent)
-    return outcome == "explore" or both_high
-
-
 def fork_cache(cache: list[KVCache], n: int) -> list[KVCache]:
     """n copies of a one-row cache, as one n-row cache."""
     forked = []

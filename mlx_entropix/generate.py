@@ -19,7 +19,7 @@ from typing import Callable, Iterator
 import mlx.core as mx
 import numpy as np
 
-from .branching import SENTENCE_END, run_branches, should_branch
+from .branching import SENTENCE_END, run_branches
 from .load import LoadedModel
 from .metrics import SIGNALS, log_softmax, token_signals
 from .sampler import Decision, SamplerConfig, compiled_decide
@@ -32,7 +32,8 @@ N_TOP = 5
 
 # Layout of the packed per-token row: these columns, the signals, the top ids,
 # the top logprobs, then (optionally) per-layer/per-head attention arrays.
-_HEAD = ("token", "outcome", "temperature", "top_p", "top_k", "min_p", "logprob")
+_HEAD = ("token", "outcome", "temperature", "top_p", "top_k", "min_p", "logprob", "branch")
+_BRANCH = _HEAD.index("branch")
 _SIG = len(_HEAD)
 _TOP = _SIG + len(SIGNALS)
 _N_FIXED = _TOP + 2 * N_TOP
@@ -99,7 +100,8 @@ def pack_step(logprobs: mx.array, signals: dict[str, mx.array], stats, decision:
         top_ids = mx.concatenate([top_ids, mx.repeat(top_ids[:, :1], N_TOP - k, axis=1)], axis=1)
     top_lp = mx.take_along_axis(logprobs, top_ids, axis=-1)
     cols = [decision.token, decision.outcome, decision.temperature, decision.top_p,
-            decision.top_k, decision.min_p, chosen, *(signals[n] for n in SIGNALS)]
+            decision.top_k, decision.min_p, chosen, decision.branch,
+            *(signals[n] for n in SIGNALS)]
     parts = [mx.stack([c.astype(mx.float32) for c in cols], axis=1),
              top_ids.astype(mx.float32), top_lp, logprobs[:, think_ids]]
     if with_layers and stats is not None:
@@ -282,7 +284,7 @@ def stream_generate(lm: LoadedModel, prompt: list[int], cfg: SamplerConfig,
             forced.extend(range(len(engine.think_ids)))
             rec = engine.insertion(row, n, forced.popleft())
             queued = dispatch(rec.id, think_allowed=False) if n + 1 < max_tokens else None
-        elif queued is not None and should_branch(cfg, outcome, float(row[_SIG]), float(row[_SIG + 1])):
+        elif queued is not None and row[_BRANCH]:
             rewind(cache, 1)
             result = run_branches(engine, cache, current.logits, row, n, max_tokens - n, next_key)
             if result is None:

@@ -5,6 +5,8 @@ errors, colour detection, a downloaded-style model folder)."""
 
 import json
 import math
+import os
+import pty
 import re
 import subprocess
 import sys
@@ -172,6 +174,35 @@ def test_entry_point_pipe_output_has_no_colour():
     r = main("--input", "hi", "--max-tokens", "2", *FAST)
     assert r.returncode == 0, r.stderr
     assert not ANSI.search(r.stdout) and CLOSING.search(r.stdout)
+
+
+def on_terminal(*args: str) -> str:
+    """Run mlx_main.py with stdout on a pseudo-terminal; returns what it printed there."""
+    master, slave = pty.openpty()
+    env = {**os.environ, "TERM": "xterm-256color"}
+    env.pop("NO_COLOR", None)
+    proc = subprocess.Popen([sys.executable, str(ROOT / "mlx_main.py"), *args], cwd=ROOT, env=env,
+                            stdout=slave, stderr=subprocess.PIPE, text=True)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    assert proc.wait(timeout=300) == 0, proc.stderr.read()
+    return b"".join(chunks).decode()
+
+
+def test_colour_on_a_terminal_unless_no_color():
+    coloured = on_terminal("--input", "hi", "--max-tokens", "2", *FAST)
+    assert ANSI.search(coloured) and "outcomes: " in coloured
+    plain = on_terminal("--input", "hi", "--max-tokens", "2", *FAST, "--no-color")
+    assert not ANSI.search(plain) and "Peak memory:" in plain
 
 
 def test_entry_point_errors_are_one_line_and_debug_shows_traceback():

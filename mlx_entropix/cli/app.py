@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Iterator, Optional
 
 import typer
+from rich.console import Console
 
 from mlx_entropix.calibrate import calibrate_command
 from mlx_entropix.eval.cli import eval_command
-from mlx_entropix.load import load
+from mlx_entropix.load import LoadedModel, load
 from mlx_entropix.plots import plot_trace
 from mlx_entropix.runner import NormalParams
 from mlx_entropix.sampler import PRESETS, get_preset, load_config
@@ -59,8 +60,8 @@ def reported_errors(debug: bool) -> Iterator[None]:
 def choose_prompts(input_text: str | None, builtin: bool, csv_path: Path | None
                    ) -> tuple[list[Prompt], bool]:
     """The prompts to run and whether they are a batch."""
-    given = [name for name, v in (("--input", input_text), ("--prompts", builtin),
-                                  ("--prompt_csv", csv_path)) if v]
+    given = [name for name, v in (("--input", input_text is not None), ("--prompts", builtin),
+                                  ("--prompt_csv", csv_path is not None)) if v]
     if not given:
         raise ValueError("nothing to generate: give --input TEXT, --prompts or --prompt_csv (see --help)")
     if len(given) > 1:
@@ -107,30 +108,44 @@ def check_output(path: Path | None, flag: str, suffixes: tuple[str, ...] = ()) -
 @app.callback(invoke_without_command=True)
 def generate(
     ctx: typer.Context,
-    input_text: Optional[str] = typer.Option(None, "--input", help="The prompt (a user message); - reads it from stdin."),
-    prompts: bool = typer.Option(False, "--prompts", help="Run the built-in prompt set: 9.9 vs 9.11, a fact, a story, a puzzle, code."),
+    input_text: Optional[str] = typer.Option(
+        None, "--input", help="The prompt (a user message); - reads it from stdin."),
+    prompts: bool = typer.Option(
+        False, "--prompts", help="Run the built-in prompt set: 9.9 vs 9.11, a fact, a story, a puzzle, code."),
     prompt_csv: Optional[Path] = typer.Option(
         None, "--prompt_csv",
         help=f"Run the prompts of a CSV file with the header name,prompt and optionally system,expected. "
              f"Given without a file: {DEFAULT_CSV.relative_to(DEFAULT_CSV.parents[1])}."),
-    model: Optional[str] = typer.Option(None, "--model", help="A model folder, a .gguf file or a Hugging Face repo id already downloaded; default: the embedded SmolLM2-135M-Instruct."),
-    max_tokens: int = typer.Option(4096, "--max-tokens", help="Most tokens to generate per run (at most the model's context)."),
+    model: Optional[str] = typer.Option(
+        None, "--model",
+        help="A model folder, a .gguf file or a Hugging Face repo id already downloaded; "
+             "default: the embedded SmolLM2-135M-Instruct."),
+    max_tokens: int = typer.Option(
+        4096, "--max-tokens", help="Most tokens to generate per run (at most the model's context)."),
     seed: int = typer.Option(0, "--seed", help="Random seed; the same seed gives the same run."),
-    system_prompt: Optional[str] = typer.Option(None, "--system-prompt", help="System message (a CSV's system column wins over it)."),
-    preset: Optional[str] = typer.Option(None, "--preset", help=f"Entropix sampler preset: {', '.join(PRESETS)}; default entropix."),
-    config: Optional[Path] = typer.Option(None, "--config", help="Entropix sampler config file, .json or .toml (missing fields keep their defaults)."),
-    normal: bool = typer.Option(False, "--normal", help="Plain sampling with mlx-lm's sampler (the baseline) instead of entropix."),
+    system_prompt: Optional[str] = typer.Option(
+        None, "--system-prompt", help="System message (a CSV's system column wins over it)."),
+    preset: Optional[str] = typer.Option(
+        None, "--preset", help=f"Entropix sampler preset: {', '.join(PRESETS)}; default entropix."),
+    config: Optional[Path] = typer.Option(
+        None, "--config", help="Entropix sampler config file, .json or .toml (missing fields keep their defaults)."),
+    normal: bool = typer.Option(
+        False, "--normal", help="Plain sampling with mlx-lm's sampler (the baseline) instead of entropix."),
     temp: Optional[float] = typer.Option(None, "--temp", help="Baseline temperature; default 0.666."),
     top_p: Optional[float] = typer.Option(None, "--top-p", help="Baseline top-p; default 0.9."),
     min_p: Optional[float] = typer.Option(None, "--min-p", help="Baseline min-p; default 0.03."),
     top_k: Optional[int] = typer.Option(None, "--top-k", help="Baseline top-k, 0 for off; default 0."),
-    compare: bool = typer.Option(False, "--compare", help="Run entropix, then the baseline, on the same prompt and seed, and compare them."),
-    no_color: bool = typer.Option(False, "--no-color", help="No colours (they are off anyway when stdout is not a terminal)."),
+    compare: bool = typer.Option(
+        False, "--compare", help="Run entropix, then the baseline, on the same prompt and seed, and compare them."),
+    no_color: bool = typer.Option(
+        False, "--no-color", help="No colours (they are off anyway when stdout is not a terminal)."),
     trace: Optional[Path] = typer.Option(
         None, "--trace",
         help="Save the run as a JSON trace. With several runs, one file each: FILE.RUN.json, RUN being "
              "the method (--compare), the prompt name (prompt sets) or both as NAME.METHOD."),
-    plot: Optional[Path] = typer.Option(None, "--plot", help="Save the entropy plots, FILE.png or FILE.html (interactive); several runs are named as for --trace."),
+    plot: Optional[Path] = typer.Option(
+        None, "--plot",
+        help="Save the entropy plots, FILE.png or FILE.html (interactive); several runs are named as for --trace."),
     debug: bool = typer.Option(False, "--debug", help="Show the traceback of errors."),
 ) -> None:
     """Generate with entropix sampling (the default command), each token streamed in the
@@ -160,32 +175,39 @@ def generate(
         settings = Settings(max_tokens=min(max_tokens, lm.context_length), seed=seed,
                             system_prompt=system_prompt, preset=preset or "entropix",
                             config=sampler_config, normal=params)
-        jobs = plan_jobs(prompt_list, methods, batch)
-
-        def after(job: Job, run_trace: Trace) -> None:
-            for path in save_artifacts(run_trace, job.label, trace, plot):
-                out.print(f"wrote {path}")
 
         if out.color_system:
             print_legend(out)
-        if batch:
-            err = make_console(color=False, file=sys.stderr)
-            results = run_batch(lm, jobs, settings, out, err, after)
-            out.print(batch_table(results))
-            return
-        results = []
-        for job in jobs:
-            run_trace = stream_job(lm, job, settings, out)
-            after(job, run_trace)
-            results.append((job, run_trace))
-        if compare:
-            out.print(compare_table(results))
+        run_jobs(lm, plan_jobs(prompt_list, methods, batch), settings, out, batch, trace, plot)
+
+
+def run_jobs(lm: LoadedModel, jobs: list[Job], settings: Settings, out: Console, batch: bool,
+             trace: Path | None, plot: Path | None) -> None:
+    """Stream lone and compared runs; run batches under a progress bar. Each
+    run's files are written as soon as it ends, so an interrupted batch keeps them."""
+
+    def after(job: Job, run_trace: Trace) -> None:
+        for path in save_artifacts(run_trace, job.label, trace, plot):
+            out.print(f"wrote {path}")
+
+    if batch:
+        results = run_batch(lm, jobs, settings, out, make_console(color=False, file=sys.stderr), after)
+        out.print(batch_table(results))
+        return
+    results = []
+    for job in jobs:
+        run_trace = stream_job(lm, job, settings, out)
+        after(job, run_trace)
+        results.append((job, run_trace))
+    if len(results) > 1:
+        out.print(compare_table(results))
 
 
 @app.command("plot")
 def plot_command(
     trace_file: Path = typer.Argument(..., help="A trace saved with --trace (or by the web UI)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="FILE.png or FILE.html; default: the trace's name with .png."),
+    out: Optional[Path] = typer.Option(
+        None, "--out", help="FILE.png or FILE.html; default: the trace's name with .png."),
     debug: bool = typer.Option(False, "--debug", help="Show the traceback of errors."),
 ) -> None:
     """Render the entropy plots of a saved trace."""

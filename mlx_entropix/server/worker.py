@@ -42,7 +42,7 @@ class Generation:
     _loop: asyncio.AbstractEventLoop
     _cancel: threading.Event
     _out: asyncio.Queue = field(default_factory=asyncio.Queue)
-    _started: float = 0.0
+    started: float = 0.0  # set by the worker when the run begins
 
     def cancel(self) -> None:
         self._cancel.set()
@@ -63,30 +63,29 @@ class Generation:
         """The responses as the worker produces them; a generation error is re-raised.
 
         Leaving early (break, cancellation, a client gone) cancels the run.
-        `disconnected` is polled while waiting, for responses that are not streamed.
+        `disconnected` is polled meanwhile, for responses that are not streamed.
         """
+        watcher = asyncio.create_task(self._watch(disconnected)) if disconnected else None
         try:
-            while True:
-                if disconnected is None:
-                    item = await self._out.get()
-                else:
-                    try:
-                        item = await asyncio.wait_for(self._out.get(), DISCONNECT_POLL_S)
-                    except TimeoutError:
-                        if await disconnected():
-                            return
-                        continue
-                if item is _END:
-                    return
+            while (item := await self._out.get()) is not _END:
                 if isinstance(item, BaseException):
                     raise item
                 yield item
         finally:
             self.cancel()
+            if watcher is not None:
+                watcher.cancel()
+
+    async def _watch(self, disconnected: Callable[[], Awaitable[bool]]) -> None:
+        """Cancel the run and end its responses once the client has gone."""
+        while not await disconnected():
+            await asyncio.sleep(DISCONNECT_POLL_S)
+        self.cancel()
+        self._out.put_nowait(_END)
 
     def finish(self, last: GenerationResponse | None) -> Trace:
         """The trace with its text and stats, once every response was read."""
-        return finish_trace(self.trace, last, time.perf_counter() - self._started)
+        return finish_trace(self.trace, last, time.perf_counter() - self.started)
 
 
 @dataclass
@@ -168,7 +167,7 @@ class Worker:
 
     def _serve(self, job: _Job) -> None:
         gen = job.generation
-        gen._started = time.perf_counter()
+        gen.started = time.perf_counter()
         try:
             if not gen.cancelled:
                 for response in job.stream:
