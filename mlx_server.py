@@ -20,11 +20,12 @@ log = logging.getLogger("mlx_server")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description="Serve one model: OpenAI-compatible streaming with "
+                                            "entropix metrics, the UI's event stream, the UI at /.")
     p.add_argument("--model", default=None,
                    help="a .gguf file, a model folder or a cached repo id (default: the embedded SmolLM2-135M)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
-    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--port", type=int, default=8000, help="port to listen on (default: 8000)")
     p.add_argument("--normal", action="store_true",
                    help="decode with plain sampling unless a request asks for entropix")
     p.add_argument("--allowed-origins", nargs="+", metavar="ORIGIN",

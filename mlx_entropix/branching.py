@@ -19,13 +19,13 @@ import mlx.core as mx
 import numpy as np
 from mlx_lm.models.cache import KVCache
 
-from .sampler import SamplerConfig, filtered_logprobs
+from .sampler import filtered_logprobs
 from .trace import Branch, BranchCandidate, TokenRecord
 
 if TYPE_CHECKING:
     from .generate import Engine, Step
 
-SENTENCE_END = (".", "!", "?", "\n")
+SENTENCE_END = ".!?\n"
 
 
 @dataclass
@@ -64,7 +64,7 @@ def select_row(cache: list[KVCache], row: int, length: int) -> list[KVCache]:
 def draw_candidates(logits: mx.array, row: np.ndarray, n: int, key: mx.array) -> mx.array:
     """n distinct tokens drawn without replacement (Gumbel top-n) under the
     position's effective parameters; impossible ones come out with -inf score."""
-    lp = filtered_logprobs(logits, float(row[2]) or 1e-6, float(row[3]), int(row[4]), float(row[5]))
+    lp = filtered_logprobs(logits, float(row[2]), float(row[3]), int(row[4]), float(row[5]))
     gumbel = -mx.log(-mx.log(mx.random.uniform(low=1e-20, high=1.0, shape=lp.shape, key=key)))
     scores = lp + gumbel
     k = min(n, scores.shape[-1])

@@ -11,6 +11,10 @@ checkpoint's float16 tensors (a GGUF's quantization scales and biases) and
 keeps float32 whatever float16 cannot hold exactly (e.g. bfloat16 values):
 nothing is rounded. A float32 tensor whose values all fit float16 (the
 embedded GGUF's norms) is written as float16 too, with the same values.
+mlx-lm computes in the dtype of the weights it loads, and on a CPU its float16
+quantized kernels are ~45x slower than float32: `--float32` writes every
+floating tensor as float32 for that use (or cast after loading, as
+`model.set_dtype(mx.float32)`).
 """
 
 from __future__ import annotations
@@ -40,9 +44,13 @@ def stored_dtype(value: mx.array) -> mx.array:
     return narrow if mx.array_equal(narrow.astype(value.dtype), value).item() else value
 
 
-def export_weights(lm: LoadedModel) -> dict[str, mx.array]:
-    """The model's parameters by their HF names, in their stored dtypes."""
-    return {name: stored_dtype(v) for name, v in tree_flatten(lm.model.parameters())}
+def export_weights(lm: LoadedModel, float32: bool = False) -> dict[str, mx.array]:
+    """The model's parameters by their HF names, in their stored dtypes (or float32)."""
+    params = tree_flatten(lm.model.parameters())
+    if float32:
+        return {name: v.astype(mx.float32) if mx.issubdtype(v.dtype, mx.floating) else v
+                for name, v in params}
+    return {name: stored_dtype(v) for name, v in params}
 
 
 def export_config(lm: LoadedModel) -> dict:
@@ -63,13 +71,13 @@ def export_config(lm: LoadedModel) -> dict:
     return config
 
 
-def convert(lm: LoadedModel, out: Path) -> Path:
+def convert(lm: LoadedModel, out: Path, float32: bool = False) -> Path:
     """Write `lm` into the folder `out` (created; must be empty if it exists)."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ConvertError(f"{out} already exists and is not an empty folder; choose a new --out")
     config = export_config(lm)
     out.mkdir(parents=True, exist_ok=True)
-    mx.save_safetensors(str(out / WEIGHTS_FILE), export_weights(lm), metadata={"format": "mlx"})
+    mx.save_safetensors(str(out / WEIGHTS_FILE), export_weights(lm, float32), metadata={"format": "mlx"})
     (out / "config.json").write_text(json.dumps(config, indent=2) + "\n")
     generation = {"eos_token_id": config["eos_token_id"]}
     (out / "generation_config.json").write_text(json.dumps(generation, indent=2) + "\n")
@@ -81,11 +89,13 @@ def convert_command(
     model: Annotated[Optional[str], typer.Option(
         help="GGUF file, model folder or cached HF repo id (default: the embedded model)")] = None,
     out: Annotated[Path, typer.Option(help="Folder to create for the mlx-lm model")] = Path("mlx_model"),
+    float32: Annotated[bool, typer.Option(
+        help="Write float tensors as float32 (fast mlx-lm on a CPU) instead of the checkpoint's float16")] = False,
 ) -> None:
     """Export a model as an mlx-lm folder (config.json, model.safetensors, tokenizer)."""
     try:
         lm = load(model)
-        convert(lm, out)
+        convert(lm, out, float32)
     except (LoadError, ConvertError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from None

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Iterator
 
 import mlx.core as mx
@@ -123,15 +123,10 @@ class Engine:
         self._layers_at = _N_FIXED + len(self.think_ids)
         args = lm.model.args
         self._layers_shape = (2, args.num_hidden_layers, args.num_attention_heads)
-        self._boundary: np.ndarray | None = None
 
     def is_boundary(self, token: int) -> bool:
-        """Does this token end a sentence or a line? (decoded once per vocabulary)"""
-        if self._boundary is None:
-            tok = self.lm.tokenizer
-            self._boundary = np.array([any(c in tok.token_text(i) for c in SENTENCE_END)
-                                       for i in range(self.lm.model.args.vocab_size)])
-        return bool(self._boundary[token])
+        """Does this token end a sentence or a line?"""
+        return token in self.lm.tokenizer.ids_containing(SENTENCE_END)
 
     def forward(self, tokens: mx.array, cache: list, key: mx.array, think_allowed: bool) -> Step:
         """Feed tokens [B, L]; decide the next token of each row from the last position."""

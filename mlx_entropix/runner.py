@@ -27,7 +27,7 @@ from .load import LoadedModel, load
 from .metrics import log_softmax, token_signals
 from .sampler import Decision, SamplerConfig, get_preset
 from .sync import SyncCounter
-from .trace import Stats, TokenRecord, Trace
+from .trace import Stats, Trace
 
 METHODS = ("entropix", "greedy", "normal")
 
@@ -108,6 +108,7 @@ def normal_stream(lm: LoadedModel, prompt: list[int], params: NormalParams,
     engine = Engine(lm, cfg, options, SyncCounter())
     recording = _Recording(lm.model)
     mx.random.seed(options.seed)
+    mx.reset_peak_memory()
     sampler = make_sampler(temp=params.temperature, top_p=params.top_p, min_p=params.min_p,
                            top_k=params.top_k)
     start = time.perf_counter()
@@ -177,7 +178,8 @@ def start_run(lm: LoadedModel, req: RunRequest, syncs: SyncCounter | None = None
                    "normal": dataclasses.asdict(req.normal), "config": cfg.to_dict()}
         stream = normal_stream(lm, ids, req.normal, req.options)
     else:
-        sampler = {"method": req.method, "preset": "greedy" if req.method == "greedy" else req.preset,
+        preset = "greedy" if req.method == "greedy" else req.preset if req.config is None else "custom"
+        sampler = {"method": req.method, "preset": preset,
                    "seed": req.options.seed, "config": cfg.to_dict()}
         stream = stream_generate(lm, ids, cfg, req.options, syncs)
     return Trace(model=lm.info(), prompt=header, sampler=sampler, tokens=[]), stream

@@ -411,6 +411,7 @@ class Tokenizer:
     hf: PreTrainedTokenizerFast
     eos_token_ids: frozenset[int]
     _piece_bytes: list[bytes] = field(init=False, repr=False)
+    _containing: dict[bytes, frozenset[int]] = field(init=False, repr=False, default_factory=dict)
     _strip_first_space: bool = field(init=False, repr=False)
     _bos_on_encode: bool = field(init=False, repr=False)
 
@@ -468,6 +469,15 @@ class Tokenizer:
     def token_text(self, token_id: int) -> str:
         """One token's own text for displays; bytes of a partial character show as \\xNN escapes."""
         return self._piece_bytes[token_id].decode("utf-8", errors="backslashreplace")
+
+    def ids_containing(self, chars: str) -> frozenset[int]:
+        """Ids of the tokens whose text contains any of `chars` (e.g. sentence ends)."""
+        key = chars.encode()
+        if key not in self._containing:
+            wanted = [c.encode() for c in chars]
+            self._containing[key] = frozenset(
+                i for i, piece in enumerate(self._piece_bytes) if any(w in piece for w in wanted))
+        return self._containing[key]
 
     def detokenizer(self) -> StreamingDetokenizer:
         """A fresh streaming detokenizer for one generated answer."""

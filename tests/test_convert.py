@@ -65,10 +65,19 @@ def test_our_loader_reads_the_folder(folder, prompt, expected):
     assert ours_greedy(load(str(folder)), prompt) == expected
 
 
-def test_mlx_lm_reads_the_folder(folder, prompt, expected):
+def test_mlx_lm_reads_the_folder(lm, folder, prompt, expected):
     model, tokenizer = mlx_lm_load(str(folder))
+    model.set_dtype(mx.float32)  # as our loader does on the CPU (float16 is ~45x slower there)
     assert mlx_lm_greedy(model, prompt) == expected
-    assert set(tokenizer.eos_token_ids) == set(load().tokenizer.eos_token_ids)
+    assert set(tokenizer.eos_token_ids) == set(lm.tokenizer.eos_token_ids)
+
+
+def test_float32_export_runs_in_mlx_lm_as_is(lm, prompt, expected, tmp_path):
+    out = convert(lm, tmp_path / "f32", float32=True)
+    model, _ = mlx_lm_load(str(out))
+    dtypes = {v.dtype for v in mx.load(str(out / "model.safetensors")).values()}
+    assert dtypes == {mx.float32, mx.uint32}
+    assert mlx_lm_greedy(model, prompt) == expected
 
 
 def test_stored_dtype_narrows_only_when_exact():
@@ -94,5 +103,4 @@ def test_dequantized_model_exports_dense_and_agrees(lm, prompt, expected, embedd
     assert ours_greedy(dense, prompt) == expected
     out = convert(dense, tmp_path / "dense")
     assert "quantization" not in json.loads((out / "config.json").read_text())
-    model, _ = mlx_lm_load(str(out))
-    assert mlx_lm_greedy(model, prompt) == expected
+    assert ours_greedy(load(str(out)), prompt) == expected

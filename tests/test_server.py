@@ -143,6 +143,7 @@ def test_native_stream_sends_start_tokens_and_done(server: str) -> None:
     assert set(names[1:-1]) <= {"token", "branch"}
     start = events[0][1]
     assert start["sampler"]["method"] == "entropix" and start["sampler"]["seed"] == 5
+    assert start["sampler"]["preset"] == "entropix"
     assert start["prompt"]["messages"] == MESSAGES and start["model"]["context_length"] == 8192
     tokens = [data for name, data in events if name == "token"]
     assert [t["index"] for t in tokens] == list(range(8))

@@ -3,6 +3,7 @@ a full queue answers 503 with Retry-After, and the flags change the defaults."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 
@@ -34,8 +35,12 @@ def test_a_full_queue_answers_503_with_retry_after(server: str) -> None:
         assert refused.status_code == 503
         assert int(refused.headers["retry-after"]) > 0
         assert refused.json()["error"]["code"] == "server_busy"
-    # both clients gone: the running one stops, the queued one is skipped
+    # both clients gone: the queued one leaves the queue, the running one stops
     with httpx.Client(base_url=server, timeout=120) as http:
+        deadline = time.monotonic() + 10
+        while (health := http.get("/health").json())["busy"] or health["waiting"]:
+            assert time.monotonic() < deadline, health
+            time.sleep(0.1)
         short = http.post("/v1/completions", json={**LONG_RUN, "stream": False, "max_tokens": 2}, timeout=30)
         assert short.status_code == 200 and short.json()["usage"]["completion_tokens"] == 2
         assert http.get("/health").json()["waiting"] == 0

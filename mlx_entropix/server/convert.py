@@ -63,8 +63,9 @@ def openai_run_request(body: ChatCompletionRequest | CompletionRequest, lm: Load
     config, normal = None, NormalParams()
     if method == "entropix":
         extra = body.sampler_config or {}
-        config = _config(get_preset("entropix"), {**sampling, **extra},
-                         {"sampler_config.": extra, "": sampling})
+        if sampling or extra:  # else the trace names the preset, not "custom"
+            config = _config(get_preset("entropix"), {**sampling, **extra},
+                             {"sampler_config.": extra, "": sampling})
     elif method == "normal":
         normal = _normal({**dataclasses.asdict(normal), **sampling}, "temperature")
     if isinstance(body, ChatCompletionRequest):
@@ -86,6 +87,7 @@ def native_run_request(body: GenerateRequest, lm: LoadedModel, default_method: s
         raise invalid(str(e), "preset") from None
     options = GenerationOptions(max_tokens=checked_max_tokens(body.max_tokens, lm, "max_tokens"),
                                 seed=body.seed)
+    config = _config(base, body.config, {"config.": body.config}) if body.config else None
     return RunRequest(messages=[m.plain() for m in body.messages], method=body.method or default_method,
-                      config=_config(base, body.config, {"config.": body.config}), preset=body.preset,
+                      config=config, preset=body.preset,
                       normal=_normal(body.normal.model_dump(), "normal"), options=options)

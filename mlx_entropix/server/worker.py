@@ -5,7 +5,7 @@ generation runs here, one at a time. Each request gets its own asyncio queue
 that the worker feeds through `call_soon_threadsafe`, so streams never mix.
 A request that goes away sets its cancel flag, which the generator reads
 after every token (GenerationOptions.cancelled): the worker drops it within a
-token and takes the next request.
+token and takes the next request; a queued one leaves the queue.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -102,13 +102,16 @@ class Worker:
             raise ValueError(f"queue size must be >= 1, got {queue_size}")
         self.lm = lm
         self.queue_size = queue_size
-        self._jobs: queue.Queue[_Job | None] = queue.Queue(maxsize=queue_size)
+        self._pending: deque[_Job] = deque()
+        self._ready = threading.Condition()
+        self._stopping = False
         self._thread: threading.Thread | None = None
         self._current: Generation | None = None
 
     @property
     def waiting(self) -> int:
-        return self._jobs.qsize()
+        with self._ready:
+            return sum(not job.generation.cancelled for job in self._pending)
 
     @property
     def busy(self) -> bool:
@@ -119,25 +122,23 @@ class Worker:
         return self._thread is not None and self._thread.is_alive()
 
     def start(self) -> None:
+        self._stopping = False
         self._thread = threading.Thread(target=self._run, name="mlx-generation", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:
-        """Cancel the current and the queued generations, then end the thread
-        (call from the event loop, so no submit can race it)."""
+        """Cancel the current and the queued generations, then end the thread."""
         if self._thread is None:
             return
-        while True:
-            try:
-                job = self._jobs.get_nowait()
-            except queue.Empty:
-                break
-            if job is not None:
+        with self._ready:
+            self._stopping = True
+            for job in self._pending:
                 job.generation.cancel()
                 job.generation.put(_END)
-        if self._current is not None:
-            self._current.cancel()
-        self._jobs.put(None)
+            self._pending.clear()
+            if self._current is not None:
+                self._current.cancel()
+            self._ready.notify()
         self._thread.join()
         self._thread = None
 
@@ -145,21 +146,34 @@ class Worker:
         """Validate and queue a run (call from the event loop).
 
         Raises what `start_run` raises for a bad request (before anything is
-        queued), or QueueFull.
+        queued), or QueueFull. Requests whose client left free their place.
         """
         cancel = threading.Event()
         options = dataclasses.replace(req.options, cancelled=cancel.is_set)
         trace, stream = start_run(self.lm, dataclasses.replace(req, options=options))
         generation = Generation(trace, asyncio.get_running_loop(), cancel)
-        try:
-            self._jobs.put_nowait(_Job(generation, stream))
-        except queue.Full:
-            raise QueueFull from None
+        with self._ready:
+            for job in [job for job in self._pending if job.generation.cancelled]:
+                self._pending.remove(job)
+                job.generation.put(_END)
+            if len(self._pending) >= self.queue_size:
+                raise QueueFull
+            self._pending.append(_Job(generation, stream))
+            self._ready.notify()
         return generation
 
-    def _run(self) -> None:
-        while (job := self._jobs.get()) is not None:
+    def _next(self) -> _Job | None:
+        with self._ready:
+            while not self._pending and not self._stopping:
+                self._ready.wait()
+            if self._stopping:
+                return None
+            job = self._pending.popleft()
             self._current = job.generation
+            return job
+
+    def _run(self) -> None:
+        while (job := self._next()) is not None:
             try:
                 self._serve(job)
             finally:
