@@ -74,12 +74,39 @@ def draw_candidates(logits: mx.array, row: np.ndarray, n: int, key: mx.array) ->
     return mx.concatenate([top.astype(mx.float32), valid.astype(mx.float32), raw], axis=0)
 
 
-def branch_length(tokens: list[int], boundary: Callable[[int], bool], eos: frozenset[int]) -> int:
-    """How many tokens a branch keeps: up to and including its first boundary."""
+def branch_end(tokens: list[int], boundary: Callable[[int], bool], eos: frozenset[int]
+               ) -> int | None:
+    """How many tokens a branch keeps: up to and including its first sentence
+    boundary or end-of-sequence token; None when it has not ended yet."""
     for i, t in enumerate(tokens):
         if t in eos or boundary(t):
             return i + 1
-    return len(tokens)
+    return None
+
+
+def roll_forward(engine: "Engine", cache: list[KVCache], first: list[int], steps: int,
+                 next_key: Callable[[], mx.array]) -> tuple[np.ndarray, list[mx.array]]:
+    """Decode all branches together for up to `steps` steps: packed rows
+    [n, steps_run, cols] and each step's logits. Checked after 2, 4, 8, ...
+    steps, the rollout stops early once every branch has ended."""
+    eos = engine.lm.tokenizer.eos_token_ids
+    tokens = mx.array(first, dtype=mx.int32)[:, None]
+    parts, pending, logits_seen = [], [], []
+    check_at = 2
+    for done in range(1, steps + 1):
+        step = engine.forward(tokens, cache, next_key(), think_allowed=False)
+        pending.append(step.packed)
+        logits_seen.append(step.logits)
+        tokens = step.token[:, None]
+        if done in (check_at, steps):
+            parts.append(engine.syncs.to_host(mx.stack(pending, axis=1)))
+            pending = []
+            rows = np.concatenate(parts, axis=1)
+            seqs = [[t] + [int(x) for x in r[:-1, 0]] for t, r in zip(first, rows)]
+            if all(branch_end(q, engine.is_boundary, eos) for q in seqs):
+                break
+            check_at *= 2
+    return rows, logits_seen
 
 
 def score_branch(rows: np.ndarray, length: int, kind: str, entropy_col: int, top_col: int,
@@ -110,23 +137,15 @@ def run_branches(engine: "Engine", cache: list[KVCache], logits: mx.array, row: 
         return None
     n = len(candidates)
     steps = max(1, min(cfg.branch_max_tokens, budget))
-    base = cache[0].offset
     forked = fork_cache(cache, n)
-    tokens = mx.array(candidates, dtype=mx.int32)[:, None]
-    packed, logits_seen = [], []
-    for _ in range(steps):
-        step = engine.forward(tokens, forked, next_key(), think_allowed=False)
-        packed.append(step.packed)
-        logits_seen.append(step.logits)
-        tokens = step.token[:, None]
-    rows = engine.syncs.to_host(mx.stack(packed, axis=1))  # [n, steps, cols]
+    rows, logits_seen = roll_forward(engine, forked, candidates, steps, next_key)
 
     tok = engine.lm.tokenizer
     eos = tok.eos_token_ids
     seqs, lengths, scores = [], [], []
     for r in range(n):
         seq = [candidates[r]] + [int(t) for t in rows[r, :-1, layout["token"]]]
-        length = branch_length(seq, engine.is_boundary, eos)
+        length = branch_end(seq, engine.is_boundary, eos) or len(seq)
         seqs.append(seq[:length])
         lengths.append(length)
         scores.append(score_branch(rows[r], length, cfg.branch_score, layout["entropy"],
@@ -152,4 +171,5 @@ def run_branches(engine: "Engine", cache: list[KVCache], logits: mx.array, row: 
         last = rows[winner, length - 1]
         next_step = Step(packed=mx.array(last[None]), token=mx.array([int(last[0])], dtype=mx.int32),
                          logits=logits_seen[length - 1][winner : winner + 1])
+    base = cache[0].offset
     return BranchResult(records, seq, select_row(forked, winner, base + length), next_step, finished)

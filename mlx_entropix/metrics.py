@@ -10,17 +10,10 @@ from __future__ import annotations
 import mlx.core as mx
 
 from .model import LayerStats
+from .trace import METRIC_NAMES
 
-# Name of each signal in the packed [B, N] metrics array, in order.
-SIGNALS = (
-    "entropy",
-    "varentropy",
-    "attn_entropy",
-    "attn_varentropy",
-    "attn_head_varentropy",
-    "agreement",
-    "interaction_strength",
-)
+# Name of each signal, in the order of the packed per-token metrics.
+SIGNALS = METRIC_NAMES
 
 
 def log_softmax(logits: mx.array) -> mx.array:

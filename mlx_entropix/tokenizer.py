@@ -470,6 +470,10 @@ class Tokenizer:
         """One token's own text for displays; bytes of a partial character show as \\xNN escapes."""
         return self._piece_bytes[token_id].decode("utf-8", errors="backslashreplace")
 
+    def token_bytes(self, token_id: int) -> bytes:
+        """The raw bytes one token contributes to the text."""
+        return self._piece_bytes[token_id]
+
     def ids_containing(self, chars: str) -> frozenset[int]:
         """Ids of the tokens whose text contains any of `chars` (e.g. sentence ends)."""
         key = chars.encode()

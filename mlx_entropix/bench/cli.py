@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import sys
 import tempfile
 from pathlib import Path
 from typing import Annotated, Optional
@@ -33,9 +32,17 @@ def parse_ints(text: str, option: str, minimum: int) -> list[int]:
     return values
 
 
-def command_line() -> str:
+def command_line(options: dict[str, object]) -> str:
+    """The command that repeats this run: the relevant environment and every option."""
     env = [f"{k}={shlex.quote(os.environ[k])}" for k in RELEVANT_ENV if os.environ.get(k)]
-    return " ".join([*env, "uv run benchmarks/bench.py", *map(shlex.quote, sys.argv[1:])])
+    args = []
+    for name, value in options.items():
+        flag = "--" + name.replace("_", "-")
+        if isinstance(value, bool):
+            args.append(flag if value else f"--no-{name.replace('_', '-')}")
+        elif value is not None:
+            args += [flag, shlex.quote(",".join(map(str, value)) if isinstance(value, list) else str(value))]
+    return " ".join([*env, "uv run benchmarks/bench.py", *args])
 
 
 def run_benchmark(model: str | None, contexts: list[int], max_tokens: int, reps: int,
@@ -63,8 +70,10 @@ def run_benchmark(model: str | None, contexts: list[int], max_tokens: int, reps:
         branching = {"skipped": "no --branches given"}
     serving = (server_comparison(lm, model, max_tokens, reps, warmup) if server
                else {"skipped": "--no-server"})
+    options = {"model": model, "contexts": contexts, "max_tokens": max_tokens, "reps": reps,
+               "warmup": warmup, "branches": branches, "branch_steps": branch_steps, "server": server}
     return {
-        "command": command_line(),
+        "command": command_line(options),
         "machine": machine(),
         "settings": {"model": lm.name, "contexts": contexts, "max_tokens": max_tokens, "reps": reps,
                      "warmup": warmup, "branches": branches, "branch_steps": branch_steps},

@@ -18,15 +18,17 @@ def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
             "total_tokens": prompt_tokens + completion_tokens}
 
 
-def _entry(text: str, logprob: float) -> dict[str, Any]:
-    return {"token": text, "logprob": logprob, "bytes": list(text.encode("utf-8"))}
+def _entry(tok: Tokenizer, token_id: int, logprob: float) -> dict[str, Any]:
+    """A token's text and its real bytes (a token may hold part of a character)."""
+    return {"token": tok.token_text(token_id), "logprob": logprob,
+            "bytes": list(tok.token_bytes(token_id))}
 
 
 def chat_logprobs(records: list[TokenRecord], tok: Tokenizer, top_n: int) -> dict[str, Any]:
     """`{"content": [...]}`: per token, the sampled token, then its most probable alternatives."""
     return {"content": [
-        {**_entry(tok.token_text(r.id), r.logprob),
-         "top_logprobs": [_entry(a.text, a.logprob) for a in r.top[:top_n]]}
+        {**_entry(tok, r.id, r.logprob),
+         "top_logprobs": [_entry(tok, a.id, a.logprob) for a in r.top[:top_n]]}
         for r in records]}
 
 

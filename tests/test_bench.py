@@ -1,0 +1,106 @@
+"""The benchmark end to end on a tiny configuration, and the sync accounting.
+No timing is asserted: only structure and counts."""
+
+import json
+import math
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from mlx_entropix.bench.cli import bench_command, parse_ints
+from mlx_entropix.bench.measure import FIGURES, BenchError, measure
+from mlx_entropix.bench.report import TARGET_VARIANT
+from mlx_entropix.bench.variants import engine_variant, synthetic_prompt
+from mlx_entropix import generate
+from mlx_entropix.sampler import get_preset
+from mlx_entropix.sync import SyncCounter
+
+VARIANTS = ["mlx-lm greedy", "ours greedy, metrics none", "ours greedy, metrics logits",
+            "ours greedy, metrics all", "ours entropix preset"]
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    app = typer.Typer()
+    app.command()(bench_command)
+    result = CliRunner().invoke(app, ["--contexts", "12", "--max-tokens", "3", "--reps", "1",
+                                      "--warmup", "0", "--branches", "2", "--branch-steps", "2",
+                                      "--no-server", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert (out / "bench.md").read_text() in result.output
+    return json.loads((out / "bench.json").read_text())
+
+
+def test_report_has_machine_command_and_settings(report):
+    assert set(report) == {"command", "machine", "settings", "results", "targets", "branching", "server"}
+    assert report["command"].startswith("uv run benchmarks/bench.py")
+    assert "--contexts 12" in report["command"]
+    for key in ("platform", "cpu", "mlx", "mlx_lm", "backend", "blas", "dequantize"):
+        assert key in report["machine"]
+    assert report["settings"]["contexts"] == [12]
+
+
+def test_every_variant_has_every_figure(report):
+    assert [r["variant"] for r in report["results"]] == VARIANTS
+    for entry in report["results"]:
+        assert entry["context"] == 12
+        summary = entry["summary"]
+        assert len(summary["runs"]) == 1
+        run = summary["runs"][0]
+        assert run["prompt_tokens"] == 12 and 1 <= run["generated"] <= 3
+        for stat in ("median", "min", "max"):
+            assert set(summary[stat]) == set(FIGURES)
+            assert all(math.isfinite(v) and v >= 0 for v in summary[stat].values())
+        assert set(entry["ratio_to_mlx_lm"]) == set(FIGURES)
+    baseline = report["results"][0]
+    assert all(v == 1.0 for v in baseline["ratio_to_mlx_lm"].values())
+    greedy = [e for e in report["results"] if "greedy" in e["variant"]]
+    assert all(e["same_tokens"] for e in greedy)
+
+
+def test_targets_branching_and_server_sections(report):
+    figures = {t["figure"] for t in report["targets"]}
+    assert figures == {"decode_tps ratio", "ttft_s ratio", "peak_memory_gb ratio",
+                       "syncs_per_token (max)"}
+    assert all(isinstance(t["met"], bool) for t in report["targets"])
+    rows = report["branching"]["rows"]
+    assert [r["n"] for r in rows] == [1, 2]
+    assert rows[0]["cost_vs_one_sequence"] == 1.0
+    assert all(r["median_s"] > 0 for r in rows)
+    assert report["server"] == {"skipped": "--no-server"}
+
+
+@pytest.mark.parametrize("metrics", ["none", "all"])
+def test_engine_greedy_syncs_at_most_one_per_token(lm, metrics, monkeypatch):
+    monkeypatch.setattr(generate, "PREFILL_CHUNK", 8)  # a short prompt in several chunks
+    prompt = synthetic_prompt(lm, 20)
+    variant = engine_variant(TARGET_VARIANT, lm, get_preset("greedy"), metrics)
+    run = measure(variant.stream, prompt, 16)
+    assert run.generated == 16
+    assert run.prefill_syncs == math.ceil((len(prompt) - 1) / 8)
+    assert run.decode_syncs <= run.generated
+
+
+def test_sync_counter_counts_reads_and_explicit_syncs():
+    import mlx.core as mx
+
+    syncs = SyncCounter()
+    assert syncs.to_host(mx.arange(3)).tolist() == [0, 1, 2]
+    syncs.count()
+    assert syncs.total == 2
+
+
+def test_synthetic_prompt_has_the_exact_length(lm):
+    assert len(synthetic_prompt(lm, 300)) == 300
+    with pytest.raises(BenchError, match="does not fit"):
+        synthetic_prompt(lm, lm.context_length)
+
+
+def test_bad_lists_are_named():
+    assert parse_ints("128, 512", "--contexts", 2) == [128, 512]
+    with pytest.raises(BenchError, match="--contexts must be comma-separated integers"):
+        parse_ints("128,abc", "--contexts", 2)
+    with pytest.raises(BenchError, match="--branches values must be >= 2"):
+        parse_ints("1,4", "--branches", 2)
