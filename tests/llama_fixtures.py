@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -65,3 +66,17 @@ def write_checkpoint(folder: Path, config: dict[str, Any], weights: dict[str, mx
     mx.save_safetensors(str(folder / "model.safetensors"), weights)
     tokenizer.hf.save_pretrained(str(folder))
     return folder
+
+
+def gguf_bytes(tensor_type: int, truncate: int = 0) -> bytes:
+    """A minimal GGUF v3 file: one metadata string, one 256x2 tensor of the given ggml type."""
+
+    def string(s: str) -> bytes:
+        return struct.pack("<Q", len(s)) + s.encode()
+
+    header = b"GGUF" + struct.pack("<IQQ", 3, 1, 1)
+    header += string("general.architecture") + struct.pack("<I", 8) + string("llama")
+    header += string("token_embd.weight") + struct.pack("<I", 2) + struct.pack("<QQ", 256, 2)
+    header += struct.pack("<IQ", tensor_type, 0)
+    header += b"\0" * (-len(header) % 32) + b"\0" * 4096
+    return header[: len(header) - truncate] if truncate else header

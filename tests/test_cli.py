@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 import mlx_entropix.cli.app as cli
 from mlx_entropix.model import Model, ModelArgs
 from mlx_entropix.trace import load_trace
+from tests.llama_fixtures import gguf_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 ANSI = re.compile(r"\x1b\[")
@@ -163,6 +164,17 @@ def test_bad_config_files(invoke, tmp_path):
     unknown.write_text('{"low_entropy": 1}')
     assert str(unknown) in error_line(invoke("--input", "x", "--config", str(unknown)))
     assert "not found" in error_line(invoke("--input", "x", "--config", str(tmp_path / "none.toml")))
+
+
+def test_unusable_model_files_are_one_error_line(invoke, tmp_path):
+    k_quant = tmp_path / "k.gguf"
+    k_quant.write_bytes(gguf_bytes(12))
+    assert "Q4_K cannot be decoded by MLX" in error_line(invoke("--input", "x", "--model", str(k_quant)))
+    folder = tmp_path / "corrupt"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"model_type": "llama"}')
+    (folder / "model.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not a header")
+    assert "corrupt or truncated" in error_line(invoke("--input", "x", "--model", str(folder)))
 
 
 def main(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:

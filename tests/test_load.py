@@ -1,28 +1,12 @@
 """Loading: folders, the HF cache, GGUF files, and the one-line errors."""
 
-import struct
-
 import mlx.core as mx
 import numpy as np
 import pytest
 
 from mlx_entropix.gguf import GGUFError, tensor_types
 from mlx_entropix.load import LoadError, load
-from tests.llama_fixtures import random_weights, tiny_config, write_checkpoint
-
-
-def gguf_bytes(tensor_type: int, truncate: int = 0) -> bytes:
-    """A minimal GGUF v3 file: one metadata string, one 256x2 tensor of the given ggml type."""
-
-    def string(s: str) -> bytes:
-        return struct.pack("<Q", len(s)) + s.encode()
-
-    header = b"GGUF" + struct.pack("<IQQ", 3, 1, 1)
-    header += string("general.architecture") + struct.pack("<I", 8) + string("llama")
-    header += string("token_embd.weight") + struct.pack("<I", 2) + struct.pack("<QQ", 256, 2)
-    header += struct.pack("<IQ", tensor_type, 0)
-    header += b"\0" * (-len(header) % 32) + b"\0" * 4096
-    return header[: len(header) - truncate] if truncate else header
+from tests.llama_fixtures import gguf_bytes, random_weights, tiny_config, write_checkpoint
 
 
 @pytest.fixture(scope="module")
