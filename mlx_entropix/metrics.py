@@ -30,8 +30,10 @@ def _sum_last(x: mx.array, block: int = 256) -> mx.array:
     return x.reshape(*x.shape[:-1], -1, block).sum(-1).sum(-1)
 
 
+@mx.compile
 def entropy_varentropy(logprobs: mx.array) -> tuple[mx.array, mx.array]:
-    """Entropy and varentropy (variance of the surprisal) along the last axis."""
+    """Entropy and varentropy (variance of the surprisal) along the last axis,
+    compiled into fused kernels (one graph per shape)."""
     p = mx.exp(logprobs)
     live = p > 0
     entropy = -_sum_last(mx.where(live, p * logprobs, 0.0))

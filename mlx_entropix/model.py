@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields
+from functools import partial
 from typing import Any
 
 import mlx.core as mx
@@ -107,11 +108,9 @@ class RoPE(nn.Module):
 
 
 @dataclass
-class AttentionStats:
-    """Statistics of one layer's attention at the current query, float32.
-
-    head_entropy, head_varentropy: [B, H]; agreement, interaction: [B].
-    """
+class LayerStats:
+    """Attention statistics of every layer at the current query, float32:
+    head_entropy, head_varentropy [B, layers, heads]; agreement, interaction [B, layers]."""
 
     head_entropy: mx.array
     head_varentropy: mx.array
@@ -119,17 +118,27 @@ class AttentionStats:
     interaction: mx.array
 
 
-def attention_stats(scores: mx.array) -> AttentionStats:
-    """Statistics from pre-softmax scores [B, H, S] over valid keys only."""
-    scores = scores.astype(mx.float32)
-    logp = scores - mx.logsumexp(scores, axis=-1, keepdims=True)
-    p = mx.exp(logp)
-    plogp = mx.where(p > 0, p * logp, 0.0)
-    entropy = -plogp.sum(-1)
-    spread = mx.where(p > 0, p * mx.square(logp + entropy[..., None]), 0.0)
-    agreement = mx.abs(p - p.mean(axis=1, keepdims=True)).mean(axis=(1, 2))
-    interaction = mx.abs(scores).mean(axis=(1, 2))
-    return AttentionStats(entropy, spread.sum(-1), agreement, interaction)
+@partial(mx.compile, shapeless=True)
+def _attention_stats(scores: mx.array) -> tuple[mx.array, mx.array, mx.array, mx.array]:
+    """From pre-softmax scores [B, layers, heads, S] over the valid keys only.
+
+    With p = softmax(s): entropy = logsumexp(s) - E_p[s], and since
+    log p + H = s - E_p[s], varentropy = E_p[(s - E_p[s])^2]. One compiled
+    graph for all layers at once, whatever S is.
+    """
+    lse = mx.logsumexp(scores, axis=-1, keepdims=True)
+    p = mx.exp(scores - lse)
+    mean_s = (p * scores).sum(-1, keepdims=True)
+    entropy = (lse - mean_s)[..., 0]
+    varentropy = (p * mx.square(scores - mean_s)).sum(-1)
+    agreement = mx.abs(p - p.mean(axis=2, keepdims=True)).mean(axis=(2, 3))
+    interaction = mx.abs(scores).mean(axis=(2, 3))
+    return entropy, varentropy, agreement, interaction
+
+
+def attention_stats(scores: list[mx.array]) -> LayerStats:
+    """LayerStats from each layer's scores [B, heads, S] (the same S in every layer)."""
+    return LayerStats(*_attention_stats(mx.stack(scores, axis=1)))
 
 
 class Attention(nn.Module):
@@ -147,7 +156,8 @@ class Attention(nn.Module):
         self.rope = RoPE(args)
 
     def __call__(self, x: mx.array, cache: KVCache | None, with_stats: bool
-                 ) -> tuple[mx.array, AttentionStats | None]:
+                 ) -> tuple[mx.array, mx.array | None]:
+        """The layer's output and, for one query with with_stats, its scores [B, H, S]."""
         B, L, _ = x.shape
         q = self.q_proj(x).reshape(B, L, self.n_heads, -1).transpose(0, 2, 1, 3)
         k = self.k_proj(x).reshape(B, L, self.n_kv_heads, -1).transpose(0, 2, 1, 3)
@@ -158,24 +168,23 @@ class Attention(nn.Module):
             k, v = cache.update_and_fetch(k, v)
 
         if with_stats and L == 1:
-            out, stats = self._attend_with_stats(q, k, v)
+            out, scores = self._attend_exposed(q, k, v)
         else:
             mask = "causal" if L > 1 else None
             out = mx.fast.scaled_dot_product_attention(q, k, v, scale=self.scale, mask=mask)
-            stats = None
-        return self.o_proj(out.transpose(0, 2, 1, 3).reshape(B, L, -1)), stats
+            scores = None
+        return self.o_proj(out.transpose(0, 2, 1, 3).reshape(B, L, -1)), scores
 
-    def _attend_with_stats(self, q: mx.array, k: mx.array, v: mx.array
-                           ) -> tuple[mx.array, AttentionStats]:
-        """One query over the cache's valid keys; the softmax serves output and stats."""
+    def _attend_exposed(self, q: mx.array, k: mx.array, v: mx.array) -> tuple[mx.array, mx.array]:
+        """One query over the cache's valid keys, keeping the float32 scores
+        [B, H, S]: the same softmax serves the output and the statistics."""
         B, _, _, D = q.shape
         rep = self.n_heads // self.n_kv_heads
         qg = q.reshape(B, self.n_kv_heads, rep, D).astype(mx.float32)
         scores = (qg * self.scale) @ k.astype(mx.float32).swapaxes(-1, -2)  # [B, Hkv, rep, S]
         probs = mx.softmax(scores, axis=-1)
         out = (probs @ v.astype(mx.float32)).astype(q.dtype)  # [B, Hkv, rep, D]
-        stats = attention_stats(scores.reshape(B, self.n_heads, -1))
-        return out.reshape(B, self.n_heads, 1, D), stats
+        return out.reshape(B, self.n_heads, 1, D), scores.reshape(B, self.n_heads, -1)
 
 
 class MLP(nn.Module):
@@ -199,10 +208,10 @@ class TransformerBlock(nn.Module):
         self.post_attention_layernorm = nn.RMSNorm(args.hidden_size, eps=args.rms_norm_eps)
 
     def __call__(self, x: mx.array, cache: KVCache | None, with_stats: bool
-                 ) -> tuple[mx.array, AttentionStats | None]:
-        r, stats = self.self_attn(self.input_layernorm(x), cache, with_stats)
+                 ) -> tuple[mx.array, mx.array | None]:
+        r, scores = self.self_attn(self.input_layernorm(x), cache, with_stats)
         h = x + r
-        return h + self.mlp(self.post_attention_layernorm(h)), stats
+        return h + self.mlp(self.post_attention_layernorm(h)), scores
 
 
 class LlamaModel(nn.Module):
@@ -211,16 +220,6 @@ class LlamaModel(nn.Module):
         self.embed_tokens = nn.Embedding(args.vocab_size, args.hidden_size)
         self.layers = [TransformerBlock(args) for _ in range(args.num_hidden_layers)]
         self.norm = nn.RMSNorm(args.hidden_size, eps=args.rms_norm_eps)
-
-
-@dataclass
-class LayerStats:
-    """Attention statistics of every layer, stacked: [B, layers, heads] / [B, layers]."""
-
-    head_entropy: mx.array
-    head_varentropy: mx.array
-    agreement: mx.array
-    interaction: mx.array
 
 
 class Model(nn.Module):
@@ -244,23 +243,16 @@ class Model(nn.Module):
     def forward(self, tokens: mx.array, cache: list[KVCache] | None = None,
                 with_stats: bool = False) -> tuple[mx.array, LayerStats | None]:
         h = self.model.embed_tokens(tokens)
-        per_layer = []
+        scores = []
         for i, layer in enumerate(self.layers):
-            h, stats = layer(h, cache[i] if cache is not None else None, with_stats)
-            per_layer.append(stats)
+            h, layer_scores = layer(h, cache[i] if cache is not None else None, with_stats)
+            scores.append(layer_scores)
         h = self.model.norm(h)
         if self.args.tie_word_embeddings:
             logits = self.model.embed_tokens.as_linear(h)
         else:
             logits = self.lm_head(h)
-        if per_layer[0] is None:
-            return logits, None
-        return logits, LayerStats(
-            head_entropy=mx.stack([s.head_entropy for s in per_layer], axis=1),
-            head_varentropy=mx.stack([s.head_varentropy for s in per_layer], axis=1),
-            agreement=mx.stack([s.agreement for s in per_layer], axis=1),
-            interaction=mx.stack([s.interaction for s in per_layer], axis=1),
-        )
+        return logits, attention_stats(scores) if scores[0] is not None else None
 
     def __call__(self, tokens: mx.array, cache: list[KVCache] | None = None) -> mx.array:
         return self.forward(tokens, cache)[0]

@@ -90,13 +90,13 @@ def test_attention_stats_equal_numpy_reference_and_ignore_spare_capacity():
     attn = model.layers[0].self_attn
     tokens = mx.array([[7, 1, 8, 2, 8, 1, 8, 2, 8, 4]])
     captured = {}
-    original = attn._attend_with_stats
+    original = attn._attend_exposed
 
     def spy(q, k, v):
         captured["q"], captured["k"] = np.array(q), np.array(k)
         return original(q, k, v)
 
-    attn._attend_with_stats = spy
+    attn._attend_exposed = spy
     results = []
     for step in (KVCache.step, 4096):  # default spare capacity, then a huge one
         KVCache.step = step
