@@ -31,10 +31,8 @@ SENTENCE_END = ".!?\n"
 @dataclass
 class BranchResult:
     records: list[TokenRecord]  # the winner's tokens, first one marked as the branch point
-    tokens: list[int]
-    cache: list[KVCache]
-    next_step: "Step | None"  # the decision after the winner's last token
-    finished: bool  # the winner ended with an end-of-sequence token
+    cache: list[KVCache]  # the winner's cache
+    next_step: "Step | None"  # the decision after the winner's last token; None if it ended the answer
 
 
 def fork_cache(cache: list[KVCache], n: int) -> list[KVCache]:
@@ -84,14 +82,16 @@ def branch_end(tokens: list[int], boundary: Callable[[int], bool], eos: frozense
     return None
 
 
-def roll_forward(engine: "Engine", cache: list[KVCache], first: list[int], steps: int,
-                 next_key: Callable[[], mx.array]) -> tuple[np.ndarray, list[mx.array]]:
-    """Decode all branches together for up to `steps` steps: packed rows
+def roll_forward(engine: "Engine", cache: list[KVCache], drawn: mx.array, steps: int,
+                 next_key: Callable[[], mx.array]
+                 ) -> tuple[np.ndarray, np.ndarray, list[mx.array]]:
+    """Decode all branches together from their first tokens (drawn[0]) for up to
+    `steps` steps. Returns the candidates on the host, the packed rows
     [n, steps_run, cols] and each step's logits. Checked after 2, 4, 8, ...
-    steps, the rollout stops early once every branch has ended."""
+    steps, the rollout stops early once every valid branch has ended."""
     eos = engine.lm.tokenizer.eos_token_ids
-    tokens = mx.array(first, dtype=mx.int32)[:, None]
-    parts, pending, logits_seen = [], [], []
+    tokens = drawn[0].astype(mx.int32)[:, None]
+    first, parts, pending, logits_seen = None, [], [], []
     check_at = 2
     for done in range(1, steps + 1):
         step = engine.forward(tokens, cache, next_key(), think_allowed=False)
@@ -99,14 +99,19 @@ def roll_forward(engine: "Engine", cache: list[KVCache], first: list[int], steps
         logits_seen.append(step.logits)
         tokens = step.token[:, None]
         if done in (check_at, steps):
-            parts.append(engine.syncs.to_host(mx.stack(pending, axis=1)))
+            if first is None:
+                first, part = engine.syncs.to_host_many(drawn, mx.stack(pending, axis=1))
+            else:
+                part = engine.syncs.to_host(mx.stack(pending, axis=1))
+            parts.append(part)
             pending = []
             rows = np.concatenate(parts, axis=1)
-            seqs = [[t] + [int(x) for x in r[:-1, 0]] for t, r in zip(first, rows)]
-            if all(branch_end(q, engine.is_boundary, eos) for q in seqs):
+            ended = [not ok or branch_end([int(t)] + [int(x) for x in r[:-1, 0]], engine.is_boundary, eos)
+                     for t, ok, r in zip(first[0], first[1], rows)]
+            if all(ended):
                 break
             check_at *= 2
-    return rows, logits_seen
+    return first, rows, logits_seen
 
 
 def score_branch(rows: np.ndarray, length: int, kind: str, entropy_col: int, top_col: int,
@@ -122,37 +127,33 @@ def score_branch(rows: np.ndarray, length: int, kind: str, entropy_col: int, top
 
 
 def run_branches(engine: "Engine", cache: list[KVCache], logits: mx.array, row: np.ndarray,
-                 index: int, budget: int, next_key: Callable[[], mx.array]
-                 ) -> BranchResult | None:
+                 index: int, budget: int, next_key: Callable[[], mx.array]) -> BranchResult:
     """Branch at generated position `index` (row: the packed decision there).
-    None when fewer than two candidates survive the position's filters."""
+
+    Candidates that the position's filters rule out are rolled along in the
+    batch (dropping them would cost a synchronisation) but never win."""
     from .generate import Step, packed_layout
 
     cfg = engine.cfg
     layout = packed_layout()
-    drawn = engine.syncs.to_host(draw_candidates(logits, row, cfg.n_branches, next_key()))
-    candidates = [int(t) for t, ok in zip(drawn[0], drawn[1]) if ok]
-    logprobs = [float(lp) for lp, ok in zip(drawn[2], drawn[1]) if ok]
-    if len(candidates) < 2:
-        return None
-    n = len(candidates)
+    drawn = draw_candidates(logits, row, cfg.n_branches, next_key())
     steps = max(1, min(cfg.branch_max_tokens, budget))
-    forked = fork_cache(cache, n)
-    rows, logits_seen = roll_forward(engine, forked, candidates, steps, next_key)
+    forked = fork_cache(cache, drawn.shape[1])
+    first, rows, logits_seen = roll_forward(engine, forked, drawn, steps, next_key)
 
     tok = engine.lm.tokenizer
     eos = tok.eos_token_ids
-    seqs, lengths, scores = [], [], []
-    for r in range(n):
-        seq = [candidates[r]] + [int(t) for t in rows[r, :-1, layout["token"]]]
-        length = branch_end(seq, engine.is_boundary, eos) or len(seq)
-        seqs.append(seq[:length])
-        lengths.append(length)
-        scores.append(score_branch(rows[r], length, cfg.branch_score, layout["entropy"],
+    live = [r for r in range(first.shape[1]) if first[1, r]]
+    seqs, scores = [], []
+    for r in live:
+        seq = [int(first[0, r])] + [int(t) for t in rows[r, :-1, layout["token"]]]
+        seq = seq[:branch_end(seq, engine.is_boundary, eos) or len(seq)]
+        seqs.append(seq)
+        scores.append(score_branch(rows[r], len(seq), cfg.branch_score, layout["entropy"],
                                    layout["top_ids"], layout["n_top"]))
     better = max if cfg.branch_score == "margin" else min
     winner = scores.index(better(scores))
-    seq, length = seqs[winner], lengths[winner]
+    seq, w = seqs[winner], live[winner]
 
     branch = Branch(
         score_kind=cfg.branch_score,
@@ -161,15 +162,12 @@ def run_branches(engine: "Engine", cache: list[KVCache], logits: mx.array, row: 
                                     score=sc) for s, sc in zip(seqs, scores)],
     )
     records = [engine.record(row, index, "", token=seq[0], outcome="branch",
-                             logprob=logprobs[winner])]
+                             logprob=float(first[2, w]))]
     records[0].branch = branch
-    for j in range(1, length):
-        records.append(engine.record(rows[winner, j - 1], index + j, ""))
-    finished = seq[-1] in eos
+    records += [engine.record(rows[w, j - 1], index + j, "") for j in range(1, len(seq))]
     next_step = None
-    if not finished:
-        last = rows[winner, length - 1]
+    if seq[-1] not in eos:
+        last = rows[w, len(seq) - 1]
         next_step = Step(packed=mx.array(last[None]), token=mx.array([int(last[0])], dtype=mx.int32),
-                         logits=logits_seen[length - 1][winner : winner + 1])
-    base = cache[0].offset
-    return BranchResult(records, seq, select_row(forked, winner, base + length), next_step, finished)
+                         logits=logits_seen[len(seq) - 1][w : w + 1])
+    return BranchResult(records, select_row(forked, w, cache[0].offset + len(seq)), next_step)

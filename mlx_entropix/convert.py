@@ -27,7 +27,7 @@ import mlx.core as mx
 import typer
 from mlx.utils import tree_flatten
 
-from .load import LoadedModel, LoadError, load
+from .load import LoadedModel, load
 
 WEIGHTS_FILE = "model.safetensors"
 
@@ -93,10 +93,6 @@ def convert_command(
         help="Write float tensors as float32 (fast mlx-lm on a CPU) instead of the checkpoint's float16")] = False,
 ) -> None:
     """Export a model as an mlx-lm folder (config.json, model.safetensors, tokenizer)."""
-    try:
-        lm = load(model)
-        convert(lm, out, float32)
-    except (LoadError, ConvertError) as e:
-        typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(1) from None
+    lm = load(model)
+    convert(lm, out, float32)
     typer.echo(f"wrote {lm.name} to {out}")

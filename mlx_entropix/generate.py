@@ -95,7 +95,8 @@ def pack_step(logprobs: mx.array, signals: dict[str, mx.array], stats, decision:
     """Everything the host needs about the chosen tokens, as one [B, N] float32 array."""
     chosen = mx.take_along_axis(logprobs, decision.token[:, None].astype(mx.int32), axis=-1)[:, 0]
     k = min(N_TOP, logprobs.shape[-1])
-    top_ids = mx.argsort(-logprobs, axis=-1)[:, :k]
+    top_ids = mx.argpartition(-logprobs, k - 1, axis=-1)[:, :k]  # no full-vocabulary sort
+    top_ids = mx.take_along_axis(top_ids, mx.argsort(-mx.take_along_axis(logprobs, top_ids, -1), -1), -1)
     if k < N_TOP:
         top_ids = mx.concatenate([top_ids, mx.repeat(top_ids[:, :1], N_TOP - k, axis=1)], axis=1)
     top_lp = mx.take_along_axis(logprobs, top_ids, axis=-1)
@@ -282,17 +283,14 @@ def stream_generate(lm: LoadedModel, prompt: list[int], cfg: SamplerConfig,
         elif queued is not None and row[_BRANCH]:
             rewind(cache, 1)
             result = run_branches(engine, cache, current.logits, row, n, max_tokens - n, next_key)
-            if result is None:
-                queued = dispatch(current.token, think_allowed=think_count < cfg.max_think_insertions)
-                rec = engine.record(row, n, "")
-            else:
-                cache = result.cache
-                for i, rec in enumerate(result.records):
-                    done = yield from emit(rec, last=result.next_step is None and i == len(result.records) - 1)
-                    if done:
-                        return
-                current = result.next_step
-                continue
+            cache = result.cache
+            for i, rec in enumerate(result.records):
+                last = result.next_step is None and i == len(result.records) - 1
+                done = yield from emit(rec, last=last)
+                if done:
+                    return
+            current = result.next_step
+            continue
         else:
             rec = engine.record(row, n, "")
         done = yield from emit(rec, last=queued is None)

@@ -224,6 +224,10 @@ def test_entry_point_errors_are_one_line_and_debug_shows_traceback():
     assert "--max-tokens" in r.stderr
     r = main("--input", "x", "--model", "/no/such/model", "--debug")
     assert r.returncode != 0 and "Traceback" in r.stderr and "LoadError" in r.stderr
+    for args in (["calibrate", "--low-pct", "90", "--med-pct", "10"], ["convert", "--model", "/no/such"]):
+        r = main(*args)
+        assert r.returncode == 1 and r.stderr.startswith("error: "), r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
 def test_downloaded_style_folder_loads_via_model(lm, tmp_path):

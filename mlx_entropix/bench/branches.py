@@ -1,9 +1,9 @@
-"""Cost of a branch point: N continuations rolled forward as one batch, against
-one sequence of the same length, from the same position and cache.
+"""Cost of a branch point: N continuations rolled forward as one batch (the
+branching module's roll_forward), against one sequence, from the same
+position and prompt cache.
 
-The branch position's sampling parameters are replaced by an unfiltered
-distribution (temperature 1, no top-p/top-k/min-p) so that every one of the N
-candidates survives and the batch really has N rows.
+The N first tokens are the N most likely ones at that position. A rollout may
+stop early once every branch has ended, so costs are compared per step.
 """
 
 from __future__ import annotations
@@ -15,72 +15,50 @@ from dataclasses import dataclass
 
 import mlx.core as mx
 
-from ..branching import fork_cache, run_branches
-from ..generate import _HEAD, Engine, GenerationOptions
+from ..branching import fork_cache, roll_forward
+from ..generate import Engine, GenerationOptions
 from ..load import LoadedModel
 from ..sampler import get_preset
-from .measure import BenchError
-
-UNFILTERED = {"temperature": 1.0, "top_p": 1.0, "top_k": 0.0, "min_p": 0.0}
 
 
 @dataclass
 class BranchCost:
     n: int  # 1 = one sequence
-    seconds: list[float]
+    seconds_per_step: list[float]
 
     def to_dict(self, single: "BranchCost") -> dict:
-        median = statistics.median(self.seconds)
-        return {"n": self.n, "median_s": median, "min_s": min(self.seconds),
-                "max_s": max(self.seconds), "seconds": self.seconds,
-                "cost_vs_one_sequence": median / statistics.median(single.seconds)}
+        median = statistics.median(self.seconds_per_step)
+        return {"n": self.n, "median_s": median, "min_s": min(self.seconds_per_step),
+                "max_s": max(self.seconds_per_step), "seconds_per_step": self.seconds_per_step,
+                "cost_vs_one_sequence": median / statistics.median(single.seconds_per_step)}
 
 
 def branch_costs(lm: LoadedModel, prompt: list[int], ns: list[int], steps: int, reps: int,
                  warmup: int) -> dict:
-    """Seconds for one sequence and for each N in `ns`, `steps` tokens each."""
-    def make_engine(n: int) -> Engine:
-        cfg = dataclasses.replace(get_preset("entropix"), n_branches=max(n, 2), branch_max_tokens=steps)
-        return Engine(lm, cfg, GenerationOptions(metrics="all"))
-
-    engine = make_engine(1)
+    """Seconds per rollout step for one sequence and for each N in `ns`."""
+    cfg = dataclasses.replace(get_preset("entropix"), branch_max_tokens=steps)
+    engine = Engine(lm, cfg, GenerationOptions(metrics="all"))
     cache = lm.model.make_cache()
     engine.prefill(prompt, cache)
     key = mx.random.key(0)
     step = engine.forward(mx.array([[prompt[-1]]], dtype=mx.int32), cache, key, think_allowed=False)
-    row = engine.syncs.to_host(step.packed)[0].copy()
-    for name, value in UNFILTERED.items():
-        row[_HEAD.index(name)] = value
+    ranked = engine.syncs.to_host(mx.argsort(-step.logits[0]))[: max(ns, default=1)].tolist()
 
     def next_key() -> mx.array:
         nonlocal key
         key, sub = mx.random.split(key)
         return sub
 
-    def one_sequence() -> None:
-        forked, tokens, packed = fork_cache(cache, 1), step.token[:, None], []
-        for _ in range(steps):
-            s = engine.forward(tokens, forked, next_key(), think_allowed=False)
-            packed.append(s.packed)
-            tokens = s.token[:, None]
-        engine.syncs.to_host(mx.stack(packed, axis=1))
+    def per_step(n: int) -> float:
+        start = time.perf_counter()
+        rows, _ = roll_forward(engine, fork_cache(cache, n), ranked[:n], steps, next_key)
+        return (time.perf_counter() - start) / rows.shape[1]
 
-    def branches(n: int) -> None:
-        if run_branches(engines[n], cache, step.logits, row, 0, steps, next_key) is None:
-            raise BenchError(f"the branch point gave fewer than 2 candidates for N={n}")
-
-    def timed(run) -> list[float]:
+    def timed(n: int) -> BranchCost:
         for _ in range(warmup):
-            run()
-        seconds = []
-        for _ in range(reps):
-            start = time.perf_counter()
-            run()
-            seconds.append(time.perf_counter() - start)
-        return seconds
+            per_step(n)
+        return BranchCost(n, [per_step(n) for _ in range(reps)])
 
-    engines = {n: make_engine(n) for n in ns}
-    single = BranchCost(1, timed(one_sequence))
-    costs = [BranchCost(n, timed(lambda n=n: branches(n))) for n in ns]
+    single = timed(1)
     return {"context": len(prompt), "steps": steps,
-            "rows": [c.to_dict(single) for c in [single, *costs]]}
+            "rows": [c.to_dict(single) for c in [single, *map(timed, ns)]]}

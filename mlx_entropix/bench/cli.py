@@ -11,6 +11,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from ..convert import ConvertError
 from ..load import LoadError, load
 from .branches import branch_costs
 from .measure import BenchError, ratios, repeat
@@ -106,7 +107,7 @@ def bench_command(
             raise BenchError("need --max-tokens >= 2, --reps >= 1, --warmup >= 0, --branch-steps >= 1")
         report = run_benchmark(model, context_list, max_tokens, reps, warmup, branch_list,
                                branch_steps, server)
-    except (BenchError, LoadError) as e:
+    except (BenchError, ConvertError, LoadError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from None
     text = markdown(report)

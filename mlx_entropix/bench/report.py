@@ -83,9 +83,9 @@ def results_table(results: list[dict]) -> list[str]:
 def branching_table(branching: dict) -> list[str]:
     if "skipped" in branching:
         return [f"Branching: skipped ({branching['skipped']})."]
-    lines = [f"Branching at a {branching['context']}-token context, {branching['steps']} tokens "
-             "per continuation (N = 1 is one sequence):", "",
-             "| N | median s (min–max) | cost vs one sequence |", "|---:|---:|---:|"]
+    lines = [f"Branching at a {branching['context']}-token context, up to {branching['steps']} "
+             "tokens per continuation, N rows decoded as one batch (N = 1 is one sequence):", "",
+             "| N | s per step, median (min–max) | cost vs one sequence |", "|---:|---:|---:|"]
     for row in branching["rows"]:
         lines.append(f"| {row['n']} | {row['median_s']:.2f} ({row['min_s']:.2f}–{row['max_s']:.2f}) "
                      f"| {row['cost_vs_one_sequence']:.2f}x |")

@@ -120,4 +120,5 @@ def server_comparison(lm: LoadedModel, model: str | None, max_tokens: int, reps:
         remote: Summary = repeat(sse_variant(url), prompt, max_tokens, reps, warmup)
     return {"prompt_tokens": len(prompt), "max_tokens": max_tokens,
             "in_process": local.to_dict(), "sse": remote.to_dict(),
+            "same_tokens": remote.runs[0].tokens == local.runs[0].tokens,
             "sse_vs_in_process": ratios(remote, local)}

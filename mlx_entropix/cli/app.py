@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 
 from mlx_entropix.calibrate import calibrate_command
+from mlx_entropix.convert import convert_command
 from mlx_entropix.eval.cli import eval_command
 from mlx_entropix.load import LoadedModel, load
 from mlx_entropix.plots import plot_trace
@@ -35,6 +36,7 @@ PLOT_SUFFIXES = (".png", ".html")
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 app.command("eval")(eval_command)
 app.command("calibrate")(calibrate_command)
+app.command("convert")(convert_command)
 
 
 def _one_line(e: BaseException) -> str:
@@ -240,5 +242,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(e.exit_code)
     except typer.Abort:
         typer.echo("error: aborted", err=True)
+        sys.exit(1)
+    except (ValueError, OSError) as e:  # from subcommands without their own handling
+        if "--debug" in args:
+            raise
+        typer.echo(f"error: {_one_line(e)}", err=True)
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
