@@ -13,6 +13,7 @@ import sys
 
 import uvicorn
 
+from mlx_entropix.fastcpu import use_openblas
 from mlx_entropix.load import LoadError, load
 from mlx_entropix.server import ServerSettings, create_app
 
@@ -61,4 +62,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    use_openblas()
     sys.exit(main())
