@@ -42,7 +42,11 @@ def branch_costs(lm: LoadedModel, prompt: list[int], ns: list[int], steps: int, 
     engine.prefill(prompt, cache)
     key = mx.random.key(0)
     step = engine.forward(mx.array([[prompt[-1]]], dtype=mx.int32), cache, key, think_allowed=False)
-    ranked = engine.syncs.to_host(mx.argsort(-step.logits[0]))[: max(ns, default=1)].tolist()
+    ranked = mx.argsort(-step.logits[0])[: max(ns, default=1)].astype(mx.float32)
+
+    def candidates(n: int) -> mx.array:
+        """What draw_candidates gives roll_forward: ids, valid flags, logprobs."""
+        return mx.stack([ranked[:n], mx.ones((n,)), mx.zeros((n,))])
 
     def next_key() -> mx.array:
         nonlocal key
@@ -51,7 +55,7 @@ def branch_costs(lm: LoadedModel, prompt: list[int], ns: list[int], steps: int, 
 
     def per_step(n: int) -> float:
         start = time.perf_counter()
-        rows, _ = roll_forward(engine, fork_cache(cache, n), ranked[:n], steps, next_key)
+        _, rows, _ = roll_forward(engine, fork_cache(cache, n), candidates(n), steps, next_key)
         return (time.perf_counter() - start) / rows.shape[1]
 
     def timed(n: int) -> BranchCost:
