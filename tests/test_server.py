@@ -14,8 +14,9 @@ import pytest
 from openapi_spec_validator import validate
 
 from mlx_entropix.sampler import PRESETS, config_fields
+from mlx_entropix.server.launch import running_server
 from mlx_entropix.trace import METRIC_NAMES, OUTCOMES
-from tests.server_process import running_server, sse_events
+from tests.server_process import sse_events
 
 MESSAGES = [{"role": "user", "content": "Name three colors."}]
 TIMEOUT = 120.0

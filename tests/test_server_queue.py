@@ -10,7 +10,8 @@ from contextlib import ExitStack
 import httpx
 import pytest
 
-from tests.server_process import running_server, sse_events
+from mlx_entropix.server.launch import running_server
+from tests.server_process import sse_events
 
 ORIGIN = "https://lab.example"
 LONG_RUN = {"prompt": "1, 2, 3, 4, 5,", "max_tokens": 2000, "sampler": "greedy", "stream": True}

@@ -13,11 +13,18 @@ import typer
 
 from ..convert import ConvertError
 from ..load import LoadError, load
+from ..server.launch import ServerStartError
 from .branches import branch_costs
 from .measure import BenchError, ratios, repeat
 from .report import check_targets, machine, markdown
 from .server import server_comparison
-from .variants import BASELINE, engine_variants, load_mlx_lm, mlx_lm_variant, synthetic_prompt
+from .variants import (
+    BASELINE,
+    engine_variants,
+    load_mlx_lm,
+    mlx_lm_variant,
+    synthetic_prompt,
+)
 
 # Environment that changes what is measured, repeated in the recorded command.
 RELEVANT_ENV = ("LD_PRELOAD", "MLX_ENTROPIX_DEQUANTIZE")
@@ -107,7 +114,7 @@ def bench_command(
             raise BenchError("need --max-tokens >= 2, --reps >= 1, --warmup >= 0, --branch-steps >= 1")
         report = run_benchmark(model, context_list, max_tokens, reps, warmup, branch_list,
                                branch_steps, server)
-    except (BenchError, ConvertError, LoadError) as e:
+    except (BenchError, ConvertError, LoadError, ServerStartError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from None
     text = markdown(report)

@@ -3,64 +3,19 @@ request run in-process through the runner: the cost of the server path."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import socket
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 from typing import Iterator
 
 from ..generate import GenerationOptions
 from ..load import LoadedModel
 from ..runner import RunRequest, start_run
+from ..server.launch import running_server
 from ..sync import SyncCounter
 from .measure import BenchError, Summary, TokenStream, ratios, repeat
 
-SERVER_SCRIPT = Path(__file__).resolve().parents[2] / "mlx_server.py"
 MESSAGES = [{"role": "user", "content": "Tell the story of a small river town and its mill."}]
-STARTUP_TIMEOUT_S = 300.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def running_server(model: str | None) -> Iterator[str]:
-    """mlx_server.py in a subprocess on a free port; yields its base URL."""
-    port = free_port()
-    cmd = [sys.executable, str(SERVER_SCRIPT), "--port", str(port)]
-    if model is not None:
-        cmd += ["--model", model]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while True:
-            if proc.poll() is not None:
-                raise BenchError(f"mlx_server.py exited with code {proc.returncode}: "
-                                 f"{proc.stderr.read().strip().splitlines()[-1:]}")
-            with contextlib.suppress(urllib.error.URLError, ConnectionError):
-                with urllib.request.urlopen(f"{url}/health", timeout=5) as r:
-                    if r.status == 200:
-                        break
-            if time.monotonic() > deadline:
-                raise BenchError(f"mlx_server.py did not answer /health within {STARTUP_TIMEOUT_S:.0f} s")
-            time.sleep(0.5)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def sse_events(response) -> Iterator[tuple[str, str]]:
@@ -112,11 +67,9 @@ def in_process_variant(lm: LoadedModel) -> TokenStream:
 def server_comparison(lm: LoadedModel, model: str | None, max_tokens: int, reps: int,
                       warmup: int) -> dict:
     """In-process and SSE figures for the same greedy chat request."""
-    if not SERVER_SCRIPT.is_file():
-        return {"skipped": f"{SERVER_SCRIPT.name} not found"}
     prompt = lm.tokenizer.prompt_tokens(MESSAGES)
     local = repeat(in_process_variant(lm), prompt, max_tokens, reps, warmup)
-    with running_server(model) as url:
+    with running_server(*(["--model", model] if model else [])) as url:
         remote: Summary = repeat(sse_variant(url), prompt, max_tokens, reps, warmup)
     return {"prompt_tokens": len(prompt), "max_tokens": max_tokens,
             "in_process": local.to_dict(), "sse": remote.to_dict(),
