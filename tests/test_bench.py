@@ -12,7 +12,7 @@ from mlx_entropix.bench.cli import bench_command, parse_ints
 from mlx_entropix.bench.measure import FIGURES, BenchError, measure
 from mlx_entropix.bench.report import TARGET_VARIANT
 from mlx_entropix.bench.variants import engine_variant, synthetic_prompt
-from mlx_entropix import generate
+from mlx_entropix import engine
 from mlx_entropix.sampler import get_preset
 from mlx_entropix.sync import SyncCounter
 
@@ -74,7 +74,7 @@ def test_targets_branching_and_server_sections(report):
 
 @pytest.mark.parametrize("metrics", ["none", "all"])
 def test_engine_greedy_syncs_at_most_one_per_token(lm, metrics, monkeypatch):
-    monkeypatch.setattr(generate, "PREFILL_CHUNK", 8)  # a short prompt in several chunks
+    monkeypatch.setattr(engine, "PREFILL_CHUNK", 8)  # a short prompt in several chunks
     prompt = synthetic_prompt(lm, 20)
     variant = engine_variant(TARGET_VARIANT, lm, get_preset("greedy"), metrics)
     run = measure(variant.stream, prompt, 16)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from mlx_entropix.calibrate import Percentiles, calibrated_config, collect_signals
-from mlx_entropix.cli.prompts import Prompt
+from mlx_entropix.prompts import Prompt
 from mlx_entropix.sampler import get_preset, load_config, save_config
 from mlx_entropix.trace import METRIC_NAMES
 

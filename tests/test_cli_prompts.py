@@ -6,8 +6,8 @@ import pytest
 
 from mlx_entropix.cli.app import with_default_csv
 from mlx_entropix.cli.jobs import artifact_path, plan_jobs
-from mlx_entropix.cli.prompts import (BUILTIN_PROMPTS, DEFAULT_CSV, Prompt, PromptFileError,
-                                      load_prompt_csv)
+from mlx_entropix.prompts import (BUILTIN_PROMPTS, DEFAULT_CSV, Prompt, PromptFileError,
+                                  load_prompt_csv)
 
 
 def write(tmp_path: Path, text: str) -> Path:

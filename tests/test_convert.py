@@ -9,7 +9,8 @@ from mlx_lm.generate import generate_step
 from mlx_lm.utils import load as mlx_lm_load
 
 from mlx_entropix.convert import ConvertError, convert, stored_dtype
-from mlx_entropix.generate import GenerationOptions, stream_generate
+from mlx_entropix.engine import GenerationOptions
+from mlx_entropix.generate import stream_generate
 from mlx_entropix.load import build_model, load
 from mlx_entropix.gguf import load_gguf
 from mlx_entropix.sampler import get_preset

@@ -8,7 +8,8 @@ from tokenizers.models import WordLevel
 from tokenizers import decoders, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
-from mlx_entropix.generate import GenerationOptions, stream_generate
+from mlx_entropix.engine import GenerationOptions
+from mlx_entropix.generate import stream_generate
 from mlx_entropix.load import LoadedModel, build_model
 from mlx_entropix.metrics import entropy_varentropy, log_softmax
 from mlx_entropix.runner import RunRequest, run

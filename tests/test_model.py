@@ -56,7 +56,8 @@ def test_embedded_model_logits_match_mlx_lm(lm, embedded_gguf_path):
 
 
 def test_embedded_greedy_matches_mlx_lm_for_32_tokens(lm, embedded_gguf_path):
-    from mlx_entropix.generate import GenerationOptions, stream_generate
+    from mlx_entropix.engine import GenerationOptions
+    from mlx_entropix.generate import stream_generate
     from mlx_entropix.sampler import get_preset
 
     weights, config, _ = load_gguf(embedded_gguf_path)

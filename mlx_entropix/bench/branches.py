@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import mlx.core as mx
 
 from ..branching import fork_cache, roll_forward
-from ..generate import Engine, GenerationOptions
+from ..engine import Engine, GenerationOptions
 from ..load import LoadedModel
 from ..sampler import get_preset
 

@@ -8,7 +8,7 @@ import urllib.error
 import urllib.request
 from typing import Iterator
 
-from ..generate import GenerationOptions
+from ..engine import GenerationOptions
 from ..load import LoadedModel
 from ..runner import RunRequest, start_run
 from ..server.launch import running_server

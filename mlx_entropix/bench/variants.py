@@ -15,7 +15,8 @@ from mlx_lm.tokenizer_utils import TokenizerWrapper
 from mlx_lm.utils import load as mlx_lm_load
 
 from ..convert import convert
-from ..generate import GenerationOptions, stream_generate
+from ..engine import GenerationOptions
+from ..generate import stream_generate
 from ..load import LoadedModel, activation_dtype
 from ..sampler import SamplerConfig, get_preset
 from ..sync import SyncCounter

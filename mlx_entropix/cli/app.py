@@ -15,20 +15,20 @@ from typing import Iterator, Optional
 import typer
 from rich.console import Console
 
-from mlx_entropix.calibrate import calibrate_command
 from mlx_entropix.convert import convert_command
 from mlx_entropix.eval.cli import eval_command
 from mlx_entropix.load import LoadedModel, load
 from mlx_entropix.plots import plot_trace
+from mlx_entropix.prompts import BUILTIN_PROMPTS, DEFAULT_CSV, Prompt, load_prompt_csv
 from mlx_entropix.runner import NormalParams
 from mlx_entropix.sampler import PRESETS, get_preset, load_config
 from mlx_entropix.trace import Trace, load_trace
 
 from .batch import batch_table, run_batch
+from .calibrate import calibrate_command
 from .compare import compare_table
 from .jobs import Job, Settings, plan_jobs, save_artifacts
 from .live import stream_job
-from .prompts import BUILTIN_PROMPTS, DEFAULT_CSV, Prompt, load_prompt_csv, read_input
 from .render import make_console, print_legend
 
 PLOT_SUFFIXES = (".png", ".html")
@@ -57,6 +57,15 @@ def reported_errors(debug: bool) -> Iterator[None]:
             raise
         typer.echo(f"error: {_one_line(e)}", err=True)
         raise typer.Exit(1) from None
+
+
+def read_input(text: str) -> Prompt:
+    """The `--input` prompt; `-` reads it from stdin."""
+    if text == "-":
+        text = sys.stdin.read()
+    if not text.strip():
+        raise ValueError("the prompt is empty: give --input TEXT (or pipe text with --input -)")
+    return Prompt("input", text)
 
 
 def choose_prompts(input_text: str | None, builtin: bool, csv_path: Path | None

@@ -6,13 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlx_entropix.generate import GenerationOptions
+from mlx_entropix.engine import GenerationOptions
 from mlx_entropix.plots import plot_trace
 from mlx_entropix.runner import NormalParams, RunRequest
 from mlx_entropix.sampler import SamplerConfig
 from mlx_entropix.trace import Trace
 
-from .prompts import Prompt, slug
+from mlx_entropix.prompts import Prompt, slug
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import dataclasses
 import secrets
 from typing import Any
 
-from ..generate import GenerationOptions
+from ..engine import GenerationOptions
 from ..load import LoadedModel
 from ..runner import NormalParams, RunRequest
 from ..sampler import ConfigError, SamplerConfig, get_preset

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..generate import GenerationError
+from ..engine import GenerationError
 
 RETRY_AFTER_S = 2
 

@@ -1,5 +1,5 @@
-"""Where prompts come from: one text (`--input`, `-` for stdin), the built-in
-set (`--prompts`) or a CSV file (`--prompt_csv`).
+"""Prompt sets: the built-in prompts and prompt CSV files, shared by the CLI
+(`--prompts`, `--prompt_csv`) and calibration.
 
 A CSV's header is `name,prompt` plus, optionally, `system` and `expected`.
 Names label runs in tables and in the names of trace and plot files, so they
@@ -11,11 +11,10 @@ from __future__ import annotations
 import csv
 import io
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_CSV = Path(__file__).resolve().parents[2] / "data" / "prompts.csv"
+DEFAULT_CSV = Path(__file__).resolve().parents[1] / "data" / "prompts.csv"
 REQUIRED_COLUMNS = ("name", "prompt")
 OPTIONAL_COLUMNS = ("system", "expected")
 
@@ -59,15 +58,6 @@ BUILTIN_PROMPTS = (
 def slug(name: str) -> str:
     """A name reduced to characters safe in file names."""
     return re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")
-
-
-def read_input(text: str) -> Prompt:
-    """The `--input` prompt; `-` reads it from stdin."""
-    if text == "-":
-        text = sys.stdin.read()
-    if not text.strip():
-        raise ValueError("the prompt is empty: give --input TEXT (or pipe text with --input -)")
-    return Prompt("input", text)
 
 
 def load_prompt_csv(path: Path) -> list[Prompt]:

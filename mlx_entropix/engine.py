@@ -1,0 +1,122 @@
+"""One decode step on device, and its records on the host.
+
+A step runs the forward pass with attention statistics, the logit statistics,
+the sampling decision and the top alternatives, and packs them into one row
+per sequence (packed.py). The generation loop (generate.py) and branching
+(branching.py) both drive this Engine; neither knows the row's layout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import mlx.core as mx
+import numpy as np
+
+from .load import LoadedModel
+from .metrics import SIGNALS, log_softmax, token_signals
+from .packed import Row, pack_step
+from .sampler import SamplerConfig, compiled_decide
+from .sampler.decide import OUTCOME_CODES
+from .sync import SyncCounter
+from .trace import Alternative, Metrics, SamplingParams, TokenRecord
+
+PREFILL_CHUNK = 512
+SENTENCE_END = ".!?\n"
+
+
+class GenerationError(ValueError):
+    """A generation request that cannot run (e.g. a prompt longer than the context)."""
+
+
+@dataclass
+class GenerationOptions:
+    max_tokens: int = 256
+    seed: int = 0
+    metrics: str = "all"  # "all" | "logits" | "none"
+    layers: bool = False  # include per-layer, per-head attention arrays in the records
+    cancelled: Callable[[], bool] | None = None
+
+
+@dataclass
+class Step:
+    """A dispatched decode step, on device: packed rows, sampled tokens, logits."""
+
+    packed: mx.array
+    token: mx.array
+    logits: mx.array
+
+
+class Engine:
+    """Runs a LoadedModel under a sampler configuration."""
+
+    def __init__(self, lm: LoadedModel, cfg: SamplerConfig, options: GenerationOptions,
+                 syncs: SyncCounter | None = None):
+        self.lm, self.cfg, self.opts = lm, cfg, options
+        self.syncs = syncs or SyncCounter()
+        self.think_ids = lm.tokenizer.encode(cfg.think_text) if cfg.think_text else []
+        self.decide = compiled_decide(cfg)
+        self.think = mx.array(self.think_ids, dtype=mx.int32)
+        args = lm.model.args
+        self._layers_shape = (2, args.num_hidden_layers, args.num_attention_heads)
+
+    def is_boundary(self, token: int) -> bool:
+        """Does this token end a sentence or a line?"""
+        return token in self.lm.tokenizer.ids_containing(SENTENCE_END)
+
+    def forward(self, tokens: mx.array, cache: list, key: mx.array, think_allowed: bool) -> Step:
+        """Feed tokens [B, L]; decide the next token of each row from the last position."""
+        if tokens.shape[1] > 1:
+            self.lm.model.forward(tokens[:, :-1], cache)
+            tokens = tokens[:, -1:]
+        logits, stats = self.lm.model.forward(tokens, cache, with_stats=self.opts.metrics == "all")
+        logits = logits[:, -1, :].astype(mx.float32)
+        logprobs = log_softmax(logits)
+        if self.opts.metrics == "none":
+            signals = {name: mx.zeros(logits.shape[:1]) for name in SIGNALS}
+        else:
+            signals = token_signals(logprobs, stats, self.cfg.attn_layer)
+        allowed = mx.full((logits.shape[0],), think_allowed and bool(self.think_ids))
+        decision = self.decide(logits, signals, key, allowed)
+        packed = pack_step(logprobs, signals, stats, decision, self.think, self.opts.layers)
+        mx.async_eval(packed, decision.token)
+        return Step(packed, decision.token.astype(mx.int32), logits)
+
+    def prefill(self, prompt: list[int], cache: list) -> None:
+        """All prompt tokens but the last, in chunks, through the fused attention."""
+        ids = mx.array(prompt[:-1], dtype=mx.int32)[None]
+        for start in range(0, ids.shape[1], PREFILL_CHUNK):
+            self.lm.model.forward(ids[:, start:start + PREFILL_CHUNK], cache)
+            mx.eval([c.state for c in cache])
+            self.syncs.count()
+
+    def insertion(self, row: np.ndarray, index: int, position: int) -> TokenRecord:
+        """The record of the think text's token at `position`, from the row before it."""
+        return self.record(row, index, token=self.think_ids[position], outcome="think",
+                           inserted=True, logprob=Row(row).think_logprob(position))
+
+    def record(self, row: np.ndarray, index: int, token: int | None = None,
+               outcome: str | None = None, inserted: bool = False,
+               logprob: float | None = None) -> TokenRecord:
+        """A TokenRecord (text still empty) from one packed row; token, outcome
+        and logprob are given for insertions and branches."""
+        tok = self.lm.tokenizer
+        r = Row(row)
+        layers = None
+        if self.opts.layers:
+            grid = r.layers(len(self.think_ids), self._layers_shape)
+            if grid is not None:
+                layers = {"attn_entropy": grid[0].tolist(), "attn_head_varentropy": grid[1].tolist()}
+        return TokenRecord(
+            index=index,
+            id=r.token if token is None else token,
+            text="",
+            outcome=outcome or OUTCOME_CODES[r.outcome_code],
+            inserted=inserted,
+            logprob=r.logprob if logprob is None else logprob,
+            params=SamplingParams(*r.params),
+            metrics=Metrics(**r.signals()),
+            top=[Alternative(i, tok.token_text(i), lp) for i, lp in r.top()],
+            layers=layers,
+        )

@@ -1,0 +1,27 @@
+"""Chat prompts: a conversation rendered with the model's own template, and
+prompt ids with exactly one BOS when the tokenizer wants one."""
+
+from __future__ import annotations
+
+from transformers import PreTrainedTokenizerFast
+
+
+def bos_on_encode(hf: PreTrainedTokenizerFast) -> bool:
+    """Does this tokenizer put a BOS in front of what it encodes?"""
+    bos = hf.bos_token_id
+    return bos is not None and hf.encode("", add_special_tokens=True)[:1] == [bos]
+
+
+def render_chat(hf: PreTrainedTokenizerFast, messages: list[dict[str, str]],
+                add_generation_prompt: bool = True) -> str:
+    """The conversation rendered with the model's chat template."""
+    if hf.chat_template is None:
+        raise ValueError("this model has no chat template: give a raw prompt instead of chat messages")
+    return hf.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
+
+
+def with_one_bos(ids: list[int], bos: int | None, wanted: bool) -> list[int]:
+    """ids with exactly one leading BOS when `wanted` (a template may have written it already)."""
+    if wanted and bos is not None and ids[:1] != [bos]:
+        return [bos, *ids]
+    return ids
