@@ -157,6 +157,10 @@ def generate(
     plot: Optional[Path] = typer.Option(
         None, "--plot",
         help="Save the entropy plots, FILE.png or FILE.html (interactive); several runs are named as for --trace."),
+    weights: str = typer.Option(
+        "auto", "--weights",
+        help="auto (dense float32 on a Linux CPU with the optimised BLAS when it fits in "
+             "MLX_ENTROPIX_DENSE_RAM_SHARE of RAM, default 0.25; else quantized), dense or quantized."),
     debug: bool = typer.Option(False, "--debug", help="Show the traceback of errors."),
 ) -> None:
     """Generate with entropix sampling (the default command), each token streamed in the
@@ -182,7 +186,7 @@ def generate(
         check_output(plot, "--plot", PLOT_SUFFIXES)
 
         out = make_console(color=not no_color and sys.stdout.isatty(), file=sys.stdout)
-        lm = load(model)
+        lm = load(model, weights)
         settings = Settings(max_tokens=min(max_tokens, lm.context_length), seed=seed,
                             system_prompt=system_prompt, preset=preset or "entropix",
                             config=sampler_config, normal=params)

@@ -15,7 +15,7 @@ from rich.text import Text
 from mlx_entropix.plots import OUTCOME_COLORS
 from mlx_entropix.trace import OUTCOMES, Branch, Trace, TokenRecord
 
-from .summary import closing_lines, outcome_counts_text
+from .summary import closing_lines, outcome_counts_text, run_on_line
 
 SEPARATOR = "=" * 10  # mlx-lm's line around the generated text
 DIM = Style(dim=True)
@@ -139,3 +139,4 @@ def print_closing(console: Console, trace: Trace) -> None:
     for line in closing_lines(trace.stats):
         console.print(line)
     console.print(f"Outcomes: {outcome_counts_text(trace.stats.outcome_counts)}")
+    console.print(run_on_line(trace.model))
