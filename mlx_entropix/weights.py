@@ -103,7 +103,7 @@ def choose(requested: str, quantized: bool, dense_bytes: int, on_gpu: bool,
     if dense_bytes > share * ram:
         return WeightChoice("quantized", f"auto: dense weights ({dense_bytes / 2**30:.1f} GiB) exceed "
                             f"{share:g} of RAM ({ram / 2**30:.1f} GiB; {RAM_SHARE_ENV})", dense_bytes)
-    return WeightChoice("dense", f"auto: {dense_bytes / 2**20:.0f} MiB dense float32 with {info.name}",
+    return WeightChoice("dense", f"auto: {dense_bytes / 2**20:.0f} MiB of dense float32 fit in {share:g} of RAM",
                         dense_bytes)
 
 

@@ -22,7 +22,7 @@ from ..sampler import SamplerConfig, get_preset
 from ..sync import SyncCounter
 from .measure import BenchError, TokenStream
 
-BASELINE = "mlx-lm greedy"
+SAME_WEIGHTS = "mlx-lm greedy, same weights and BLAS"
 # mlx-lm's generate_step prefills in chunks of this many tokens, evaluating the cache after each.
 MLX_LM_PREFILL_STEP = 2048
 
@@ -91,5 +91,5 @@ def mlx_lm_variant(model: nn.Module, tokenizer: TokenizerWrapper) -> Variant:
             if r.token not in eos:
                 yield r.token
 
-    return Variant(BASELINE, stream)
+    return Variant(SAME_WEIGHTS, stream)
 
