@@ -92,9 +92,12 @@ def activation_dtype(checkpoint_dtype: mx.Dtype) -> mx.Dtype:
     return mx.float32 if mx.default_device() == mx.cpu else checkpoint_dtype
 
 
-def build_model(weights: dict[str, mx.array], config: dict[str, Any], dense: bool = False) -> Model:
+def build_model(weights: dict[str, mx.array], config: dict[str, Any], dense: bool = False,
+                dtype: mx.Dtype | None = None) -> Model:
     """A Model from HF-named weights (quantized or not) and an HF config dict;
-    dense unpacks quantized weights at load (see weights.py for when it pays)."""
+    dense unpacks quantized weights at load (see weights.py for when it pays).
+    dtype forces the activation dtype (default: activation_dtype's choice), e.g.
+    to run the GPU's float16/bfloat16 on the CPU in tests."""
     try:
         args = ModelArgs.from_dict(config)
     except (TypeError, ValueError) as e:
@@ -114,7 +117,7 @@ def build_model(weights: dict[str, mx.array], config: dict[str, Any], dense: boo
                     class_predicate=quantized)
     floats = [v.dtype for k, v in weights.items() if k.endswith(".weight") and
               mx.issubdtype(v.dtype, mx.floating)]
-    dtype = activation_dtype(floats[0] if floats else mx.float16)
+    dtype = dtype or activation_dtype(floats[0] if floats else mx.float16)
     weights = {k: v.astype(dtype) if mx.issubdtype(v.dtype, mx.floating) else v
                for k, v in weights.items()}
     if dense:  # after the cast, so the scales have the activation dtype as in the kernels
