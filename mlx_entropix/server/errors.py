@@ -34,6 +34,9 @@ class ApiError(Exception):
     def __init__(self, status: int, message: str, param: str | None = None,
                  code: str | None = None, kind: str = "invalid_request_error",
                  headers: dict[str, str] | None = None):
+        # A message may quote the client's own text; a lone surrogate in it
+        # could not be encoded as the UTF-8 body, so it is shown escaped.
+        message = message.encode("utf-8", "backslashreplace").decode("utf-8")
         super().__init__(message)
         self.status, self.message, self.param, self.code = status, message, param, code
         self.kind, self.headers = kind, headers

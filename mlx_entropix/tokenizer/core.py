@@ -11,6 +11,7 @@ from pathlib import Path
 
 from transformers import PreTrainedTokenizerFast
 
+from ..text import checked_text
 from .chat import bos_on_encode, render_chat, with_one_bos
 from .detokenizer import StreamingDetokenizer, piece_bytes
 from .end_tokens import end_ids, listed_ids
@@ -62,8 +63,9 @@ class Tokenizer:
         return cls.from_hf(hf_tokenizer_from_folder(path), extra)
 
     def encode(self, text: str) -> list[int]:
-        """Token ids of `text` as is: no BOS/EOS added (special-token text still maps to its id)."""
-        return self.hf.encode(text, add_special_tokens=False)
+        """Token ids of `text` as is: no BOS/EOS added (special-token text still maps to its id).
+        Text that is not valid Unicode is refused with a TextError (a ValueError)."""
+        return self.hf.encode(checked_text(text, "the text"), add_special_tokens=False)
 
     def decode(self, ids: Sequence[int]) -> str:
         """Text of `ids`, special tokens included, with no space clean-up (so streaming matches it)."""
@@ -77,6 +79,11 @@ class Tokenizer:
         """The rendered chat prompt's ids with exactly one BOS when the tokenizer wants one (never two)."""
         return with_one_bos(self.encode(self.chat_prompt(messages)), self.hf.bos_token_id,
                             self._bos_on_encode)
+
+    def raw_prompt_tokens(self, text: str) -> list[int]:
+        """A raw prompt's ids (no chat template) with exactly one BOS when the
+        tokenizer wants one, as mlx-lm encodes string prompts."""
+        return with_one_bos(self.encode(text), self.hf.bos_token_id, self._bos_on_encode)
 
     def token_text(self, token_id: int) -> str:
         """One token's own text for displays; bytes of a partial character show as \\xNN escapes."""
