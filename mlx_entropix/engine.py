@@ -80,7 +80,7 @@ class Engine:
                  syncs: SyncCounter | None = None):
         self.lm, self.cfg, self.opts = lm, cfg, options
         self.syncs = syncs or SyncCounter()
-        self.think_ids = lm.tokenizer.encode(cfg.think_text) if cfg.think_text else []
+        self.think_ids = lm.tokenizer.encode_mid_text(cfg.think_text) if cfg.think_text else []
         self.decide = compiled_decide(cfg)
         self.think = mx.array(self.think_ids, dtype=mx.int32)
         args = lm.model.args
