@@ -82,7 +82,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def _location(loc: tuple[Any, ...]) -> str | None:
-    parts = [str(p) for p in loc if p != "body"]
+    # Drop "body" and pydantic's union-member tags such as "function-after[...]" or "list[TextPart]".
+    parts = [str(p) for p in loc if p != "body" and "[" not in str(p)]
     return ".".join(parts) or None
 
 
@@ -93,6 +94,8 @@ def _validation_error(exc: RequestValidationError) -> ApiError:
         reason = (first.get("ctx") or {}).get("error") or first.get("msg")
         return ApiError(400, f"the request body is not valid JSON: {reason}", code="invalid_json")
     param = _location(tuple(first.get("loc", ())))
+    if first.get("type") == "string_unicode":
+        return invalid(f"{param} is not valid Unicode text (a lone surrogate); send UTF-8 text", param)
     more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
     return ApiError(422, f"{param or 'body'}: {first.get('msg')}{more}", param, "invalid_type")
 
