@@ -67,7 +67,7 @@ def test_think_insertion_with_smollm2_tokenizer(lm):
     cfg = get_preset("entropix").with_overrides({**ALWAYS_THINK, "max_think_insertions": 2,
                                                   "think_text": " Wait,"})
     records = tokens_of(lm, STORY, cfg, max_tokens=14)
-    think_ids = lm.tokenizer.encode(" Wait,")
+    think_ids = lm.tokenizer.encode_mid_text(" Wait,")
     runs = check_insertions(records, think_ids, cap=2)
     assert len(runs) == 2
     assert "Wait," in "".join(r.text for r in records)
@@ -92,7 +92,7 @@ def test_think_insertion_with_a_tiny_tokenizer(tiny_lm):
     cfg = get_preset("entropix").with_overrides({**ALWAYS_THINK, "max_think_insertions": 3,
                                                   "think_text": "hmm ..."})
     records = tokens_of(tiny_lm, [{"role": "user", "content": "hello world"}], cfg, max_tokens=20)
-    think_ids = tiny_lm.tokenizer.encode("hmm ...")
+    think_ids = tiny_lm.tokenizer.encode_mid_text("hmm ...")
     assert think_ids == [5, 4]
     assert len(check_insertions(records, think_ids, cap=3)) == 3
     none = tokens_of(tiny_lm, [{"role": "user", "content": "hello"}],
