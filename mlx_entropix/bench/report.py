@@ -132,9 +132,8 @@ def markdown(report: dict) -> str:
              f"Medians of {report['settings']['reps']} runs after {report['settings']['warmup']} "
              f"warm-up, {report['settings']['max_tokens']} generated tokens; × = ratio to mlx-lm "
              "as installed (its own process, the mlx wheel's BLAS, the quantized weights in "
-             "float32 activations) in the same run. mlx-lm's syncs are counted from its code "
-             "(one cache eval per 2048-token prefill chunk, one `.item()` per token); ours are "
-             "observed. Same tokens: greedy tokens equal to mlx-lm's on our very weights.", "",
+             "float32 activations) in the same run. Host syncs are observed for both (mlx-lm's "
+             "blocking calls while its generator runs). Same tokens: greedy tokens equal to mlx-lm's on our very weights.", "",
              *results_table(report["results"]), "",
              *branching_table(report["branching"]), "",
              *server_table(report["server"]), "",

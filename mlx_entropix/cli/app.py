@@ -22,6 +22,7 @@ from mlx_entropix.plots import plot_trace
 from mlx_entropix.prompts import BUILTIN_PROMPTS, DEFAULT_CSV, Prompt, load_prompt_csv
 from mlx_entropix.runner import NormalParams
 from mlx_entropix.sampler import PRESETS, get_preset, load_config
+from mlx_entropix.text import checked_text, decoded_text
 from mlx_entropix.trace import Trace, load_trace
 
 from .batch import batch_table, run_batch
@@ -60,9 +61,10 @@ def reported_errors(debug: bool) -> Iterator[None]:
 
 
 def read_input(text: str) -> Prompt:
-    """The `--input` prompt; `-` reads it from stdin."""
+    """The `--input` prompt; `-` reads it from stdin. Either must be UTF-8 text."""
     if text == "-":
-        text = sys.stdin.read()
+        text = decoded_text(sys.stdin.buffer.read(), "the text on stdin")
+    checked_text(text, "--input")
     if not text.strip():
         raise ValueError("the prompt is empty: give --input TEXT (or pipe text with --input -)")
     return Prompt("input", text)
@@ -174,6 +176,8 @@ def generate(
             raise ValueError(f"--max-tokens must be at least 1, got {max_tokens}")
         if seed < 0:
             raise ValueError(f"--seed must be >= 0, got {seed}")
+        if system_prompt is not None:
+            checked_text(system_prompt, "--system-prompt")
         if config is not None and preset is not None:
             raise ValueError("give --preset or --config, not both")
         if "entropix" not in methods and (config is not None or preset is not None):
