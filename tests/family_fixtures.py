@@ -1,0 +1,52 @@
+"""Tiny random-weight checkpoints of mlx-lm's model families, built with
+mlx-lm's own classes, so each family's folder loads offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import mlx.core as mx
+import mlx.nn as nn
+from mlx.utils import tree_flatten
+from mlx_lm.utils import _get_classes
+
+from tests.llama_fixtures import write_checkpoint
+
+COMMON = {"hidden_size": 32, "num_hidden_layers": 2, "intermediate_size": 64,
+          "num_attention_heads": 4, "num_key_value_heads": 2, "rms_norm_eps": 1e-5,
+          "max_position_embeddings": 512}
+
+# A sliding window of 6 keys, so a few decode steps cross it.
+FAMILY_CONFIGS: dict[str, dict[str, Any]] = {
+    "mistral": {**COMMON, "rope_theta": 1e6, "tie_word_embeddings": False, "sliding_window": None},
+    "qwen2": {**COMMON, "rope_theta": 1e6, "tie_word_embeddings": True},
+    "qwen3": {**COMMON, "head_dim": 16, "rope_theta": 1e6, "tie_word_embeddings": True},
+    "gemma3_text": {**COMMON, "num_hidden_layers": 3, "head_dim": 16, "query_pre_attn_scalar": 16,
+                    "sliding_window": 6, "sliding_window_pattern": 3, "rope_theta": 1e6},
+    "phi3": {**COMMON, "rope_theta": 1e4},
+    "starcoder2": {**COMMON, "norm_epsilon": 1e-5},
+    "olmo2": {**COMMON},
+    "gemma2": {**COMMON, "head_dim": 16, "query_pre_attn_scalar": 16},
+}
+# Families that compute attention their own way: they run with logit metrics only.
+LOGIT_ONLY = {"gemma2"}
+
+
+def family_config(model_type: str, vocab_size: int) -> dict[str, Any]:
+    return {"model_type": model_type, "vocab_size": vocab_size, **FAMILY_CONFIGS[model_type]}
+
+
+def family_model(config: dict[str, Any], seed: int = 0) -> nn.Module:
+    """mlx-lm's model of this config with random float32 weights."""
+    mx.random.seed(seed)
+    model_class, args_class = _get_classes(config)
+    model = model_class(args_class.from_dict(config))
+    model.set_dtype(mx.float32)
+    mx.eval(model.parameters())
+    return model
+
+
+def write_family(folder: Path, config: dict[str, Any], tokenizer, seed: int = 0) -> Path:
+    weights = dict(tree_flatten(family_model(config, seed).parameters()))
+    return write_checkpoint(folder, config, weights, tokenizer)
