@@ -58,7 +58,7 @@ def check_cache(model: nn.Module, model_type: str) -> None:
     for cache in make_cache(model):
         if type(cache) not in REWINDABLE_CACHES:
             raise UnsupportedFamily(
-                f"model_type {model_type!r} keeps a {type(cache).__name__} state that generation "
+                f"model_type {model_type!r} keeps a state ({type(cache).__name__}) that generation "
                 f"cannot rewind or fork; {SUPPORTED_SENTENCE}")
 
 

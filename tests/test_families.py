@@ -1,0 +1,190 @@
+"""mlx-lm's model families under entropix: the recorder of mlx-lm's attention
+against our Llama port, tiny random-weight models of each family against
+mlx-lm's own greedy decode, and the one-line refusal of unsupported families."""
+
+import json
+
+import mlx.core as mx
+import numpy as np
+import pytest
+from mlx_lm.generate import generate_step
+from mlx_lm.utils import load as mlx_lm_load
+from typer.testing import CliRunner
+
+import mlx_entropix.cli.app as cli
+from mlx_entropix.convert import convert
+from mlx_entropix.engine import GenerationOptions
+from mlx_entropix.families import FamilyModel, UnsupportedFamily, check_family
+from mlx_entropix.families.model import layer_stats
+from mlx_entropix.families.recorder import MLX_LM_SDPA, RecorderError, exposed_attention
+from mlx_entropix.generate import stream_generate
+from mlx_entropix.load import LoadError, build_model, load
+from mlx_entropix.model import attention_stats
+from mlx_entropix.runner import RunRequest, run
+from mlx_entropix.sampler import get_preset
+from mlx_entropix.trace import load_trace
+from tests.family_fixtures import FAMILY_CONFIGS, LOGIT_ONLY, family_config, family_model, write_family
+from tests.llama_fixtures import mlx_lm_model, random_weights, tiny_config
+
+N_TOKENS = 6
+PROMPT = "Tell me about the sea and the sky"
+FIELDS = ("head_entropy", "head_varentropy", "agreement", "interaction")
+
+
+@pytest.fixture(scope="module")
+def folders(lm, tmp_path_factory):
+    root = tmp_path_factory.mktemp("families")
+    vocab = lm.model.args.vocab_size
+    return {f: write_family(root / f, family_config(f, vocab), lm.tokenizer) for f in FAMILY_CONFIGS}
+
+
+def greedy(lm, prompt, metrics="all"):
+    opts = GenerationOptions(max_tokens=N_TOKENS, metrics=metrics)
+    return [r for r in stream_generate(lm, prompt, get_preset("greedy"), opts) if r.record]
+
+
+def test_recorder_on_mlx_lm_llama_equals_our_port():
+    """Same weights: the recorder's statistics equal our port's, its logits mlx-lm's."""
+    config = tiny_config()
+    weights = random_weights(config)
+    ours = build_model(dict(weights), config)
+    theirs = FamilyModel(mlx_lm_model(weights, config), "llama")
+    plain = mlx_lm_model(weights, config)
+    caches = [ours.make_cache(), theirs.make_cache(), plain.make_cache()]
+    tokens = [[5, 17, 3, 44, 9]] + [[t] for t in (12, 7, 30, 2)]
+    for step in tokens:
+        x = mx.array([step], dtype=mx.int32)
+        logits_ours, stats_ours = ours.forward(x, caches[0], with_stats=True)
+        logits_rec, stats_rec = theirs.forward(x, caches[1], with_stats=True)
+        logits_plain = plain(x, cache=caches[2])
+        assert np.allclose(np.array(logits_rec), np.array(logits_plain), atol=1e-4)
+        assert np.allclose(np.array(logits_rec), np.array(logits_ours), atol=1e-4)
+        if len(step) > 1:
+            assert stats_ours is None and stats_rec is None
+            continue
+        for f in FIELDS:
+            assert np.allclose(np.array(getattr(stats_rec, f)), np.array(getattr(stats_ours, f)),
+                               rtol=1e-5, atol=1e-5), f
+    assert theirs.args.num_attention_heads == 4 and theirs.args.num_key_value_heads == 2
+
+
+@pytest.mark.parametrize("family", sorted(FAMILY_CONFIGS))
+def test_family_streams_mlx_lm_greedy_tokens_with_statistics(family, folders, lm):
+    fam = load(str(folders[family]))
+    prompt = lm.tokenizer.encode(PROMPT)
+    records = [r.record for r in greedy(fam, prompt)]
+    expected = [int(t) for t, _ in generate_step(mx.array(prompt), fam.model.inner,
+                                                 max_tokens=N_TOKENS)]
+    assert [r.id for r in records] == expected
+    info = fam.info()
+    assert info["family"] == family and info["n_layers"] == FAMILY_CONFIGS[family]["num_hidden_layers"]
+    entropies = np.array([r.metrics.attn_entropy for r in records])
+    if family in LOGIT_ONLY:
+        assert not info["attention_metrics"] and "logit metrics only" in info["attention_note"]
+        assert (entropies == 0).all()
+        return
+    assert info["attention_metrics"] and info["n_heads"] == 4 and info["n_kv_heads"] == 2
+    assert np.isfinite(entropies).all() and (entropies > 0).all()
+    # at most ln(S) nats over S keys, and it changes as keys accumulate
+    assert (entropies <= np.log(len(prompt) + N_TOKENS) + 1e-5).all() and np.ptp(entropies) > 0
+    assert all(r.metrics.attn_varentropy > 0 and r.metrics.interaction_strength > 0 for r in records)
+
+
+def test_logit_only_family_says_so_in_the_trace_header(folders):
+    fam = load(str(folders["gemma2"]))
+    trace = run(fam, RunRequest(prompt=PROMPT, method="greedy",
+                                options=GenerationOptions(max_tokens=2)))
+    assert trace.model["attention_metrics"] is False
+    assert "logit metrics only" in trace.model["attention_note"]
+    assert trace.tokens and all(t.metrics.entropy > 0 for t in trace.tokens)
+
+
+def test_sliding_window_statistics_cover_the_window_only(lm):
+    """gemma3_text with a 6-key window: sliding layers see 6 keys, the global
+    layer all of them; each layer's statistics equal attention_stats of its own
+    scores, whatever the mix of key counts."""
+    config = family_config("gemma3_text", 96)
+    model = FamilyModel(family_model(config), "gemma3_text")
+    cache = model.make_cache()
+    model.forward(mx.array([list(range(1, 10))], dtype=mx.int32), cache)
+    with model.recorder.recording() as scores:
+        model.inner(mx.array([[11]], dtype=mx.int32), cache=cache)
+    assert [s.shape[-1] for s in scores] == [6, 6, 10]
+    stats = layer_stats(scores)
+    for i, s in enumerate(scores):
+        alone = attention_stats([s])
+        for f in FIELDS:
+            assert np.allclose(np.array(getattr(stats, f))[:, i], np.array(getattr(alone, f))[:, 0],
+                               atol=1e-6), (f, i)
+
+
+@pytest.mark.parametrize("case", ["gqa", "additive mask", "sinks"])
+def test_exposed_attention_equals_mlx_attention(case):
+    mx.random.seed(1)
+    q, k, v = mx.random.normal((2, 6, 1, 8)), mx.random.normal((2, 3, 7, 8)), mx.random.normal((2, 3, 7, 8))
+    mask = mx.random.normal((2, 6, 1, 7)) if case == "additive mask" else None
+    sinks = mx.random.normal((6,)) if case == "sinks" else None
+    out, scores = exposed_attention(q, k, v, 0.3, mask, sinks)
+    expected = mx.fast.scaled_dot_product_attention(q, k, v, scale=0.3, mask=mask, sinks=sinks)
+    assert np.allclose(np.array(out), np.array(expected), atol=1e-5)
+    raw = (q * 0.3) @ mx.repeat(k, 2, axis=1).swapaxes(-1, -2)
+    raw = raw + mask if mask is not None else raw
+    assert np.allclose(np.array(scores), np.array(raw[:, :, 0]), atol=1e-5)
+
+
+def test_boolean_decode_mask_is_refused_not_miscounted():
+    q, k = mx.zeros((1, 2, 1, 4)), mx.zeros((1, 2, 5, 4))
+    with pytest.raises(RecorderError, match="boolean mask"):
+        exposed_attention(q, k, k, 1.0, mx.array([True, True, False, True, True]), None)
+
+
+def test_recorder_restores_mlx_lm_attention_even_on_error():
+    config = family_config("qwen3", 96)
+    model = FamilyModel(family_model(config), "qwen3")
+    module = model.recorder.modules[0]
+    with pytest.raises(ValueError):
+        with model.recorder.recording():
+            raise ValueError("boom")
+    assert module.scaled_dot_product_attention is MLX_LM_SDPA
+
+
+@pytest.mark.parametrize("config,message", [
+    ({"model_type": "mamba", "vocab_size": 96, "hidden_size": 32, "intermediate_size": 64,
+      "state_size": 4, "num_hidden_layers": 2, "conv_kernel": 4, "use_bias": False,
+      "use_conv_bias": True, "time_step_rank": 4}, r"keeps a state \(ArraysCache\)"),
+    ({"model_type": "no_such_family"}, "is not a model family mlx-lm knows"),
+])
+def test_unsupported_family_is_one_sentence_naming_what_is_supported(config, message, tmp_path, lm):
+    with pytest.raises(UnsupportedFamily, match=message):
+        check_family(config)
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    lm.tokenizer.hf.save_pretrained(str(tmp_path))
+    mx.save_safetensors(str(tmp_path / "model.safetensors"), {"x": mx.zeros((1,))})
+    with pytest.raises(LoadError) as e:
+        load(str(tmp_path))
+    text = str(e.value)
+    assert "\n" not in text and "supported: llama" in text and "qwen3" in text
+
+
+def test_convert_writes_a_family_folder_both_loaders_read(folders, lm, tmp_path):
+    fam = load(str(folders["qwen3"]))
+    prompt = lm.tokenizer.encode(PROMPT)
+    expected = [r.record.id for r in greedy(fam, prompt, metrics="none")]
+    out = convert(fam, tmp_path / "qwen3")
+    written = json.loads((out / "config.json").read_text())
+    assert written["model_type"] == "qwen3" and "architectures" not in written
+    assert [r.record.id for r in greedy(load(str(out)), prompt, metrics="none")] == expected
+    model, _ = mlx_lm_load(str(out))
+    model.set_dtype(mx.float32)
+    assert [int(t) for t, _ in generate_step(mx.array(prompt), model, max_tokens=N_TOKENS)] == expected
+
+
+def test_cli_streams_a_family_folder_with_attention_metrics(folders, tmp_path):
+    trace_path = tmp_path / "t.json"
+    r = CliRunner().invoke(cli.app, ["--model", str(folders["gemma3_text"]), "--input", "hi",
+                                     "--max-tokens", "3", "--preset", "no_branch", "--no-color",
+                                     "--trace", str(trace_path)])
+    assert r.exit_code == 0, r.output
+    trace = load_trace(trace_path)
+    assert trace.model["family"] == "gemma3_text" and trace.model["attention_metrics"]
+    assert all(t.metrics.attn_entropy > 0 for t in trace.tokens)
