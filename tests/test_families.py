@@ -12,12 +12,13 @@ from mlx_lm.utils import load as mlx_lm_load
 from typer.testing import CliRunner
 
 import mlx_entropix.cli.app as cli
+from mlx_entropix.branching import fork_cache, select_row
 from mlx_entropix.convert import convert
 from mlx_entropix.engine import GenerationOptions
 from mlx_entropix.families import FamilyModel, UnsupportedFamily, check_family
 from mlx_entropix.families.model import layer_stats
 from mlx_entropix.families.recorder import MLX_LM_SDPA, RecorderError, exposed_attention
-from mlx_entropix.generate import stream_generate
+from mlx_entropix.generate import rewind, stream_generate
 from mlx_entropix.load import LoadError, build_model, load
 from mlx_entropix.model import attention_stats
 from mlx_entropix.runner import RunRequest, run
@@ -188,3 +189,49 @@ def test_cli_streams_a_family_folder_with_attention_metrics(folders, tmp_path):
     trace = load_trace(trace_path)
     assert trace.model["family"] == "gemma3_text" and trace.model["attention_metrics"]
     assert all(t.metrics.attn_entropy > 0 for t in trace.tokens)
+
+
+def test_forked_sliding_window_row_equals_decoding_that_row_alone():
+    """Branch rollouts overwrite a full window's oldest keys; the selected row
+    must still be exactly the cache a lone decode of its tokens would hold."""
+    model = FamilyModel(family_model(family_config("gemma3_text", 96)), "gemma3_text")
+
+    def primed() -> list:
+        cache = model.make_cache()
+        model.forward(mx.array([list(range(1, 9))], dtype=mx.int32), cache)
+        model.forward(mx.array([[9]], dtype=mx.int32), cache)
+        return cache
+
+    cache = primed()
+    model.forward(mx.array([[20]], dtype=mx.int32), cache)  # a queued step, then discarded
+    rewind(cache, 1)
+    forked = fork_cache(cache, 3)
+    for step in range(4):
+        model.forward(mx.array([[30 + 10 * step + r] for r in range(3)], dtype=mx.int32), forked)
+    kept = select_row(forked, 1, cache[0].offset + 2)
+    logits, stats = model.forward(mx.array([[77]], dtype=mx.int32), kept, with_stats=True)
+
+    alone = primed()
+    for t in (31, 41):
+        model.forward(mx.array([[t]], dtype=mx.int32), alone)
+    ref_logits, ref_stats = model.forward(mx.array([[77]], dtype=mx.int32), alone, with_stats=True)
+    assert [c.offset for c in kept] == [c.offset for c in alone]
+    assert np.allclose(np.array(logits), np.array(ref_logits), atol=1e-5)
+    for f in FIELDS:
+        assert np.allclose(np.array(getattr(stats, f)), np.array(getattr(ref_stats, f)), atol=1e-5), f
+
+
+def test_branching_runs_on_a_sliding_window_family(folders, lm):
+    fam = load(str(folders["gemma3_text"]))
+    cfg = get_preset("entropix").with_overrides(
+        {"branch_fraction": 1e-6, "n_branches": 3, "branch_max_tokens": 3, "max_think_insertions": 0})
+    prompt = lm.tokenizer.encode(PROMPT)
+    records = [r.record for r in stream_generate(fam, prompt, cfg, GenerationOptions(8, seed=5))
+               if r.record]
+    branch_at = [i for i, r in enumerate(records) if r.branch is not None]
+    assert branch_at, "no branch point opened"
+    winner = records[branch_at[0]].branch.candidates[records[branch_at[0]].branch.winner].tokens
+    after = branch_at[0] + len(winner)
+    if after < len(records):  # decided from the winner's cache: as a fresh forward decides it
+        logits = fam.model(mx.array([prompt + [r.id for r in records[:after]]]))[0, -1]
+        assert [a.id for a in records[after].top[:3]] == np.argsort(-np.array(logits))[:3].tolist()
