@@ -31,6 +31,10 @@ FAMILY_CONFIGS: dict[str, dict[str, Any]] = {
 }
 # Families that compute attention their own way: they run with logit metrics only.
 LOGIT_ONLY = {"gemma2"}
+# A state-space model: its recurrent state cannot be rewound or forked, so it is refused.
+MAMBA_CONFIG = {"model_type": "mamba", "vocab_size": 96, "hidden_size": 32, "intermediate_size": 64,
+                "state_size": 4, "num_hidden_layers": 2, "conv_kernel": 4, "use_bias": False,
+                "use_conv_bias": True, "time_step_rank": 4}
 
 
 def family_config(model_type: str, vocab_size: int) -> dict[str, Any]:

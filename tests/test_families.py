@@ -24,7 +24,8 @@ from mlx_entropix.model import attention_stats
 from mlx_entropix.runner import RunRequest, run
 from mlx_entropix.sampler import get_preset
 from mlx_entropix.trace import load_trace
-from tests.family_fixtures import FAMILY_CONFIGS, LOGIT_ONLY, family_config, family_model, write_family
+from tests.family_fixtures import (FAMILY_CONFIGS, LOGIT_ONLY, MAMBA_CONFIG, family_config,
+                                   family_model, write_family)
 from tests.llama_fixtures import mlx_lm_model, random_weights, tiny_config
 
 N_TOKENS = 6
@@ -150,9 +151,7 @@ def test_recorder_restores_mlx_lm_attention_even_on_error():
 
 
 @pytest.mark.parametrize("config,message", [
-    ({"model_type": "mamba", "vocab_size": 96, "hidden_size": 32, "intermediate_size": 64,
-      "state_size": 4, "num_hidden_layers": 2, "conv_kernel": 4, "use_bias": False,
-      "use_conv_bias": True, "time_step_rank": 4}, r"keeps a state \(ArraysCache\)"),
+    (MAMBA_CONFIG, r"keeps a state \(ArraysCache\)"),
     ({"model_type": "no_such_family"}, "is not a model family mlx-lm knows"),
 ])
 def test_unsupported_family_is_one_sentence_naming_what_is_supported(config, message, tmp_path, lm):
