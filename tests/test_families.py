@@ -4,6 +4,7 @@ mlx-lm's own greedy decode, and the one-line refusal of unsupported families."""
 
 import json
 
+import httpx
 import mlx.core as mx
 import numpy as np
 import pytest
@@ -23,10 +24,12 @@ from mlx_entropix.load import LoadError, build_model, load
 from mlx_entropix.model import attention_stats
 from mlx_entropix.runner import RunRequest, run
 from mlx_entropix.sampler import get_preset
+from mlx_entropix.server.launch import running_server
 from mlx_entropix.trace import load_trace
 from tests.family_fixtures import (FAMILY_CONFIGS, LOGIT_ONLY, MAMBA_CONFIG, family_config,
                                    family_model, write_family)
 from tests.llama_fixtures import mlx_lm_model, random_weights, tiny_config
+from tests.server_process import sse_events
 
 N_TOKENS = 6
 PROMPT = "Tell me about the sea and the sky"
@@ -234,3 +237,15 @@ def test_branching_runs_on_a_sliding_window_family(folders, lm):
     if after < len(records):  # decided from the winner's cache: as a fresh forward decides it
         logits = fam.model(mx.array([prompt + [r.id for r in records[:after]]]))[0, -1]
         assert [a.id for a in records[after].top[:3]] == np.argsort(-np.array(logits))[:3].tolist()
+
+
+def test_server_reports_the_family_and_streams_a_logit_only_family(folders):
+    with running_server("--model", str(folders["gemma2"])) as base:
+        model = httpx.get(f"{base}/api/config").json()["model"]
+        assert model["family"] == "gemma2" and model["n_layers"] == 2 and model["n_heads"] == 4
+        assert model["attention_metrics"] is False and "logit metrics only" in model["attention_note"]
+        body = {"messages": [{"role": "user", "content": PROMPT}], "method": "greedy", "max_tokens": 2}
+        with httpx.stream("POST", f"{base}/api/generate", json=body, timeout=120) as r:
+            events = list(sse_events(r.iter_lines()))
+    assert [name for name, _ in events] == ["start", "token", "token", "done"]
+    assert events[0][1]["model"]["attention_metrics"] is False
