@@ -1,17 +1,10 @@
-"""Tiny random-weight checkpoints of mlx-lm's model families, built with
-mlx-lm's own classes, so each family's folder loads offline."""
+"""Tiny configurations of mlx-lm's model families and their random-weight
+models, built with mlx-lm's own classes (bench.family: random_model, write_random_family)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-import mlx.core as mx
-import mlx.nn as nn
-from mlx.utils import tree_flatten
-from mlx_lm.utils import _get_classes
-
-from tests.llama_fixtures import write_checkpoint
 
 COMMON = {"hidden_size": 32, "num_hidden_layers": 2, "intermediate_size": 64,
           "num_attention_heads": 4, "num_key_value_heads": 2, "rms_norm_eps": 1e-5,
@@ -39,18 +32,3 @@ MAMBA_CONFIG = {"model_type": "mamba", "vocab_size": 96, "hidden_size": 32, "int
 
 def family_config(model_type: str, vocab_size: int) -> dict[str, Any]:
     return {"model_type": model_type, "vocab_size": vocab_size, **FAMILY_CONFIGS[model_type]}
-
-
-def family_model(config: dict[str, Any], seed: int = 0) -> nn.Module:
-    """mlx-lm's model of this config with random float32 weights."""
-    mx.random.seed(seed)
-    model_class, args_class = _get_classes(config)
-    model = model_class(args_class.from_dict(config))
-    model.set_dtype(mx.float32)
-    mx.eval(model.parameters())
-    return model
-
-
-def write_family(folder: Path, config: dict[str, Any], tokenizer, seed: int = 0) -> Path:
-    weights = dict(tree_flatten(family_model(config, seed).parameters()))
-    return write_checkpoint(folder, config, weights, tokenizer)

@@ -13,6 +13,7 @@ from mlx_lm.utils import load as mlx_lm_load
 from typer.testing import CliRunner
 
 import mlx_entropix.cli.app as cli
+from mlx_entropix.bench.family import random_model, write_random_family
 from mlx_entropix.branching import fork_cache, select_row
 from mlx_entropix.convert import convert
 from mlx_entropix.engine import GenerationOptions
@@ -26,8 +27,7 @@ from mlx_entropix.runner import RunRequest, run
 from mlx_entropix.sampler import get_preset
 from mlx_entropix.server.launch import running_server
 from mlx_entropix.trace import load_trace
-from tests.family_fixtures import (FAMILY_CONFIGS, LOGIT_ONLY, MAMBA_CONFIG, family_config,
-                                   family_model, write_family)
+from tests.family_fixtures import FAMILY_CONFIGS, LOGIT_ONLY, MAMBA_CONFIG, family_config
 from tests.llama_fixtures import mlx_lm_model, random_weights, tiny_config
 from tests.server_process import sse_events
 
@@ -40,7 +40,7 @@ FIELDS = ("head_entropy", "head_varentropy", "agreement", "interaction")
 def folders(lm, tmp_path_factory):
     root = tmp_path_factory.mktemp("families")
     vocab = lm.model.args.vocab_size
-    return {f: write_family(root / f, family_config(f, vocab), lm.tokenizer) for f in FAMILY_CONFIGS}
+    return {f: write_random_family(root / f, family_config(f, vocab), lm.tokenizer) for f in FAMILY_CONFIGS}
 
 
 def greedy(lm, prompt, metrics="all"):
@@ -109,7 +109,7 @@ def test_sliding_window_statistics_cover_the_window_only(lm):
     layer all of them; each layer's statistics equal attention_stats of its own
     scores, whatever the mix of key counts."""
     config = family_config("gemma3_text", 96)
-    model = FamilyModel(family_model(config), "gemma3_text")
+    model = FamilyModel(random_model(config), "gemma3_text")
     cache = model.make_cache()
     model.forward(mx.array([list(range(1, 10))], dtype=mx.int32), cache)
     with model.recorder.recording() as scores:
@@ -145,7 +145,7 @@ def test_boolean_decode_mask_is_refused_not_miscounted():
 
 def test_recorder_restores_mlx_lm_attention_even_on_error():
     config = family_config("qwen3", 96)
-    model = FamilyModel(family_model(config), "qwen3")
+    model = FamilyModel(random_model(config), "qwen3")
     module = model.recorder.modules[0]
     with pytest.raises(ValueError):
         with model.recorder.recording():
@@ -196,7 +196,7 @@ def test_cli_streams_a_family_folder_with_attention_metrics(folders, tmp_path):
 def test_forked_sliding_window_row_equals_decoding_that_row_alone():
     """Branch rollouts overwrite a full window's oldest keys; the selected row
     must still be exactly the cache a lone decode of its tokens would hold."""
-    model = FamilyModel(family_model(family_config("gemma3_text", 96)), "gemma3_text")
+    model = FamilyModel(random_model(family_config("gemma3_text", 96)), "gemma3_text")
 
     def primed() -> list:
         cache = model.make_cache()
