@@ -6,8 +6,10 @@ import json
 
 import httpx
 import mlx.core as mx
+import mlx.nn as nn
 import numpy as np
 import pytest
+from mlx.utils import tree_flatten
 from mlx_lm.generate import generate_step
 from mlx_lm.utils import load as mlx_lm_load
 from typer.testing import CliRunner
@@ -28,7 +30,7 @@ from mlx_entropix.sampler import get_preset
 from mlx_entropix.server.launch import running_server
 from mlx_entropix.trace import load_trace
 from tests.family_fixtures import FAMILY_CONFIGS, LOGIT_ONLY, MAMBA_CONFIG, family_config
-from tests.llama_fixtures import mlx_lm_model, random_weights, tiny_config
+from tests.llama_fixtures import mlx_lm_model, random_weights, tiny_config, write_checkpoint
 from tests.server_process import sse_events
 
 N_TOKENS = 6
@@ -249,3 +251,33 @@ def test_server_reports_the_family_and_streams_a_logit_only_family(folders):
             events = list(sse_events(r.iter_lines()))
     assert [name for name, _ in events] == ["start", "token", "token", "done"]
     assert events[0][1]["model"]["attention_metrics"] is False
+
+
+def test_quantized_family_folder_matches_mlx_lm(lm, tmp_path):
+    """An mlx-community style 4-bit checkpoint: packed weights and scales load
+    through mlx-lm's quantization, greedy tokens as mlx-lm's own load gives."""
+    config = {**family_config("qwen3", lm.model.args.vocab_size),
+              "quantization": {"group_size": 32, "bits": 4}}
+    model = random_model(config)
+    nn.quantize(model, group_size=32, bits=4)
+    folder = write_checkpoint(tmp_path / "q4", config, dict(tree_flatten(model.parameters())),
+                              lm.tokenizer)
+    fam = load(str(folder))
+    assert fam.info()["quantization"]["bits"] == 4 and fam.info()["attention_metrics"]
+    reference, _ = mlx_lm_load(str(folder))
+    reference.set_dtype(mx.float32)
+    prompt = lm.tokenizer.encode(PROMPT)
+    expected = [int(t) for t, _ in generate_step(mx.array(prompt), reference, max_tokens=N_TOKENS)]
+    assert [r.record.id for r in greedy(fam, prompt)] == expected
+
+
+def test_normal_baseline_records_a_familys_attention(folders):
+    fam = load(str(folders["mistral"]))
+    trace = run(fam, RunRequest(prompt=PROMPT, method="normal", options=GenerationOptions(max_tokens=3)))
+    assert trace.tokens and all(t.metrics.attn_entropy > 0 for t in trace.tokens)
+
+
+def test_incomplete_family_config_is_one_line(tmp_path):
+    with pytest.raises(UnsupportedFamily) as e:
+        check_family({"model_type": "qwen3", "hidden_size": 32})
+    assert "\n" not in str(e.value) and "check config.json" in str(e.value)

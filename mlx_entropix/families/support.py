@@ -41,9 +41,9 @@ def family_skeleton(config: dict[str, Any]) -> nn.Module:
     try:
         return model_class(args_class.from_dict(config))
     except (TypeError, ValueError, KeyError, AttributeError) as e:
+        detail = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise UnsupportedFamily(f"the {model_type!r} config does not build mlx-lm's model "
-                                f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else e!r}); "
-                                "check config.json") from None
+                                f"({detail}); check config.json") from None
 
 
 def make_cache(model: nn.Module) -> list:
