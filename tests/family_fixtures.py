@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 COMMON = {"hidden_size": 32, "num_hidden_layers": 2, "intermediate_size": 64,
           "num_attention_heads": 4, "num_key_value_heads": 2, "rms_norm_eps": 1e-5,
           "max_position_embeddings": 512}

@@ -23,7 +23,7 @@ from mlx_lm.utils import load_model
 
 from ..model import LayerStats, attention_stats
 from .recorder import AttentionRecorder, RecorderError, attention_modules
-from .support import UnsupportedFamily, check_cache, family_skeleton, make_cache
+from .support import check_cache, family_skeleton, make_cache
 
 
 @dataclass
