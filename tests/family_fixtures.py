@@ -20,6 +20,20 @@ FAMILY_CONFIGS: dict[str, dict[str, Any]] = {
     "starcoder2": {**COMMON, "norm_epsilon": 1e-5},
     "olmo2": {**COMMON},
     "gemma2": {**COMMON, "head_dim": 16, "query_pre_attn_scalar": 16},
+    # attention sinks, mixture of experts, a sliding window
+    "gpt_oss": {**COMMON, "intermediate_size": 32, "num_local_experts": 4, "num_experts_per_tok": 2,
+                "head_dim": 8, "sliding_window": 6},
+    # multi-head latent attention: the positional score comes in as an additive mask
+    "deepseek_v3": {**COMMON, "num_key_value_heads": 4, "moe_intermediate_size": 16,
+                    "n_routed_experts": 4, "n_shared_experts": 1, "num_experts_per_tok": 2,
+                    "kv_lora_rank": 16, "q_lora_rank": 16, "qk_rope_head_dim": 8,
+                    "v_head_dim": 8, "qk_nope_head_dim": 8, "first_k_dense_replace": 1},
+    "cohere2": {**COMMON, "head_dim": 8, "sliding_window": 6, "sliding_window_pattern": 2},
+    "granite": {**COMMON, "logits_scaling": 1.0, "attention_multiplier": 0.35,
+                "embedding_multiplier": 1.0, "residual_multiplier": 1.0, "attention_bias": False,
+                "mlp_bias": False, "rope_theta": 1e4},
+    "smollm3": {**COMMON, "rope_theta": 1e4},
+    "internlm3": {**COMMON, "head_dim": 8, "rope_theta": 1e4, "bias": False, "qkv_bias": False},
 }
 # Families that compute attention their own way: they run with logit metrics only.
 LOGIT_ONLY = {"gemma2"}

@@ -19,7 +19,8 @@ from mlx_lm.utils import _get_classes
 
 # Families proven by the tests with tiny models built from mlx-lm's own classes.
 TESTED_FAMILIES = ("llama", "mistral", "qwen2", "qwen3", "gemma3_text", "phi3", "starcoder2",
-                   "olmo2", "gemma2")
+                   "olmo2", "gpt_oss", "deepseek_v3", "cohere2", "granite", "smollm3",
+                   "internlm3", "gemma2")
 REWINDABLE_CACHES = (KVCache, RotatingKVCache)
 SUPPORTED_SENTENCE = ("supported: llama (built in) and mlx-lm's transformer families with "
                       "key-value caches, e.g. " + ", ".join(TESTED_FAMILIES[1:]))
