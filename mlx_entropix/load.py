@@ -16,7 +16,7 @@ from typing import Any
 import mlx.core as mx
 import mlx.nn as nn
 
-from .families import FamilyModel, UnsupportedFamily, load_family
+from .families import FamilyModel, UnsupportedFamily, family_of, load_family
 from .gguf import GGUFError, load_gguf
 from .model import Model, ModelArgs
 from .tokenizer import Tokenizer
@@ -55,7 +55,7 @@ class LoadedModel:
         return {
             "name": self.name,
             "path": self.path,
-            "family": self.config.get("model_type", "llama"),
+            "family": family_of(self.config),
             "attention_metrics": not self.attention_note,
             "attention_note": self.attention_note,
             "n_layers": args.num_hidden_layers,
@@ -187,7 +187,7 @@ def _load_folder(folder: Path) -> LoadedModel:
         tokenizer = Tokenizer.from_folder(folder)
     except (OSError, ValueError) as e:
         raise LoadError(f"cannot load the tokenizer in {folder}: {str(e).splitlines()[0]}") from None
-    if config.get("model_type", "llama") != "llama":
+    if family_of(config) != "llama":
         return LoadedModel(_load_family(folder, config), tokenizer, config, folder.name, str(folder))
     return LoadedModel(build_model(_read_safetensors(folder), config), tokenizer, config,
                        folder.name, str(folder))

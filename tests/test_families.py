@@ -19,7 +19,7 @@ from mlx_entropix.bench.family import random_model, write_random_family
 from mlx_entropix.branching import fork_cache, select_row
 from mlx_entropix.convert import convert
 from mlx_entropix.engine import GenerationOptions
-from mlx_entropix.families import FamilyModel, UnsupportedFamily, check_family
+from mlx_entropix.families import FamilyModel, UnsupportedFamily, check_family, family_of
 from mlx_entropix.families.model import layer_stats
 from mlx_entropix.families.recorder import MLX_LM_SDPA, RecorderError, exposed_attention
 from mlx_entropix.generate import rewind, stream_generate
@@ -282,3 +282,10 @@ def test_incomplete_family_config_is_one_line(tmp_path):
     with pytest.raises(UnsupportedFamily) as e:
         check_family({"model_type": "qwen3", "hidden_size": 32})
     assert "\n" not in str(e.value) and "check config.json" in str(e.value)
+
+
+def test_a_config_without_model_type_is_llama():
+    assert family_of({}) == family_of({"model_type": None}) == "llama"
+    check_family({"model_type": None})  # our own port, no mlx-lm class needed
+    with pytest.raises(UnsupportedFamily, match="not a model family mlx-lm knows"):
+        check_family({"model_type": ["qwen3"]})

@@ -23,7 +23,7 @@ from mlx_lm.utils import load_model
 
 from ..model import LayerStats, attention_stats
 from .recorder import AttentionRecorder, RecorderError, attention_modules
-from .support import check_cache, family_skeleton, make_cache
+from .support import check_cache, family_of, family_skeleton, make_cache
 
 
 @dataclass
@@ -112,7 +112,7 @@ def load_family(folder: Path, config: dict[str, Any],
     """An mlx-lm family's folder as a FamilyModel, computing in
     dtype_for(checkpoint dtype) (float32 on the CPU, as our Llama loader does).
     Raises UnsupportedFamily for a family generation cannot run."""
-    model_type = str(config.get("model_type"))
+    model_type = family_of(config)
     check_cache(family_skeleton(config), model_type)
     model, _ = load_model(folder, strict=True)
     floats = [v.dtype for _, v in tree_flatten(model.parameters()) if mx.issubdtype(v.dtype, mx.floating)]

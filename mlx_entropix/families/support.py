@@ -30,10 +30,16 @@ class UnsupportedFamily(ValueError):
     """A model family generation cannot run, with what is supported, in one line."""
 
 
+def family_of(config: dict[str, Any]) -> str:
+    """The config's model_type; a config without one is taken as llama."""
+    return str(config.get("model_type") or "llama")
+
+
 def family_skeleton(config: dict[str, Any]) -> nn.Module:
     """mlx-lm's model for this config, parameters unevaluated (MLX is lazy, so
     building even a large model here allocates nothing)."""
-    model_type = config.get("model_type")
+    model_type = family_of(config)
+    config = {**config, "model_type": model_type}
     try:
         model_class, args_class = _get_classes(config)
     except ValueError:
@@ -65,6 +71,5 @@ def check_cache(model: nn.Module, model_type: str) -> None:
 
 def check_family(config: dict[str, Any]) -> None:
     """Raise UnsupportedFamily unless this config's family can run."""
-    if config.get("model_type", "llama") == "llama":
-        return
-    check_cache(family_skeleton(config), str(config.get("model_type")))
+    if family_of(config) != "llama":
+        check_cache(family_skeleton(config), family_of(config))
