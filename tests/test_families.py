@@ -15,6 +15,7 @@ from mlx_lm.utils import load as mlx_lm_load
 from typer.testing import CliRunner
 
 import mlx_entropix.cli.app as cli
+from mlx_entropix import engine
 from mlx_entropix.bench.family import random_model, write_random_family
 from mlx_entropix.branching import fork_cache, select_row
 from mlx_entropix.convert import convert
@@ -289,3 +290,11 @@ def test_a_config_without_model_type_is_llama():
     check_family({"model_type": None})  # our own port, no mlx-lm class needed
     with pytest.raises(UnsupportedFamily, match="not a model family mlx-lm knows"):
         check_family({"model_type": ["qwen3"]})
+
+
+def test_sliding_window_prefill_in_chunks_matches_mlx_lm(folders, lm, monkeypatch):
+    monkeypatch.setattr(engine, "PREFILL_CHUNK", 4)  # chunks shorter and longer than the window
+    fam = load(str(folders["gemma3_text"]))
+    prompt = lm.tokenizer.encode(PROMPT + ", the wind and the waves")
+    expected = [int(t) for t, _ in generate_step(mx.array(prompt), fam.model.inner, max_tokens=N_TOKENS)]
+    assert [r.record.id for r in greedy(fam, prompt)] == expected
