@@ -16,7 +16,7 @@ from typing import Any
 import mlx.core as mx
 import mlx.nn as nn
 
-from .families import FamilyModel, UnsupportedFamily, family_of, load_family
+from .families import FamilyModel, UnsupportedFamily, check_family, family_of, load_family
 from .gguf import GGUFError, load_gguf
 from .model import Model, ModelArgs
 from .tokenizer import Tokenizer
@@ -184,22 +184,23 @@ def _load_folder(folder: Path) -> LoadedModel:
     except json.JSONDecodeError as e:
         raise LoadError(f"{config_path} is not valid JSON (line {e.lineno}: {e.msg})") from None
     try:
+        check_family(config)
+    except UnsupportedFamily as e:
+        raise LoadError(f"{folder}: {e}") from None
+    weights = _read_safetensors(folder)  # lazy: a family's loader reads the files itself
+    try:
         tokenizer = Tokenizer.from_folder(folder)
     except (OSError, ValueError) as e:
         raise LoadError(f"cannot load the tokenizer in {folder}: {str(e).splitlines()[0]}") from None
     if family_of(config) != "llama":
         return LoadedModel(_load_family(folder, config), tokenizer, config, folder.name, str(folder))
-    return LoadedModel(build_model(_read_safetensors(folder), config), tokenizer, config,
-                       folder.name, str(folder))
+    return LoadedModel(build_model(weights, config), tokenizer, config, folder.name, str(folder))
 
 
 def _load_family(folder: Path, config: dict[str, Any]) -> FamilyModel:
     """Any other family through mlx-lm's own model classes (families/)."""
-    _read_safetensors(folder)  # the same one-line errors for missing or corrupt weights
     try:
         return load_family(folder, config, activation_dtype)
-    except UnsupportedFamily as e:
-        raise LoadError(f"{folder}: {e}") from None
     except (ValueError, FileNotFoundError) as e:
         raise LoadError(f"{folder}: weights do not match the config: {str(e).splitlines()[0]}") from None
 

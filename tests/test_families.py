@@ -298,3 +298,15 @@ def test_sliding_window_prefill_in_chunks_matches_mlx_lm(folders, lm, monkeypatc
     prompt = lm.tokenizer.encode(PROMPT + ", the wind and the waves")
     expected = [int(t) for t, _ in generate_step(mx.array(prompt), fam.model.inner, max_tokens=N_TOKENS)]
     assert [r.record.id for r in greedy(fam, prompt)] == expected
+
+
+def test_family_weights_that_do_not_match_the_config_are_one_line(folders, tmp_path):
+    broken = tmp_path / "qwen3-3-layers"
+    broken.mkdir()
+    for f in folders["qwen3"].iterdir():
+        (broken / f.name).write_bytes(f.read_bytes())
+    config = json.loads((broken / "config.json").read_text())
+    (broken / "config.json").write_text(json.dumps({**config, "num_hidden_layers": 3}))
+    with pytest.raises(LoadError) as e:
+        load(str(broken))
+    assert "\n" not in str(e.value) and "weights do not match the config" in str(e.value)
