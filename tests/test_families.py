@@ -186,14 +186,15 @@ def test_convert_writes_a_family_folder_both_loaders_read(folders, lm, tmp_path)
     assert [int(t) for t, _ in generate_step(mx.array(prompt), model, max_tokens=N_TOKENS)] == expected
 
 
-def test_cli_streams_a_family_folder_with_attention_metrics(folders, tmp_path):
+@pytest.mark.parametrize("family", ["mistral", "qwen2", "qwen3", "gemma3_text"])
+def test_cli_streams_a_family_folder_with_attention_metrics(family, folders, tmp_path):
     trace_path = tmp_path / "t.json"
-    r = CliRunner().invoke(cli.app, ["--model", str(folders["gemma3_text"]), "--input", "hi",
+    r = CliRunner().invoke(cli.app, ["--model", str(folders[family]), "--input", "hi",
                                      "--max-tokens", "3", "--preset", "no_branch", "--no-color",
                                      "--trace", str(trace_path)])
     assert r.exit_code == 0, r.output
     trace = load_trace(trace_path)
-    assert trace.model["family"] == "gemma3_text" and trace.model["attention_metrics"]
+    assert trace.model["family"] == family and trace.model["attention_metrics"]
     assert all(t.metrics.attn_entropy > 0 for t in trace.tokens)
 
 
