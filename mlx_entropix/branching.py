@@ -26,7 +26,7 @@ from typing import Callable
 
 import mlx.core as mx
 import numpy as np
-from mlx_lm.models.cache import KVCache
+from mlx_lm.models.cache import KVCache, RotatingKVCache
 
 from .engine import Engine, Step
 from .packed import TOKEN, Row
@@ -41,10 +41,44 @@ class BranchResult:
     next_step: Step | None  # the decision after the winner's last token; None if it ended the answer
 
 
-def fork_cache(cache: list[KVCache], n: int) -> list[KVCache]:
+class ForkedWindow(RotatingKVCache):
+    """A sliding-window cache forked into rows, remembering the slot each decode
+    step wrote. Rolling forward overwrites the window's oldest keys, so a row
+    cannot be cut back by trimming: select_row replays the kept steps' keys
+    onto the cache the fork started from instead."""
+
+    def __init__(self, base: RotatingKVCache, n: int):
+        super().__init__(base.max_size, base.keep)
+        self.base = base
+        self.keys = mx.repeat(base.keys, n, axis=0)
+        self.values = mx.repeat(base.values, n, axis=0)
+        self.offset, self._idx = base.offset, base._idx
+        self.slots: list[int] = []
+
+    def _update_in_place(self, keys: mx.array, values: mx.array) -> tuple[mx.array, mx.array]:
+        fetched = super()._update_in_place(keys, values)
+        self.slots.append(self._idx - 1)  # rollouts feed one token per step
+        return fetched
+
+    def row(self, row: int, length: int) -> RotatingKVCache:
+        """Row `row` after its first `length - base.offset` steps: the base's
+        window with exactly those keys written, as a lone decode would have."""
+        kept = RotatingKVCache(self.base.max_size, self.base.keep)
+        kept.keys, kept.values = mx.array(self.base.keys), mx.array(self.base.values)
+        kept.offset, kept._idx = self.base.offset, self.base._idx
+        for slot in self.slots[: length - self.base.offset]:
+            kept.update_and_fetch(self.keys[row : row + 1, :, slot : slot + 1],
+                                  self.values[row : row + 1, :, slot : slot + 1])
+        return kept
+
+
+def fork_cache(cache: list[KVCache | RotatingKVCache], n: int) -> list[KVCache | ForkedWindow]:
     """n copies of a one-row cache, as one n-row cache."""
     forked = []
     for c in cache:
+        if isinstance(c, RotatingKVCache):
+            forked.append(ForkedWindow(c, n))
+            continue
         f = KVCache()
         f.keys = mx.repeat(c.keys[:, :, : c.offset], n, axis=0)
         f.values = mx.repeat(c.values[:, :, : c.offset], n, axis=0)
@@ -53,10 +87,14 @@ def fork_cache(cache: list[KVCache], n: int) -> list[KVCache]:
     return forked
 
 
-def select_row(cache: list[KVCache], row: int, length: int) -> list[KVCache]:
-    """Row `row` of a batched cache, cut to its first `length` positions."""
+def select_row(cache: list[KVCache | ForkedWindow], row: int, length: int
+               ) -> list[KVCache | RotatingKVCache]:
+    """Row `row` of a forked cache, cut to its first `length` positions."""
     kept = []
     for c in cache:
+        if isinstance(c, ForkedWindow):
+            kept.append(c.row(row, length))
+            continue
         k = KVCache()
         k.keys = c.keys[row : row + 1, :, :length]
         k.values = c.values[row : row + 1, :, :length]

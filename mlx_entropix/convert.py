@@ -58,8 +58,8 @@ def export_config(lm: LoadedModel) -> dict:
     tokenizer (mlx-lm takes them from config.json). The rope scaling the GGUF
     reader writes as llama.cpp frequency factors has no HF equivalent: refused."""
     config = dict(lm.config)
-    config.setdefault("model_type", "llama")
-    config.setdefault("architectures", ["LlamaForCausalLM"])
+    if config.setdefault("model_type", "llama") == "llama":  # other families keep their own
+        config.setdefault("architectures", ["LlamaForCausalLM"])
     config["eos_token_id"] = sorted(lm.tokenizer.eos_token_ids)
     if not any(name.endswith(".scales") for name, _ in tree_flatten(lm.model.parameters())):
         config.pop("quantization", None)  # loaded with dense weights: dense now

@@ -28,11 +28,11 @@ from huggingface_hub.errors import (
     RepositoryNotFoundError,
 )
 
+from .families import UnsupportedFamily, check_family
+
 DEFAULT_MODEL_ID = "meta-llama/Llama-3.2-1B-Instruct"
 SUGGESTED_MODEL_ID = "mlx-community/Llama-3.2-1B-Instruct-4bit"
 WEIGHTS_DIR = Path("weights")
-# Architectures mlx_entropix.load can build (a config without model_type is taken as llama).
-SUPPORTED_MODEL_TYPES = ("llama",)
 
 CONFIG_FILES = ("config.json", "generation_config.json")
 TOKENIZER_FILES = (
@@ -134,14 +134,11 @@ def download(model_id: str, out_dir: Path) -> Path:
         files = select_files(HfApi().list_repo_files(model_id), model_id)
         snapshot_download(model_id, local_dir=out_dir, allow_patterns=["config.json"])
         try:
-            model_type = _model_type(out_dir / "config.json")
+            check_family(_read_config(out_dir / "config.json"))
+        except UnsupportedFamily as e:
+            raise DownloadError(f"{model_id} cannot run in mlx_main.py: {e}") from None
         except ValueError:
             raise DownloadError(f"the config.json of {model_id} is not a JSON object: pick another repo") from None
-        if model_type not in SUPPORTED_MODEL_TYPES:
-            raise DownloadError(
-                f"{model_id} is a {model_type!r} model but mlx_main.py loads {', '.join(SUPPORTED_MODEL_TYPES)} "
-                f"models only: pick one, e.g. {SUGGESTED_MODEL_ID}"
-            )
         snapshot_download(model_id, local_dir=out_dir, allow_patterns=files)
     problems = model_dir_problems(out_dir)
     if problems:
@@ -149,12 +146,12 @@ def download(model_id: str, out_dir: Path) -> Path:
     return out_dir
 
 
-def _model_type(config_path: Path) -> str:
-    """The config's model_type; a config without one is taken as llama, as the loader does."""
+def _read_config(config_path: Path) -> dict:
+    """The config as a dict; ValueError when it is not a JSON object."""
     config = json.loads(config_path.read_text())
     if not isinstance(config, dict):
         raise ValueError(f"{config_path} is not a JSON object")
-    return str(config.get("model_type", SUPPORTED_MODEL_TYPES[0]))
+    return config
 
 
 def model_dir_problems(folder: Path) -> list[str]:
@@ -165,12 +162,11 @@ def model_dir_problems(folder: Path) -> list[str]:
         problems.append("no config.json")
     else:
         try:
-            model_type = _model_type(config_path)
+            check_family(_read_config(config_path))
+        except UnsupportedFamily as e:
+            problems.append(str(e))
         except ValueError:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
             problems.append("config.json is not a JSON object")
-        else:
-            if model_type not in SUPPORTED_MODEL_TYPES:
-                problems.append(f"model_type {model_type!r} is not supported ({', '.join(SUPPORTED_MODEL_TYPES)} only)")
     if not any(folder.glob("*.safetensors")):
         problems.append("no .safetensors weights")
     missing = _missing_shards(folder)

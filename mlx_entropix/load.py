@@ -16,6 +16,7 @@ import mlx.core as mx
 import mlx.nn as nn
 
 from . import blas
+from .families import FamilyModel, UnsupportedFamily, check_family, family_of, load_family
 from .gguf import GGUFError, load_gguf
 from .model import Model, ModelArgs
 from .tokenizer import Tokenizer
@@ -31,7 +32,7 @@ class LoadError(ValueError):
 
 @dataclass
 class LoadedModel:
-    model: Model
+    model: Model | FamilyModel
     tokenizer: Tokenizer
     config: dict[str, Any]
     name: str
@@ -46,11 +47,19 @@ class LoadedModel:
     def context_length(self) -> int:
         return int(self.config.get("max_position_embeddings", 4096))
 
+    @property
+    def attention_note(self) -> str:
+        """Why attention metrics are unavailable for this model; "" when they are."""
+        return self.model.attention_note if isinstance(self.model, FamilyModel) else ""
+
     def info(self) -> dict[str, Any]:
         args = self.model.args
         return {
             "name": self.name,
             "path": self.path,
+            "family": family_of(self.config),
+            "attention_metrics": not self.attention_note,
+            "attention_note": self.attention_note,
             "n_layers": args.num_hidden_layers,
             "n_heads": args.num_attention_heads,
             "n_kv_heads": args.num_key_value_heads,
@@ -174,15 +183,28 @@ def _load_folder(folder: Path, mode: str) -> LoadedModel:
         config = json.loads(config_path.read_text())
     except json.JSONDecodeError as e:
         raise LoadError(f"{config_path} is not valid JSON (line {e.lineno}: {e.msg})") from None
-    if config.get("model_type") not in ("llama", None):
-        raise LoadError(f"{folder}: model_type {config.get('model_type')!r} is not supported "
-                        "(only llama-architecture models)")
-    weights = _read_safetensors(folder)
+    try:
+        check_family(config)
+    except UnsupportedFamily as e:
+        raise LoadError(f"{folder}: {e}") from None
+    weights = _read_safetensors(folder)  # lazy: a family's loader reads the files itself
     try:
         tokenizer = Tokenizer.from_folder(folder)
     except (OSError, ValueError) as e:
         raise LoadError(f"cannot load the tokenizer in {folder}: {str(e).splitlines()[0]}") from None
+    if family_of(config) != "llama":
+        stored = "quantized" if config.get("quantization") or config.get("quantization_config") else "dense"
+        return LoadedModel(_load_family(folder, config), tokenizer, config, folder.name, str(folder),
+                           WeightChoice(stored, "other families run their checkpoint as stored"))
     return _loaded(weights, config, tokenizer, folder.name, str(folder), mode)
+
+
+def _load_family(folder: Path, config: dict[str, Any]) -> FamilyModel:
+    """Any other family through mlx-lm's own model classes (families/)."""
+    try:
+        return load_family(folder, config, activation_dtype)
+    except (ValueError, FileNotFoundError) as e:
+        raise LoadError(f"{folder}: weights do not match the config: {str(e).splitlines()[0]}") from None
 
 
 def _hf_cache_folder(repo_id: str) -> Path:

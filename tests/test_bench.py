@@ -9,8 +9,9 @@ import typer
 from typer.testing import CliRunner
 
 from mlx_entropix.bench.cli import bench_command, parse_ints
+from mlx_entropix.bench.family import MAX_DECODE_OVERHEAD, SMOLLM2_135M_SHAPE, family_overhead
 from mlx_entropix.bench.measure import FIGURES, BenchError, measure
-from mlx_entropix.bench.report import TARGET_VARIANT
+from mlx_entropix.bench.report import TARGET_VARIANT, family_table
 from mlx_entropix.bench.variants import engine_variant, synthetic_prompt
 from mlx_entropix import engine
 from mlx_entropix.sampler import get_preset
@@ -35,7 +36,9 @@ def report(tmp_path_factory):
 
 
 def test_report_has_machine_command_and_settings(report):
-    assert set(report) == {"command", "machine", "settings", "results", "targets", "branching", "server"}
+    assert set(report) == {"command", "machine", "settings", "results", "targets", "branching", "server",
+                           "family"}
+    assert report["family"] == {"skipped": "no --family given"}
     assert report["command"].startswith("uv run benchmarks/bench.py")
     assert "--contexts 12" in report["command"]
     for key in ("platform", "cpu", "mlx", "mlx_lm", "backend", "blas", "weights"):
@@ -107,3 +110,27 @@ def test_bad_lists_are_named():
         parse_ints("128,abc", "--contexts", 2)
     with pytest.raises(BenchError, match="--branches values must be >= 2"):
         parse_ints("1,4", "--branches", 2)
+
+
+def test_family_row_times_mlx_lm_and_the_recorder_on_the_same_model(lm):
+    """The --family row on a tiny qwen3: mlx-lm's greedy tokens, ours with every
+    metric through the recorder, and the overhead read from their decode rates."""
+    shape = {**SMOLLM2_135M_SHAPE, "hidden_size": 32, "num_hidden_layers": 2,
+             "intermediate_size": 64, "num_attention_heads": 4, "num_key_value_heads": 2,
+             "head_dim": 8}
+    family = family_overhead("qwen3", lm.tokenizer, 12, 4, reps=1, warmup=0, shape=shape)
+    assert [r["variant"] for r in family["rows"]] == [
+        "mlx-lm greedy", "ours greedy, metrics none", "ours greedy, metrics all"]
+    assert family["attention_metrics"] and all(r["same_tokens"] for r in family["rows"])
+    ratio = family["rows"][-1]["ratio_to_mlx_lm"]["decode_tps"]
+    assert family["decode_overhead"] == pytest.approx(1 - ratio)
+    assert family["met"] == (family["decode_overhead"] <= MAX_DECODE_OVERHEAD)
+    text = "\n".join(family_table(family))
+    assert "Model family qwen3" in text and "Recorder decode overhead" in text
+
+
+def test_family_row_refuses_an_unsupported_family(lm):
+    with pytest.raises(BenchError, match="keeps a state"):
+        family_overhead("mamba", lm.tokenizer, 12, 4, reps=1, warmup=0,
+                        shape={**SMOLLM2_135M_SHAPE, "state_size": 4, "conv_kernel": 4,
+                               "use_bias": False, "use_conv_bias": True, "time_step_rank": 4})

@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 
 import mlx_download_weights
 from mlx_entropix import download as dl
+from tests.family_fixtures import FAMILY_CONFIGS, MAMBA_CONFIG, family_config
 
 LLAMA_ID = "meta-llama/Llama-3.2-1B-Instruct"
 MLX_ID = "mlx-community/Llama-3.2-1B-Instruct-4bit"
@@ -93,7 +94,9 @@ def write_model(folder: Path, files: list[str], model_type: str = "llama") -> No
     shards = sorted(f for f in files if f.endswith(".safetensors"))
     for name in files:
         if name == "config.json":
-            content = json.dumps({"model_type": model_type, "hidden_size": 64})
+            config = {"model_type": "llama", "hidden_size": 64} if model_type == "llama" else \
+                family_config(model_type, 96) if model_type in FAMILY_CONFIGS else MAMBA_CONFIG
+            content = json.dumps(config)
         elif name == "model.safetensors.index.json":
             content = json.dumps({"metadata": {}, "weight_map": {f"w{i}": s for i, s in enumerate(shards)}})
         else:
@@ -145,11 +148,21 @@ def test_download_defaults_to_weights_name(tmp_path, hub, monkeypatch):
 
 
 def test_download_refuses_an_unsupported_architecture_before_the_weights(tmp_path, hub):
-    hub.model_type = "qwen2"
-    result = runner.invoke(mlx_download_weights.app, ["--model-id", "Qwen/Qwen2-0.5B", "--out-dir", str(tmp_path / "q")])
+    hub.model_type = "mamba"
+    result = runner.invoke(mlx_download_weights.app, ["--model-id", "state-spaces/mamba-130m", "--out-dir", str(tmp_path / "q")])
     assert result.exit_code == 1
-    assert "'qwen2' model" in result.stderr
+    assert "state-spaces/mamba-130m cannot run in mlx_main.py: model_type 'mamba'" in result.stderr
+    assert "supported: llama" in result.stderr and "qwen3" in result.stderr
     assert hub.calls == [["config.json"]]
+
+
+@pytest.mark.parametrize("model_type", ["mistral", "qwen2", "qwen3", "gemma3_text"])
+def test_download_accepts_the_supported_families(tmp_path, hub, model_type):
+    hub.model_type = model_type
+    out = tmp_path / model_type
+    result = runner.invoke(mlx_download_weights.app, ["--model-id", f"org/{model_type}", "--out-dir", str(out)])
+    assert result.exit_code == 0, result.output
+    assert dl.model_dir_problems(out) == []
 
 
 def test_bin_only_repo_is_a_clear_error(tmp_path, hub):
@@ -237,7 +250,7 @@ def make_cache_repo(cache: Path, repo_id: str, files: list[str]) -> None:
 def test_list_shows_usable_and_unusable_folders(tmp_path, monkeypatch):
     weights = tmp_path / "weights"
     write_model(weights / "good", ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"])
-    write_model(weights / "gpt", ["config.json", "model.safetensors", "tokenizer.json"], model_type="gpt2")
+    write_model(weights / "ssm", ["config.json", "model.safetensors", "tokenizer.json"], model_type="mamba")
     write_model(weights / "partial", ["config.json", "model-00001-of-00002.safetensors", "tokenizer.json"])
     (weights / "partial" / "model.safetensors.index.json").write_text(json.dumps(
         {"weight_map": {"a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors"}}))
@@ -249,14 +262,15 @@ def test_list_shows_usable_and_unusable_folders(tmp_path, monkeypatch):
     models = {m.ref: m for m in dl.list_local_models(weights)}
     assert models[str(weights / "good")].usable
     assert models[MLX_ID].usable and models[MLX_ID].source == "hf cache"
-    assert models[str(weights / "gpt")].problems == ["model_type 'gpt2' is not supported (llama only)"]
+    [problem] = models[str(weights / "ssm")].problems
+    assert problem.startswith("model_type 'mamba' keeps a state (ArraysCache)") and "supported: llama" in problem
     assert models[str(weights / "partial")].problems == ["missing weight shard model-00002-of-00002.safetensors"]
     assert models[str(weights / "empty")].problems == ["no config.json", "no .safetensors weights", "no tokenizer.json"]
 
     result = runner.invoke(mlx_download_weights.app, ["--list", "--weights-dir", str(weights)])
     assert result.exit_code == 0, result.output
     out = result.stdout
-    assert "gpt2" in out and "missing weight shard" in out and MLX_ID in out
+    assert "mamba" in out and "missing weight shard" in out and MLX_ID in out
     assert "uv run mlx_main.py --model" in out
 
 

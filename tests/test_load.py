@@ -99,5 +99,6 @@ def test_truncated_and_foreign_gguf(tmp_path):
 def test_embedded_model_config(lm):
     info = lm.info()
     assert info["n_layers"] == 30 and info["n_heads"] == 9 and info["n_kv_heads"] == 3
+    assert info["family"] == "llama" and info["attention_metrics"] and info["attention_note"] == ""
     assert lm.config["quantization"]["bits"] == 4
     assert lm.config["quantization"]["model.embed_tokens"]["bits"] == 8

@@ -164,6 +164,7 @@ def test_config_describes_model_samplers_and_outcomes(server: str) -> None:
     cfg = httpx.get(f"{server}/api/config").json()
     assert cfg["unit"] == "nats" and cfg["default_method"] == "entropix"
     assert cfg["model"]["context_length"] == cfg["max_tokens_limit"] == 8192
+    assert cfg["model"]["family"] == "llama" and cfg["model"]["attention_metrics"] is True
     assert cfg["max_tokens_default"] == 256
     assert set(cfg["presets"]) == set(PRESETS)
     assert set(cfg["presets"]["greedy"]) == {f["name"] for f in config_fields()}

@@ -17,6 +17,7 @@ from ..server.launch import ServerStartError
 from ..convert import convert
 from .baseline import DEFAULT_INSTALL, default_install
 from .branches import branch_costs
+from .family import family_overhead
 from .measure import BenchError, ratios, repeat
 from .report import check_targets, machine, markdown
 from .server import server_comparison
@@ -51,7 +52,7 @@ def command_line(options: dict[str, object]) -> str:
 
 def run_benchmark(model: str | None, contexts: list[int], max_tokens: int, reps: int,
                   warmup: int, branches: list[int], branch_steps: int, server: bool,
-                  weights: str = "auto") -> dict:
+                  weights: str = "auto", family: str | None = None) -> dict:
     """Every measurement of one benchmark run, as the JSON report.
 
     Ratios are to mlx-lm as installed (its own process, the quantized weights as
@@ -85,9 +86,11 @@ def run_benchmark(model: str | None, contexts: list[int], max_tokens: int, reps:
         branching = {"skipped": "no --branches given"}
     serving = (server_comparison(lm, model, max_tokens, reps, warmup) if server
                else {"skipped": "--no-server"})
+    families = (family_overhead(family, lm.tokenizer, contexts[0], max_tokens, reps, warmup)
+                if family else {"skipped": "no --family given"})
     options = {"model": model, "weights": weights, "contexts": contexts, "max_tokens": max_tokens,
                "reps": reps, "warmup": warmup, "branches": branches, "branch_steps": branch_steps,
-               "server": server}
+               "server": server, "family": family}
     return {
         "command": command_line(options),
         "machine": machine(lm),
@@ -97,6 +100,7 @@ def run_benchmark(model: str | None, contexts: list[int], max_tokens: int, reps:
         "targets": check_targets(results, branching),
         "branching": branching,
         "server": serving,
+        "family": families,
     }
 
 
@@ -111,9 +115,13 @@ def bench_command(
     branch_steps: Annotated[int, typer.Option(help="Tokens per branch continuation")] = 8,
     server: Annotated[bool, typer.Option(help="Also time mlx_server.py through an SSE client")] = True,
     weights: Annotated[str, typer.Option(help="Our weight mode: auto, dense or quantized")] = "auto",
+    family: Annotated[Optional[str], typer.Option(
+        help="Also time the recorder on a random-weight model of this mlx-lm family "
+             "(SmolLM2-135M's size), e.g. qwen3")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Folder for bench.md and bench.json")] = None,
 ) -> None:
-    """Time mlx-lm and our engine (greedy, metrics none/logits/all, entropix), branching and the server."""
+    """Time mlx-lm and our engine (greedy, metrics none/logits/all, entropix), branching, the
+    server and, with --family, the attention recorder on another model family."""
     try:
         context_list = parse_ints(contexts, "--contexts", 2)
         if not context_list:
@@ -122,7 +130,7 @@ def bench_command(
         if max_tokens < 2 or reps < 1 or warmup < 0 or branch_steps < 1:
             raise BenchError("need --max-tokens >= 2, --reps >= 1, --warmup >= 0, --branch-steps >= 1")
         report = run_benchmark(model, context_list, max_tokens, reps, warmup, branch_list,
-                               branch_steps, server, weights)
+                               branch_steps, server, weights, family)
     except (BenchError, ConvertError, LoadError, ServerStartError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from None

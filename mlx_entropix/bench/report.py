@@ -123,6 +123,21 @@ def server_table(server: dict) -> list[str]:
     return lines
 
 
+def family_table(family: dict) -> list[str]:
+    if "skipped" in family:
+        return [f"Other model family: skipped ({family['skipped']})."]
+    shape = family["shape"]
+    lines = [f"Model family {family['family']} (mlx-lm's class, random weights, "
+             f"{shape['num_hidden_layers']} layers × {shape['hidden_size']}), "
+             f"{family['context']}-token context; attention statistics through the recorder:", "",
+             *results_table([{"context": family["context"], **row} for row in family["rows"]])]
+    if family["decode_overhead"] is not None:
+        lines += ["", f"Recorder decode overhead (all metrics vs mlx-lm): "
+                  f"{family['decode_overhead'] * 100:.1f}% (target {family['target']}): "
+                  f"{'met' if family['met'] else 'MISSED'}"]
+    return lines
+
+
 def markdown(report: dict) -> str:
     m = report["machine"]
     lines = [f"Command: `{report['command']}`", "",
@@ -137,6 +152,7 @@ def markdown(report: dict) -> str:
              *results_table(report["results"]), "",
              *branching_table(report["branching"]), "",
              *server_table(report["server"]), "",
+             *family_table(report["family"]), "",
              "Targets (ours greedy with all metrics, vs mlx-lm greedy):", ""]
     for t in report["targets"]:
         value = "n/a" if t["value"] is None else f"{t['value']:.2f}"
