@@ -120,7 +120,7 @@ def test_family_row_times_mlx_lm_and_the_recorder_on_the_same_model(lm):
              "head_dim": 8}
     family = family_overhead("qwen3", lm.tokenizer, 12, 4, reps=1, warmup=0, shape=shape)
     assert [r["variant"] for r in family["rows"]] == [
-        "mlx-lm greedy", "ours greedy, metrics none", "ours greedy, metrics all"]
+        "mlx-lm greedy, same weights and BLAS", "ours greedy, metrics none", "ours greedy, metrics all"]
     assert family["attention_metrics"] and all(r["same_tokens"] for r in family["rows"])
     ratio = family["rows"][-1]["ratio_to_mlx_lm"]["decode_tps"]
     assert family["decode_overhead"] == pytest.approx(1 - ratio)

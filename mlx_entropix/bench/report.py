@@ -153,7 +153,7 @@ def markdown(report: dict) -> str:
              *branching_table(report["branching"]), "",
              *server_table(report["server"]), "",
              *family_table(report["family"]), "",
-             "Targets (ours greedy with all metrics, vs mlx-lm greedy):", ""]
+             "Targets (ours greedy with all metrics, vs mlx-lm as installed):", ""]
     for t in report["targets"]:
         value = "n/a" if t["value"] is None else f"{t['value']:.2f}"
         lines.append(f"- context {t['context']}: {t['figure']} = {value} (target {t['target']}): "
