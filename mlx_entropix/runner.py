@@ -13,7 +13,7 @@ import dataclasses
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import mlx.core as mx
 import mlx.nn as nn
@@ -29,6 +29,9 @@ from .packed import pack_step
 from .sampler import Decision, SamplerConfig, get_preset
 from .sync import SyncCounter
 from .trace import Stats, Trace
+
+if TYPE_CHECKING:
+    from .methods import MethodSpec
 
 METHODS = ("entropix", "greedy", "normal")
 
@@ -225,12 +228,12 @@ def run(lm: LoadedModel, req: RunRequest,
     return finish_trace(trace, last, time.perf_counter() - start)
 
 
-def make_generate(model_ref: str | None) -> Callable[[list[dict[str, str]], Any, int, int], Trace]:
-    """For the evaluation harness: (messages, method, seed, max_tokens) -> Trace,
-    the method being a `methods.MethodSpec` (anything with its `request`)."""
+def make_generate(model_ref: str | None
+                  ) -> Callable[[list[dict[str, str]], MethodSpec, int, int], Trace]:
+    """For the evaluation harness: (messages, method, seed, max_tokens) -> Trace."""
     lm = load(model_ref)
 
-    def generate(messages: list[dict[str, str]], method: Any, seed: int, max_tokens: int) -> Trace:
+    def generate(messages: list[dict[str, str]], method: MethodSpec, seed: int, max_tokens: int) -> Trace:
         options = GenerationOptions(max_tokens=max_tokens, seed=seed)
         return run(lm, method.request(messages, options))
 
