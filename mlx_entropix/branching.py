@@ -8,6 +8,15 @@ roll forward up to branch_max_tokens tokens in one batched forward per step;
 each branch ends at its first sentence boundary (boundary.py: a "." between
 digits or after "e.g" is none) or end-of-sequence token. The
 winner's cache is cut back to its own length and generation continues from it.
+
+Insertions are off inside a rollout, and by design that includes the decision
+after the winner's last token: it is the winner's own last row, so the token
+right after a branch is never a think insertion. An insertion would give the
+batched rows different lengths mid-rollout, and re-deciding that last row with
+insertions on would cost a second decision per branch point; the branch itself
+already answered the uncertainty an insertion would address. A consequence:
+where every token is a branch point, insertions wait until a token is decided
+outside a rollout (tests/test_branching.py).
 """
 
 from __future__ import annotations

@@ -28,6 +28,7 @@ from .metrics import log_softmax, token_signals
 from .packed import pack_step
 from .sampler import Decision, SamplerConfig, get_preset
 from .sync import SyncCounter
+from .text import checked_text
 from .trace import Stats, Trace
 
 if TYPE_CHECKING:
@@ -157,12 +158,14 @@ def prompt_tokens(lm: LoadedModel, req: RunRequest) -> tuple[list[int], dict[str
     if req.messages is not None:
         if not req.messages:
             raise ValueError("messages is empty: give at least one user message")
+        for i, m in enumerate(req.messages):
+            checked_text(m["content"], f"messages[{i}].content")
         text = lm.tokenizer.chat_prompt(req.messages)
         ids = lm.tokenizer.prompt_tokens(req.messages)
         return ids, {"messages": req.messages, "text": text, "n_tokens": len(ids)}
     if not req.prompt:
         raise ValueError("the prompt is empty")
-    ids = lm.tokenizer.encode(req.prompt)
+    ids = lm.tokenizer.raw_prompt_tokens(checked_text(req.prompt, "the prompt"))
     return ids, {"raw": req.prompt, "text": req.prompt, "n_tokens": len(ids)}
 
 
@@ -173,7 +176,9 @@ def start_run(lm: LoadedModel, req: RunRequest, syncs: SyncCounter | None = None
     Errors in the request (unknown method, empty prompt, prompt too long) raise
     here, before anything is generated.
     """
-    cfg = req.sampler_config()
+    cfg = req.sampler_config().check_depth(lm.model.args.num_hidden_layers)
+    if req.method != "normal":
+        req.options.check_sampler(cfg)
     ids, header = prompt_tokens(lm, req)
     if len(ids) >= lm.context_length:
         raise GenerationError(f"the prompt has {len(ids)} tokens but the model's context is "

@@ -62,15 +62,15 @@ def closing(details: bool) -> list[str]:
 def test_branch_points_are_summarised_below_the_answer():
     lines = closing(details=False)
     assert lines[0] == "Well ... Yes. Done"
-    assert lines[-2].startswith("Outcomes: ")
-    assert lines[-1] == "Branch points: 1, kept by entropy (--branch-details lists the continuations)"
+    assert lines[-3].startswith("Outcomes: ") and lines[-1].startswith("Ran on: ")
+    assert lines[-2] == "Branch points: 1, kept by entropy (--branch-details lists the continuations)"
 
 
 def test_branch_details_list_kept_and_dropped_continuations():
     lines = closing(details=True)
     assert lines[0] == "Well ... Yes. Done"
-    assert lines[-2] == "Branch points: 1, kept by entropy"
-    assert lines[-1] == ('  token 2 " Yes": kept 2 of 3 " Yes." (entropy 0.40); '
+    assert lines[-3] == "Branch points: 1, kept by entropy"
+    assert lines[-2] == ('  token 2 " Yes": kept 2 of 3 " Yes." (entropy 0.40); '
                          'dropped "Nope." 1.50, "Line\\nbreak" 2.00')
 
 
@@ -91,4 +91,5 @@ def test_closing_lines_follow_mlx_lm_format():
     assert outcome_counts_text({}) == "none"
     buf = io.StringIO()
     print_closing(make_console(False, file=buf), Trace({}, {}, {}, [], stats=stats))
-    assert buf.getvalue().splitlines()[-1] == "Outcomes: argmax 2, adaptive 6"
+    assert buf.getvalue().splitlines()[-2] == "Outcomes: argmax 2, adaptive 6"
+    assert buf.getvalue().splitlines()[-1].startswith("Ran on: ")

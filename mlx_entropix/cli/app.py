@@ -23,6 +23,7 @@ from mlx_entropix.plots import plot_trace
 from mlx_entropix.prompts import BUILTIN_PROMPTS, DEFAULT_CSV, Prompt, load_prompt_csv
 from mlx_entropix.runner import NormalParams
 from mlx_entropix.sampler import PRESETS, get_preset, load_config
+from mlx_entropix.text import checked_text, decoded_text
 from mlx_entropix.trace import Trace, load_trace
 
 from .batch import batch_table, run_batch
@@ -62,9 +63,10 @@ def reported_errors(debug: bool) -> Iterator[None]:
 
 
 def read_input(text: str) -> Prompt:
-    """The `--input` prompt; `-` reads it from stdin."""
+    """The `--input` prompt; `-` reads it from stdin. Either must be UTF-8 text."""
     if text == "-":
-        text = sys.stdin.read()
+        text = decoded_text(sys.stdin.buffer.read(), "the text on stdin")
+    checked_text(text, "--input")
     if not text.strip():
         raise ValueError("the prompt is empty: give --input TEXT (or pipe text with --input -)")
     return Prompt("input", text)
@@ -180,6 +182,10 @@ def generate(
     plot: Optional[Path] = typer.Option(
         None, "--plot",
         help="Save the entropy plots, FILE.png or FILE.html (interactive); several runs are named as for --trace."),
+    weights: str = typer.Option(
+        "auto", "--weights",
+        help="auto (dense float32 on a Linux CPU with the optimised BLAS when it fits in "
+             "MLX_ENTROPIX_DENSE_RAM_SHARE of RAM, default 0.25; else quantized), dense or quantized."),
     debug: bool = typer.Option(False, "--debug", help="Show the traceback of errors."),
 ) -> None:
     """Generate with entropix sampling (the default command), each token streamed in the
@@ -193,12 +199,14 @@ def generate(
             raise ValueError(f"--max-tokens must be at least 1, got {max_tokens}")
         if seed < 0:
             raise ValueError(f"--seed must be >= 0, got {seed}")
+        if system_prompt is not None:
+            checked_text(system_prompt, "--system-prompt")
         params = normal_params(methods, temp, top_p, min_p, top_k)
         check_output(trace, "--trace")
         check_output(plot, "--plot", PLOT_SUFFIXES)
 
         out = make_console(color=not no_color and sys.stdout.isatty(), file=sys.stdout)
-        lm = load(model)
+        lm = load(model, weights)
         settings = Settings(max_tokens=min(max_tokens, lm.context_length), seed=seed,
                             system_prompt=system_prompt, normal=params)
 

@@ -16,7 +16,7 @@ from rich.text import Text
 from mlx_entropix.plots import OUTCOME_COLORS
 from mlx_entropix.trace import OUTCOMES, Branch, Trace, TokenRecord
 
-from .summary import closing_lines, outcome_counts_text
+from .summary import closing_lines, outcome_counts_text, run_on_line
 
 SEPARATOR = "=" * 10  # mlx-lm's line around the generated text
 DIM = Style(dim=True)
@@ -121,7 +121,7 @@ def print_heading(console: Console, label: str) -> None:
 
 
 def print_closing(console: Console, trace: Trace, branch_details: bool = False) -> None:
-    """mlx-lm's closing lines, the outcome count and the branch points."""
+    """mlx-lm's closing lines, the outcome count, the branch points and where the run ran."""
     console.print(SEPARATOR)
     if trace.stats is None:
         return
@@ -129,3 +129,4 @@ def print_closing(console: Console, trace: Trace, branch_details: bool = False) 
         console.print(line)
     console.print(f"Outcomes: {outcome_counts_text(trace.stats.outcome_counts)}")
     print_branches(console, trace, branch_details)
+    console.print(run_on_line(trace.model))

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..text import TextError, checked_text
+
 LN2 = math.log(2.0)
 
 BRANCH_SCORES = ("entropy", "margin")
@@ -142,6 +144,14 @@ class SamplerConfig:
         if not self.think_text:
             raise ConfigError("think_text must not be empty; set max_think_insertions = 0 to disable insertions")
 
+    def check_depth(self, n_layers: int) -> SamplerConfig:
+        """Refuse an attn_layer the model does not have (the config alone cannot
+        know the depth; a missing layer would turn every attention signal into NaN)."""
+        if self.attn_layer >= n_layers:
+            raise ConfigError(f"sampler field 'attn_layer' = {self.attn_layer} but the model has "
+                              f"{n_layers} layers; use 0..{n_layers - 1}, or -1 for the mean over layers")
+        return self
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -174,6 +184,11 @@ def _check(f: dataclasses.Field, value: Any) -> Any:
     }[kind]
     if not ok_type:
         raise ConfigError(f"sampler field '{f.name}' must be {_type_name(kind)}, got {value!r}")
+    if kind is str:
+        try:
+            checked_text(value, f"sampler field '{f.name}'")
+        except TextError as e:
+            raise ConfigError(str(e)) from None
     rng: Range | None = f.metadata.get("range")
     if rng is not None and not rng.contains(value):
         raise ConfigError(f"sampler field '{f.name}' = {value!r} is out of range; accepted: {rng}")
