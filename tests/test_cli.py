@@ -35,7 +35,7 @@ FAST = ["--preset", "no_branch", "--system-prompt", "Be brief."]  # no branching
 def invoke(lm, monkeypatch):
     """Run the CLI in-process; the default model is the session's."""
     real_load = cli.load
-    monkeypatch.setattr(cli, "load", lambda ref: lm if ref is None else real_load(ref))
+    monkeypatch.setattr(cli, "load", lambda ref, weights="auto": lm if ref is None else real_load(ref, weights))
     runner = CliRunner()
 
     def call(*args: str, stdin: str | None = None):
