@@ -24,7 +24,6 @@ from .sync import SyncCounter
 from .trace import Alternative, Metrics, SamplingParams, TokenRecord
 
 PREFILL_CHUNK = 512
-SENTENCE_END = ".!?\n"
 
 
 class GenerationError(ValueError):
@@ -85,10 +84,6 @@ class Engine:
         self.think = mx.array(self.think_ids, dtype=mx.int32)
         args = lm.model.args
         self._layers_shape = (2, args.num_hidden_layers, args.num_attention_heads)
-
-    def is_boundary(self, token: int) -> bool:
-        """Does this token end a sentence or a line?"""
-        return token in self.lm.tokenizer.ids_containing(SENTENCE_END)
 
     def forward(self, tokens: mx.array, cache: list, key: mx.array, think_allowed: bool) -> Step:
         """Feed tokens [B, L]; decide the next token of each row from the last position."""

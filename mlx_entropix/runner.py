@@ -13,7 +13,7 @@ import dataclasses
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import mlx.core as mx
 import mlx.nn as nn
@@ -30,6 +30,9 @@ from .sampler import Decision, SamplerConfig, get_preset
 from .sync import SyncCounter
 from .text import checked_text
 from .trace import Stats, Trace
+
+if TYPE_CHECKING:
+    from .methods import MethodSpec
 
 METHODS = ("entropix", "greedy", "normal")
 
@@ -64,6 +67,7 @@ class RunRequest:
     preset: str = "entropix"
     normal: NormalParams = NormalParams()
     options: GenerationOptions = dataclasses.field(default_factory=GenerationOptions)
+    label: str | None = None  # the method's name in an eval or a comparison, kept in the trace
 
     def sampler_config(self) -> SamplerConfig:
         if self.method not in METHODS:
@@ -188,6 +192,8 @@ def start_run(lm: LoadedModel, req: RunRequest, syncs: SyncCounter | None = None
         sampler = {"method": req.method, "preset": preset,
                    "seed": req.options.seed, "config": cfg.to_dict()}
         stream = stream_generate(lm, ids, cfg, req.options, syncs)
+    if req.label is not None:
+        sampler["label"] = req.label
     return Trace(model=lm.info(), prompt=header, sampler=sampler, tokens=[]), stream
 
 
@@ -227,12 +233,13 @@ def run(lm: LoadedModel, req: RunRequest,
     return finish_trace(trace, last, time.perf_counter() - start)
 
 
-def make_generate(model_ref: str | None) -> Callable[[list[dict[str, str]], str, int, int], Trace]:
+def make_generate(model_ref: str | None
+                  ) -> Callable[[list[dict[str, str]], MethodSpec, int, int], Trace]:
     """For the evaluation harness: (messages, method, seed, max_tokens) -> Trace."""
     lm = load(model_ref)
 
-    def generate(messages: list[dict[str, str]], method: str, seed: int, max_tokens: int) -> Trace:
+    def generate(messages: list[dict[str, str]], method: MethodSpec, seed: int, max_tokens: int) -> Trace:
         options = GenerationOptions(max_tokens=max_tokens, seed=seed)
-        return run(lm, RunRequest(messages=messages, method=method, options=options))
+        return run(lm, method.request(messages, options))
 
     return generate

@@ -1,11 +1,13 @@
 import json
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from mlx_entropix.eval.cli import BUILTIN_DATASET
-from mlx_entropix.eval.dataset import DatasetError, load_dataset
+from mlx_entropix.eval.dataset import DatasetError, load_dataset, select_split
 from mlx_entropix.eval.extract import extract_answer
 from mlx_entropix.eval.prompt import build_messages
 
@@ -33,6 +35,7 @@ def _write(tmp_path: Path, lines: list[str]) -> Path:
         (json.dumps({"question": "x", "answer": "Paris", "kind": "number"}), 5, "not a valid number answer"),
         (json.dumps({"question": "x", "answer": "2", "kind": "date"}), 2, "unknown kind 'date'"),
         (json.dumps({"question": "x", "answer": "2", "id": "1"}), 2, "duplicate id '1'"),
+        (json.dumps({"question": "x", "answer": "2", "split": "train"}), 2, "unknown split 'train'"),
     ],
 )
 def test_errors_name_file_and_line(tmp_path, bad_line, lineno, message):
@@ -82,6 +85,23 @@ def test_fields_and_kinds(tmp_path):
     assert (d.kind, d.gold) == ("string", "12")
 
 
+def test_split_selection(tmp_path):
+    lines = [json.dumps({"question": f"{i}?", "answer": str(i), "split": s}) for i, s in
+             enumerate(["dev", "test", "test"])]
+    path = _write(tmp_path, lines)
+    items = load_dataset(path)
+    assert [it.index for it in select_split(items, "test", path)] == [1, 2]
+    assert select_split(items, "all", path) == items
+    with pytest.raises(DatasetError, match="choose dev, test or all"):
+        select_split(items, "train", path)
+    unsplit = _write(tmp_path, lines + [json.dumps({"question": "4?", "answer": "4"})])
+    with pytest.raises(DatasetError, match="1 items have no 'split' field.*--split all"):
+        select_split(load_dataset(unsplit), "dev", unsplit)
+    only_dev = _write(tmp_path, lines[:1])
+    with pytest.raises(DatasetError, match="no item is in the 'test' split"):
+        select_split(load_dataset(only_dev), "test", only_dev)
+
+
 def test_prompt_lists_choices_and_asks_for_the_answer_line(tmp_path):
     path = _write(
         tmp_path,
@@ -114,17 +134,13 @@ def test_gsm8k_loads_as_is():
 
 def test_builtin_set_loads_and_every_gold_extracts_as_its_kind():
     items = load_dataset(BUILTIN_DATASET)
-    assert len(items) >= 110
-    assert Counter(item.category for item in items) == {
-        "arithmetic": 30,
-        "comparison": 15,
-        "units": 15,
-        "word": 20,
-        "facts": 30,
-        "choice": 10,
-    }
-    assert len({item.question for item in items}) == len(items)
-    kinds = {"choice": {"letter"}, "facts": {"string", "number"}}
+    assert len(items) >= 300
+    categories = Counter(item.category for item in items)
+    assert set(categories) == {"arithmetic", "comparison", "units", "word", "facts", "choice",
+                               "counting", "dates"}
+    assert min(categories.values()) >= 20
+    assert len({(item.question, tuple(item.choices or ())) for item in items}) == len(items)
+    kinds = {"choice": {"letter"}, "facts": {"string", "number"}, "dates": {"string", "number"}}
     for item in items:
         assert item.kind in kinds.get(item.category, {"number"}), item.id
         for reply in (
@@ -133,3 +149,29 @@ def test_builtin_set_loads_and_every_gold_extracts_as_its_kind():
             f"Let me think.\nThe answer is **{item.answer}**.",
         ):
             assert extract_answer(reply, item.kind, item.choices) == item.gold, (item.id, reply)
+
+
+def test_builtin_set_keeps_basics120_and_a_fixed_split_per_category():
+    items = load_dataset(BUILTIN_DATASET)
+    by_id = {item.id: item for item in items}
+    for old in load_dataset(BUILTIN_DATASET.with_name("basics120.jsonl")):
+        assert by_id[old.id].question == old.question and by_id[old.id].gold == old.gold
+    for category in {item.category for item in items}:
+        splits = Counter(item.split for item in items if item.category == category)
+        assert set(splits) == {"dev", "test"}
+        assert abs(splits["dev"] - sum(splits.values()) / 3) <= 1, category
+
+
+def test_builtin_set_is_what_its_generator_writes():
+    done = subprocess.run([sys.executable, str(BUILTIN_DATASET.with_name("generate.py")), "--check"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+def test_comparison_items_are_the_misleading_kind():
+    """Fewer decimal digits, yet the larger number: 9.9 vs 9.11."""
+    for item in load_dataset(BUILTIN_DATASET):
+        if item.id.startswith("gen-comparison"):
+            a, b = item.question.rstrip("?").split(", ")[1].split(" or ")
+            short, long_ = sorted((a, b), key=len)
+            assert float(short) > float(long_) and int(short.split(".")[1]) < int(long_.split(".")[1])

@@ -124,7 +124,7 @@ class SamplerConfig:
     max_think_insertions: int = _i(3, "Most think insertions per generation (0 = never insert).", NONNEG)
     branching: bool = _b(True, "Open branch points (explore tokens, and tokens where H and V are both high).")
     n_branches: int = _i(4, "Continuations rolled forward at a branch point.", Range(2, 16))
-    branch_max_tokens: int = _i(8, "Longest continuation of a branch (it also stops at punctuation or newline).", Range(1, 256))
+    branch_max_tokens: int = _i(8, "Longest continuation of a branch (it also stops at the end of a sentence or line).", Range(1, 256))
     branch_fraction: float = _f(0.8, "Also branch when H > fraction * high_ent and V > fraction * high_vent.", Range(0.0, 1.0, lo_open=True))
     branch_score: str = _s("entropy", "How the winning branch is picked: 'entropy' (lowest mean entropy) or 'margin' (highest top-2 margin).", BRANCH_SCORES)
     attn_layer: int = _i(-1, "Layer whose attention feeds the metrics (-1 = mean over all layers).", Range(-1))

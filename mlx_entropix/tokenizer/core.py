@@ -37,7 +37,6 @@ class Tokenizer:
     hf: PreTrainedTokenizerFast
     eos_token_ids: frozenset[int]
     _piece_bytes: list[bytes] = field(init=False, repr=False)
-    _containing: dict[bytes, frozenset[int]] = field(init=False, repr=False, default_factory=dict)
     _strip_first_space: bool = field(init=False, repr=False)
     _bos_on_encode: bool = field(init=False, repr=False)
     _mid_text: BackendTokenizer | None = field(init=False, repr=False)
@@ -103,15 +102,6 @@ class Tokenizer:
     def token_bytes(self, token_id: int) -> bytes:
         """The raw bytes one token contributes to the text."""
         return self._piece_bytes[token_id]
-
-    def ids_containing(self, chars: str) -> frozenset[int]:
-        """Ids of the tokens whose text contains any of `chars` (e.g. sentence ends)."""
-        key = chars.encode()
-        if key not in self._containing:
-            wanted = [c.encode() for c in chars]
-            self._containing[key] = frozenset(
-                i for i, piece in enumerate(self._piece_bytes) if any(w in piece for w in wanted))
-        return self._containing[key]
 
     def detokenizer(self) -> StreamingDetokenizer:
         """A fresh streaming detokenizer for one generated answer."""
