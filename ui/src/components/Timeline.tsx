@@ -1,14 +1,13 @@
 import { useRef, type MouseEvent } from "react";
-import type { Thresholds } from "../classify";
 import { fmt } from "../format";
-import { outcomeColor, shownOutcome, type ColourMode } from "../outcomes";
+import { outcomeColor, shownOutcome, type ColourMode, type Reclassify } from "../outcomes";
 import { makeScale } from "../scale";
 import type { MetricName, TokenRecord } from "../trace";
 import { svgPoint } from "./pointer";
 
 interface Props {
   tokens: TokenRecord[];
-  thresholds: Thresholds | null;
+  rc: Reclassify | null;
   mode: ColourMode;
   hover: number | null;
   unit: string;
@@ -19,7 +18,7 @@ interface Props {
 interface Row {
   metric: MetricName;
   label: string;
-  lines: (keyof Thresholds)[];
+  lines: (keyof Reclassify["now"])[];
   note?: string;
 }
 
@@ -39,8 +38,9 @@ const STRIP_H = 14;
 const M = { left: 92, right: 12, top: 6 };
 
 /** Per-token metrics as small multiples, each on its own y scale, sharing the token axis and the hover line. */
-export function Timeline({ tokens, thresholds, mode, hover, unit, onHover, onSelect }: Props) {
+export function Timeline({ tokens, rc, mode, hover, unit, onHover, onSelect }: Props) {
   const svgRef = useRef<SVGSVGElement>(null);
+  const thresholds = rc?.now ?? null;
   const n = tokens.length;
   const x = makeScale("linear", 0, Math.max(1, n - 1), M.left + 4, W - M.right - 4);
   const stripY = M.top + ROWS.length * (ROW_H + GAP);
@@ -96,7 +96,7 @@ export function Timeline({ tokens, thresholds, mode, hover, unit, onHover, onSel
               <path className="tl-line" d={path} />
               {n <= 200
                 ? values.map((v, i) => (
-                    <circle key={i} cx={x(i)} cy={y(v)} r={1.8} fill={outcomeColor(shownOutcome(tokens[i], thresholds, mode))} />
+                    <circle key={i} cx={x(i)} cy={y(v)} r={1.8} fill={outcomeColor(shownOutcome(tokens[i], rc, mode))} />
                   ))
                 : null}
             </g>
@@ -111,7 +111,7 @@ export function Timeline({ tokens, thresholds, mode, hover, unit, onHover, onSel
               y={stripY}
               width={Math.max(1, step)}
               height={STRIP_H}
-              fill={outcomeColor(shownOutcome(k, thresholds, mode))}
+              fill={outcomeColor(shownOutcome(k, rc, mode))}
             />
           ))}
           <text className="tl-label" x={M.left - 6} y={stripY + 11} textAnchor="end">outcome</text>

@@ -1,12 +1,11 @@
 import { useState, type CSSProperties } from "react";
-import type { Thresholds } from "../classify";
 import { fmt, showToken } from "../format";
-import { outcomeColor, reclassified } from "../outcomes";
+import { outcomeColor, reclassified, type Reclassify } from "../outcomes";
 import type { TokenRecord } from "../trace";
 
 interface Props {
   tokens: TokenRecord[];
-  thresholds: Thresholds | null;
+  rc: Reclassify | null;
   hover: number | null;
   selected: number | null;
   onHover: (i: number | null) => void;
@@ -18,7 +17,7 @@ interface Props {
  * A dashed outline in another colour marks a token the current thresholds would
  * classify differently; branch points carry a toggle that opens the losing branches.
  */
-export function TokenText({ tokens, thresholds, hover, selected, onHover, onSelect }: Props) {
+export function TokenText({ tokens, rc, hover, selected, onHover, onSelect }: Props) {
   const [open, setOpen] = useState<ReadonlySet<number>>(new Set());
   const toggle = (i: number) =>
     setOpen((s) => {
@@ -30,7 +29,7 @@ export function TokenText({ tokens, thresholds, hover, selected, onHover, onSele
   return (
     <div className="token-text" onMouseLeave={() => onHover(null)}>
       {tokens.map((tok, i) => {
-        const re = reclassified(tok, thresholds);
+        const re = reclassified(tok, rc);
         const differs = re !== null && re !== tok.outcome;
         const cls = ["tok", `o-${tok.outcome}`];
         if (tok.inserted) cls.push("inserted");
