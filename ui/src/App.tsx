@@ -9,6 +9,7 @@ import { TokenDetails } from "./components/TokenDetails";
 import { applyEvent, failRun, runFromTrace, startRun, type Run } from "./run";
 import { buildRequest, defaultSettings, nextMessages, reclassifyFor, settingsProblem, type Settings } from "./settings";
 import { useTheme } from "./theme";
+import { firstProblem } from "./validate";
 import { parseTraceJson, promptMessages, traceToJson, UNIT, type Trace } from "./trace";
 
 type Tab = "chat" | "compare";
@@ -64,6 +65,16 @@ export function App() {
   const [hover, setHover] = useState<number | null>(null);
   const [selected, setSelected] = useState<number | null>(null);
   const [banner, setBanner] = useState<string | null>(null);
+  const [fieldProblems, setFieldProblems] = useState<Record<string, string>>({});
+  const onFieldProblem = useCallback((name: string, p: string | null) => {
+    setFieldProblems((all) => {
+      if ((all[name] ?? null) === p) return all;
+      const next = { ...all };
+      if (p === null) delete next[name];
+      else next[name] = p;
+      return next;
+    });
+  }, []);
   const abortRef = useRef<AbortController | null>(null);
   const fileRef = useRef<HTMLInputElement>(null);
   const now = useNow(busy);
@@ -89,8 +100,9 @@ export function App() {
     entropy: Math.max(0, ...tokens.map((t) => t.metrics.entropy)),
     varentropy: Math.max(0, ...tokens.map((t) => t.metrics.varentropy)),
   };
-  const problem = config && settings ? settingsProblem(config, settings) : "no server configuration yet";
-  const canRun = !busy && !problem && prompt.trim() !== "";
+  const problem = firstProblem(fieldProblems) ?? (config && settings ? settingsProblem(config, settings) : "no server configuration yet");
+  const blocked = problem ?? (prompt.trim() === "" ? "type a prompt first" : null);
+  const canRun = !busy && !blocked;
 
   const begin = (): AbortController => {
     const ctrl = new AbortController();
@@ -188,7 +200,7 @@ export function App() {
       </header>
       <div className="body">
         {config && settings ? (
-          <SettingsPanel config={config} settings={settings} onChange={setSettings} observed={observed} />
+          <SettingsPanel config={config} settings={settings} onChange={setSettings} onProblem={onFieldProblem} observed={observed} />
         ) : (
           <aside className="settings">
             <h2>Settings</h2>
@@ -251,7 +263,7 @@ export function App() {
                 </button>
               ) : (
                 <>
-                  <button className="primary" disabled={!canRun} onClick={tab === "compare" ? onCompare : onGenerate} data-testid="generate">
+                  <button className="primary" disabled={!canRun} title={blocked ?? undefined} onClick={tab === "compare" ? onCompare : onGenerate} data-testid="generate">
                     {tab === "compare" ? "Compare" : "Generate"}
                   </button>
                   {tab === "chat" && run && run.status === "done" ? (
@@ -267,7 +279,7 @@ export function App() {
                   ) : null}
                 </>
               )}
-              {problem && config && !busy ? <span className="problem">{problem}</span> : null}
+              {blocked && config && !busy ? <span className={problem ? "problem" : "muted"} data-testid="generate-blocked">{blocked}</span> : null}
             </div>
           </section>
 

@@ -169,11 +169,18 @@ export async function generate(
   }
   if (!res.ok) throw await httpError(res);
   if (!res.body) throw new ApiError("the server answered without a body");
-  for await (const ev of readSSE(res.body)) {
-    const decoded = decodeEvent(ev.event, ev.data);
-    if (!decoded) continue;
-    onEvent(decoded);
-    if (decoded.type === "done") return;
+  let lost = "";
+  try {
+    for await (const ev of readSSE(res.body)) {
+      const decoded = decodeEvent(ev.event, ev.data);
+      if (!decoded) continue;
+      onEvent(decoded);
+      if (decoded.type === "done") return;
+    }
+  } catch (e) {
+    // A read that fails mid-stream (the browser says only "network error") is the same story as a stream cut short.
+    if (e instanceof ApiError || signal.aborted) throw e;
+    lost = `: ${(e as Error).message}`;
   }
-  throw new ApiError("the stream ended before its `done` event (server stopped or connection lost)");
+  throw new ApiError(`the stream ended before its \`done\` event (server stopped or connection lost${lost})`);
 }

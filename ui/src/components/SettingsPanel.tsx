@@ -7,6 +7,8 @@ interface Props {
   config: ServerConfig;
   settings: Settings;
   onChange: (s: Settings) => void;
+  /** A field's entry problem (or null when it is fixed), so the caller can block Generate. */
+  onProblem: (name: string, problem: string | null) => void;
   /** Largest entropy and varentropy seen in the current run, so the sliders reach the data. */
   observed: { entropy: number; varentropy: number };
 }
@@ -16,7 +18,7 @@ interface Props {
  * server's presets; edited fields are highlighted and sent as `config` overrides.
  * Thresholds apply to the charts at once (re-classification), the rest at the next run.
  */
-export function SettingsPanel({ config, settings: s, onChange, observed }: Props) {
+export function SettingsPanel({ config, settings: s, onChange, onProblem, observed }: Props) {
   const eff = effectiveConfig(config, s);
   const described = new Map(config.config_fields.map((f) => [f.name, f]));
   const problem = settingsProblem(config, s);
@@ -39,6 +41,7 @@ export function SettingsPanel({ config, settings: s, onChange, observed }: Props
         max={f.max ?? undefined}
         sliderMax={sliderMax}
         changed={name in s.overrides}
+        onProblem={onProblem}
         onChange={(nv) => onChange(setOverride(config, s, name, nv))}
       />
     );
@@ -92,13 +95,14 @@ export function SettingsPanel({ config, settings: s, onChange, observed }: Props
             integer={name === "top_k"}
             min={0}
             changed={s.normal[name] !== config.normal_defaults[name]}
+            onProblem={onProblem}
             onChange={(v) => onChange({ ...s, normal: { ...s.normal, [name]: v } })}
           />
         ) : (
           configField(name)
         ),
       )}
-      <NumberField name="seed" label="seed" value={s.seed} integer min={0} onChange={(v) => onChange({ ...s, seed: v })} />
+      <NumberField name="seed" label="seed" value={s.seed} integer min={0} onProblem={onProblem} onChange={(v) => onChange({ ...s, seed: v })} />
       <NumberField
         name="max_tokens"
         label="max tokens"
@@ -107,6 +111,7 @@ export function SettingsPanel({ config, settings: s, onChange, observed }: Props
         min={1}
         max={config.max_tokens_limit}
         title={`1 to ${config.max_tokens_limit}`}
+        onProblem={onProblem}
         onChange={(v) => onChange({ ...s, maxTokens: v })}
       />
       {others.length ? (
@@ -148,7 +153,7 @@ export function SettingsPanel({ config, settings: s, onChange, observed }: Props
           reset to preset ({Object.keys(s.overrides).length} changed)
         </button>
       ) : null}
-      {problem ? <p className="problem" role="alert">{problem}</p> : null}
+      {problem ? <p className="problem" role="alert" data-testid="settings-problem">{problem}</p> : null}
     </aside>
   );
 }
