@@ -1,8 +1,10 @@
 import { useRef, type MouseEvent } from "react";
 import { fmt } from "../format";
 import { outcomeColor, shownOutcome, type ColourMode, type Reclassify } from "../outcomes";
+import { tokenAxis } from "../layout";
 import { makeScale } from "../scale";
 import type { MetricName, TokenRecord } from "../trace";
+import { ExportButtons } from "./ExportButtons";
 import { svgPoint } from "./pointer";
 
 interface Props {
@@ -42,15 +44,15 @@ export function Timeline({ tokens, rc, mode, hover, unit, onHover, onSelect }: P
   const svgRef = useRef<SVGSVGElement>(null);
   const thresholds = rc?.now ?? null;
   const n = tokens.length;
-  const x = makeScale("linear", 0, Math.max(1, n - 1), M.left + 4, W - M.right - 4);
+  const axis = tokenAxis(n, M.left, W - M.right);
+  const x = axis.centre;
   const stripY = M.top + ROWS.length * (ROW_H + GAP);
   const height = stripY + STRIP_H + 18;
-  const step = n > 1 ? x(1) - x(0) : 8;
 
   const indexAt = (e: MouseEvent): number | null => {
     const p = svgRef.current && svgPoint(svgRef.current, e.clientX, e.clientY);
     if (!p || n === 0 || p.x < M.left) return null;
-    return Math.min(n - 1, Math.max(0, Math.round(x.invert(p.x))));
+    return axis.index(p.x);
   };
 
   return (
@@ -58,6 +60,7 @@ export function Timeline({ tokens, rc, mode, hover, unit, onHover, onSelect }: P
       <figcaption>
         <span>Per-token signals</span>
         <span className="muted">{unit}; each row its own scale</span>
+        <ExportButtons svg={svgRef} name="timeline" />
       </figcaption>
       <svg
         ref={svgRef}
@@ -107,9 +110,9 @@ export function Timeline({ tokens, rc, mode, hover, unit, onHover, onSelect }: P
             <rect
               key={i}
               data-index={i}
-              x={x(i) - step / 2}
+              x={axis.start(i)}
               y={stripY}
-              width={Math.max(1, step)}
+              width={axis.width}
               height={STRIP_H}
               fill={outcomeColor(shownOutcome(k, rc, mode))}
             />
