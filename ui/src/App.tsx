@@ -2,17 +2,23 @@ import { useCallback, useEffect, useRef, useState } from "react";
 import { fetchConfig, generate, type GenerateRequest, type ServerConfig } from "./api";
 import { thresholdsOf, THRESHOLD_NAMES } from "./classify";
 import { ComparePanel, type ComparePair } from "./components/ComparePanel";
+import { AttentionHeatmap } from "./components/AttentionHeatmap";
 import { ChartsPanel } from "./components/ChartsPanel";
+import { Distributions } from "./components/Distributions";
+import { EvalsPanel } from "./components/EvalsPanel";
 import { Conversation } from "./components/Conversation";
 import { SettingsPanel } from "./components/SettingsPanel";
 import { TokenDetails } from "./components/TokenDetails";
 import { applyEvent, failRun, runFromTrace, startRun, type Run } from "./run";
 import { buildRequest, defaultSettings, nextMessages, reclassifyFor, settingsProblem, type Settings } from "./settings";
+import { download, tokensCsv } from "./export";
 import { useTheme } from "./theme";
 import { firstProblem } from "./validate";
 import { parseTraceJson, promptMessages, traceToJson, UNIT, type Trace } from "./trace";
 
-type Tab = "chat" | "compare";
+type Tab = "chat" | "compare" | "evals";
+
+const TAB_NAMES: Record<Tab, string> = { chat: "Chat", compare: "Compare entropix vs normal", evals: "Eval results" };
 
 /** Re-render a few times a second while a run streams, for the live tok/s and time. */
 function useNow(active: boolean): number {
@@ -27,7 +33,7 @@ function useNow(active: boolean): number {
 
 /** Stream one request into a Run, reporting every intermediate state; never throws. */
 async function streamRun(req: GenerateRequest, report: (r: Run) => void, signal: AbortSignal): Promise<Run> {
-  let run = startRun({ messages: req.messages }, Date.now());
+  let run = startRun({ messages: req.messages }, Date.now(), req.max_tokens);
   report(run);
   try {
     await generate(req, (ev) => {
@@ -58,6 +64,9 @@ export function App() {
   const [settings, setSettings] = useState<Settings | null>(null);
   const [tab, setTab] = useState<Tab>("chat");
   const [run, setRun] = useState<Run | null>(null);
+  /** A run opened from compare or an eval, shown in the chat view's charts without replacing the chat's own run. */
+  const [inspected, setInspected] = useState<Run | null>(null);
+  const [promptTps, setPromptTps] = useState<number | null>(null);
   const [pair, setPair] = useState<ComparePair>({ entropix: null, normal: null });
   const [busy, setBusy] = useState(false);
   const [prompt, setPrompt] = useState("");
@@ -90,7 +99,8 @@ export function App() {
   }, []);
   useEffect(loadConfig, [loadConfig]);
 
-  const trace = run?.trace ?? null;
+  const shown = inspected ?? run;
+  const trace = shown?.trace ?? null;
   const tokens = trace?.tokens ?? [];
   const unit = trace?.unit ?? config?.unit ?? UNIT;
   const rc = reclassifyFor(config, settings, trace);
@@ -111,9 +121,11 @@ export function App() {
     setBanner(null);
     return ctrl;
   };
-  const finish = () => {
+  const finish = (...done: Run[]) => {
     abortRef.current = null;
     setBusy(false);
+    const tps = done.map((r) => r.trace.stats?.prompt_tps).find((v) => typeof v === "number" && v > 0);
+    if (tps) setPromptTps(tps);
   };
 
   const onGenerate = async () => {
@@ -124,9 +136,10 @@ export function App() {
     setTab("chat");
     setHover(null);
     setSelected(null);
+    setInspected(null);
     const final = await streamRun(buildRequest(settings, messages), setRun, ctrl.signal);
     if (final.status === "done") setPrompt("");
-    finish();
+    finish(final);
   };
 
   const onCompare = async () => {
@@ -137,22 +150,21 @@ export function App() {
     setPair({ entropix: null, normal: null });
     const first = await streamRun(buildRequest(settings, messages, "entropix"), (r) => setPair((p) => ({ ...p, entropix: r })), ctrl.signal);
     if (first.status === "done") {
-      await streamRun(buildRequest(settings, messages, "normal"), (r) => setPair((p) => ({ ...p, normal: r })), ctrl.signal);
-    }
-    finish();
+      finish(first, await streamRun(buildRequest(settings, messages, "normal"), (r) => setPair((p) => ({ ...p, normal: r })), ctrl.signal));
+    } else finish(first);
   };
 
   const onStop = () => abortRef.current?.abort();
 
+  const fileStem = () => {
+    const method = String((trace?.sampler as { method?: unknown } | undefined)?.method ?? "run");
+    return `trace-${method}-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+  };
   const onSave = () => {
-    if (!trace) return;
-    const blob = new Blob([traceToJson(trace)], { type: "application/json" });
-    const a = document.createElement("a");
-    const method = String((trace.sampler as { method?: unknown }).method ?? "run");
-    a.href = URL.createObjectURL(blob);
-    a.download = `trace-${method}-${new Date().toISOString().replace(/[:.]/g, "-")}.json`;
-    a.click();
-    setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+    if (trace) download(`${fileStem()}.json`, new Blob([traceToJson(trace)], { type: "application/json" }));
+  };
+  const onCsv = () => {
+    if (trace) download(`${fileStem()}.csv`, new Blob([tokensCsv(trace.tokens)], { type: "text/csv" }));
   };
 
   const onLoad = async (file: File | undefined) => {
@@ -160,6 +172,7 @@ export function App() {
     try {
       const loaded = parseTraceJson(await file.text(), file.name);
       setRun(runFromTrace(loaded, file.name));
+      setInspected(null);
       setHover(null);
       setSelected(null);
       setTab("chat");
@@ -173,7 +186,7 @@ export function App() {
   };
 
   const inspect = (r: Run) => {
-    setRun(r);
+    setInspected(r);
     setHover(null);
     setSelected(null);
     setTab("chat");
@@ -189,6 +202,9 @@ export function App() {
         <span className="spacer" />
         <button onClick={onSave} disabled={!trace || trace.tokens.length === 0 || busy} data-testid="save-trace">
           Save trace
+        </button>
+        <button onClick={onCsv} disabled={!trace || trace.tokens.length === 0 || busy} data-testid="save-csv" title="the token table as CSV">
+          Tokens CSV
         </button>
         <button onClick={() => fileRef.current?.click()} disabled={busy}>
           Load trace
@@ -217,9 +233,9 @@ export function App() {
         )}
         <main>
           <nav className="tabs" role="tablist">
-            {(["chat", "compare"] as const).map((t) => (
+            {(["chat", "compare", "evals"] as const).map((t) => (
               <button key={t} role="tab" aria-selected={tab === t} className={tab === t ? "tab active" : "tab"} onClick={() => setTab(t)}>
-                {t === "chat" ? "Chat" : "Compare entropix vs normal"}
+                {TAB_NAMES[t]}
               </button>
             ))}
           </nav>
@@ -229,7 +245,17 @@ export function App() {
               <button className="link" onClick={() => setBanner(null)}>dismiss</button>
             </div>
           ) : null}
-          <section className="prompt-box">
+          {tab === "chat" && inspected ? (
+            <div className="inspect-banner" data-testid="inspecting">
+              <span>
+                Inspecting <b>{inspected.source === "generated" ? String((inspected.trace.sampler as { method?: unknown }).method ?? "a run") : inspected.source}</b>
+              </span>
+              <button className="link" onClick={() => setInspected(null)} data-testid="back-to-chat">
+                back to your chat{run ? ` (${run.trace.tokens.length} tokens)` : ""}
+              </button>
+            </div>
+          ) : null}
+          <section className="prompt-box" hidden={tab === "evals"}>
             {settings ? (
               <details className="system-prompt">
                 <summary>System prompt{settings.system ? " (set)" : ""}</summary>
@@ -273,7 +299,7 @@ export function App() {
                     </label>
                   ) : null}
                   {tab === "chat" && run ? (
-                    <button className="link" onClick={() => setRun(null)}>
+                    <button className="link" onClick={() => { setRun(null); setInspected(null); }}>
                       new chat
                     </button>
                   ) : null}
@@ -283,13 +309,16 @@ export function App() {
             </div>
           </section>
 
-          {tab === "compare" ? (
-            <ComparePanel pair={pair} config={config} rc={reclassifyFor(config, settings, pair.entropix?.trace ?? null)} now={now} onInspect={inspect} />
+          {tab === "evals" ? (
+            <EvalsPanel onOpenTrace={(t, source) => inspect(runFromTrace(t, source))} />
+          ) : tab === "compare" ? (
+            <ComparePanel pair={pair} config={config} unit={unit} rc={reclassifyFor(config, settings, pair.entropix?.trace ?? null)} now={now} onInspect={inspect} />
           ) : (
             <>
               <div className="chat-grid">
                 <Conversation
-                  run={run}
+                  run={shown}
+                  promptTps={promptTps}
                   config={config}
                   rc={rc}
                   hover={hover}
@@ -309,6 +338,10 @@ export function App() {
                 onHover={setHover}
                 onSelect={setSelected}
               />
+              <div className="extra-charts">
+                <Distributions tokens={tokens} thresholds={rc?.now ?? null} unit={unit} />
+                <AttentionHeatmap tokens={tokens} focus={focus} onSelect={setSelected} />
+              </div>
             </>
           )}
         </main>

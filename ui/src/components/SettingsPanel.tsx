@@ -1,6 +1,7 @@
 import { METHODS, type Method, type ServerConfig } from "../api";
 import { THRESHOLD_NAMES } from "../classify";
 import { effectiveConfig, SAMPLING_FIELDS, setOverride, settingsProblem, type Settings } from "../settings";
+import { FitThresholds } from "./FitThresholds";
 import { NumberField } from "./NumberField";
 
 interface Props {
@@ -83,6 +84,10 @@ export function SettingsPanel({ config, settings: s, onChange, onProblem, observ
       </h3>
       <p className="hint">Moving one re-classifies the tokens in the charts at once.</p>
       {THRESHOLD_NAMES.map((n) => configField(n, thresholdMax(n)))}
+      <FitThresholds
+        preset={s.preset}
+        onApply={(t) => onChange(Object.entries(t).reduce((acc, [k, v]) => setOverride(config, acc, k, v), s))}
+      />
 
       <h3>Sampling {samplingFromNormal ? <span className="muted">(normal baseline)</span> : <span className="muted">(entropix base)</span>}</h3>
       {SAMPLING_FIELDS.map((name) =>

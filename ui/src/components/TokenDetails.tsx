@@ -2,6 +2,7 @@ import type { ServerConfig } from "../api";
 import { fmt, pct, showToken } from "../format";
 import { outcomeColor, outcomeLabel, reclassified, type Reclassify } from "../outcomes";
 import { METRIC_NAMES, type TokenRecord } from "../trace";
+import { BranchTree } from "./BranchTree";
 
 interface Props {
   token: TokenRecord | null;
@@ -94,18 +95,8 @@ export function TokenDetails({ token, rc, config, unit }: Props) {
       ) : null}
       {token.branch ? (
         <>
-          <div className="section-title">Branch ({token.branch.score_kind})</div>
-          <table className="alts">
-            <tbody>
-              {token.branch.candidates.map((c, j) => (
-                <tr key={j} className={j === token.branch!.winner ? "chosen" : undefined}>
-                  <td className="alt-text">{showToken(c.text)}</td>
-                  <td>{fmt(c.score)}</td>
-                  <td className="muted">{j === token.branch!.winner ? "kept" : "dropped"}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <div className="section-title">Branch</div>
+          <BranchTree tok={token} />
         </>
       ) : null}
     </div>
