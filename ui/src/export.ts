@@ -15,7 +15,10 @@ export function standaloneSvg(svg: SVGSVGElement): string {
   const to = [copy, ...copy.querySelectorAll("*")];
   from.forEach((el, i) => {
     const cs = getComputedStyle(el);
-    (to[i] as SVGElement).setAttribute("style", STYLE_PROPS.map((p) => `${p}:${cs.getPropertyValue(p)}`).join(";"));
+    const out = to[i] as SVGElement;
+    out.setAttribute("style", STYLE_PROPS.map((p) => `${p}:${cs.getPropertyValue(p)}`).join(";"));
+    // Presentation attributes that name CSS variables mean nothing outside the page: replace them by their values.
+    for (const a of ["fill", "stroke"]) if (out.getAttribute(a)?.includes("var(")) out.setAttribute(a, cs.getPropertyValue(a));
   });
   const vb = svg.viewBox.baseVal;
   copy.setAttribute("xmlns", "http://www.w3.org/2000/svg");

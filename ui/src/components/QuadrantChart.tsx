@@ -189,7 +189,7 @@ export function QuadrantChart({ tokens, second, rc, mode, hover, selected, unit,
           <g className="marker-legend" transform={`translate(${x0 + 8} ${y1 + 40})`}>
             <circle cx={4} cy={-4} r={4} fill="var(--muted)" />
             <text x={12} y={0}>{names[0]}</text>
-            <rect x={0} y={6} width={SQUARE} height={SQUARE} className="pt-second" stroke="var(--muted)" />
+            <rect x={0} y={6} width={SQUARE} height={SQUARE} className="marker-key" stroke="var(--muted)" />
             <text x={12} y={14}>{names[1]}</text>
           </g>
         ) : null}
