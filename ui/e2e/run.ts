@@ -210,6 +210,9 @@ async function run(): Promise<void> {
     const presets = await page.locator("select[name=preset] option").count();
     expect(presets > 0, "no presets in the preset menu");
     expect((await page.locator(".model-name").textContent())?.trim(), "no model name in the header");
+    const info = await fetch(`${base}/api/config`).then((r) => r.json());
+    const rows = await page.locator("[data-testid=model-info] tr").count();
+    expect(rows === Object.keys(info.model).length, `${rows} model rows for ${Object.keys(info.model).length} model fields`);
     const lowEnt = await page.inputValue("input[name=low_ent]");
     expect(Number.isFinite(Number(lowEnt)), `low_ent field shows ${lowEnt}`);
   });

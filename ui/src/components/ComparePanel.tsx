@@ -38,13 +38,12 @@ export function ComparePanel({ pair, config, rc, now, unit, onInspect }: Props) 
       </div>
       {both.length ? (
         <>
-          <CompareSummaryTable pair={pair} />
           <OverlayCurves
             curves={both.map((m) => ({ name: NAMES[m], tokens: pair[m]!.trace.tokens, className: m === "entropix" ? "run-a" : "run-b" }))}
             thresholds={rc?.now ?? null}
             unit={unit}
           />
-          <div className="charts">
+          <div className="compare-bottom">
             <QuadrantChart
               tokens={pair.entropix?.trace.tokens ?? []}
               second={pair.normal?.trace.tokens ?? []}
@@ -57,6 +56,7 @@ export function ComparePanel({ pair, config, rc, now, unit, onInspect }: Props) 
               onHover={() => undefined}
               onSelect={() => undefined}
             />
+            <CompareSummaryTable pair={pair} />
           </div>
         </>
       ) : null}

@@ -22,7 +22,7 @@ interface Props {
 const W = 900;
 const ROW_H = 120;
 const GAP = 26;
-const M = { left: 60, right: 12, top: 20 };
+const M = { left: 84, right: 12, top: 20 };
 
 const ROWS = [
   { metric: "entropy" as const, lines: ["low_ent", "med_ent", "high_ent"] as const, unit: (u: string) => u },

@@ -62,6 +62,19 @@ export function SettingsPanel({ config, settings: s, onChange, onProblem, observ
   return (
     <aside className="settings" aria-label="settings">
       <h2>Settings</h2>
+      <details className="model-info" data-testid="model-info">
+        <summary>Model</summary>
+        <table className="kv">
+          <tbody>
+            {Object.entries(config.model).map(([k, v]) => (
+              <tr key={k}>
+                <th>{k}</th>
+                <td>{typeof v === "object" && v !== null ? JSON.stringify(v) : String(v)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </details>
       <label className="field">
         <span className="field-label">method</span>
         <select name="method" value={s.method} onChange={(e) => onChange({ ...s, method: e.target.value as Method })}>
