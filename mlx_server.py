@@ -2,7 +2,10 @@
 the web UI's native event stream, and the built UI at /.
 
     uv run mlx_server.py [--model M] [--host 127.0.0.1] [--port 8000] [--normal]
-                         [--allowed-origins ORIGIN ...] [--queue-size N]
+                         [--allowed-origins ORIGIN ...] [--queue-size N] [--eval-dir out]
+
+The first start builds the UI (ui/dist) with the bun that `uv` installed, and
+rebuilds it whenever ui/src is newer; without a build, / says why.
 """
 
 from __future__ import annotations
@@ -10,12 +13,14 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 import uvicorn
 
 from mlx_entropix import blas
 from mlx_entropix.load import LoadError, load
 from mlx_entropix.server import ServerSettings, create_app
+from mlx_entropix.server.ui_build import ensure_ui
 
 log = logging.getLogger("mlx_server")
 
@@ -36,6 +41,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "optimised BLAS when they fit in a quarter of RAM (default: auto)")
     p.add_argument("--queue-size", type=int, default=8,
                    help="requests that may wait for the model; more get 503 (default: 8)")
+    p.add_argument("--eval-dir", type=Path, default=Path("out"),
+                   help="the folder whose eval outputs (mlx_main.py eval --out) the UI may open (default: out)")
+    p.add_argument("--no-ui-build", action="store_true",
+                   help="serve ui/dist as it is, without building it when missing or stale")
     args = p.parse_args(argv)
     if args.queue_size < 1:
         p.error(f"--queue-size must be at least 1, got {args.queue_size}")
@@ -47,13 +56,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ui = None if args.no_ui_build else ensure_ui(say=lambda line: print(line, flush=True))
     try:
         lm = load(args.model, args.weights)
     except LoadError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     settings = ServerSettings(default_method="normal" if args.normal else "entropix",
-                              queue_size=args.queue_size, allowed_origins=args.allowed_origins)
+                              queue_size=args.queue_size, allowed_origins=args.allowed_origins,
+                              ui_problem=ui.problem if ui else None, eval_dir=args.eval_dir)
     app = create_app(lm, settings)
     host = f"[{args.host}]" if ":" in args.host else args.host
     log.info("model: %s (%s), context %d tokens", lm.name, lm.path, lm.context_length)

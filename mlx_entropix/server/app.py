@@ -12,15 +12,15 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from fastapi.staticfiles import StaticFiles
 
 from ..load import LoadedModel
-from . import native, v1
+from . import calibrate_api, eval_results, native, v1
 from .context import ServerContext
 from .errors import install_handlers
+from .ui_build import UI_ROOT
+from .ui_serve import install_ui
 from .worker import Worker
 
-UI_DIST = Path(__file__).resolve().parents[2] / "ui" / "dist"
 LOCALHOST_ORIGINS = r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$"
 
 
@@ -29,7 +29,9 @@ class ServerSettings:
     default_method: str = "entropix"  # "normal" with --normal
     queue_size: int = 8
     allowed_origins: list[str] | None = None  # None: any localhost origin
-    ui_dir: Path | None = UI_DIST  # served at / when it exists
+    ui_dir: Path | None = UI_ROOT / "dist"  # served at / when it holds a build
+    eval_dir: Path = Path("out")  # eval outputs the UI may open (/api/evals), nothing outside it
+    ui_problem: str | None = None  # why there is no build, for the page at / (ui_build.ensure_ui)
 
 
 def create_app(lm: LoadedModel, settings: ServerSettings | None = None) -> FastAPI:
@@ -64,6 +66,7 @@ def create_app(lm: LoadedModel, settings: ServerSettings | None = None) -> FastA
 
     app.include_router(v1.router(ctx))
     app.include_router(native.router(ctx))
-    if settings.ui_dir is not None and settings.ui_dir.is_dir():
-        app.mount("/", StaticFiles(directory=settings.ui_dir, html=True), name="ui")
+    app.include_router(calibrate_api.router(ctx))
+    app.include_router(eval_results.router(settings.eval_dir))
+    install_ui(app, settings.ui_dir, settings.ui_problem)
     return app

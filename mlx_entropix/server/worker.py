@@ -38,7 +38,7 @@ class QueueFull(Exception):
 class Generation:
     """One request's view of its run: the trace header, then its responses."""
 
-    trace: Trace
+    trace: Trace | None  # None for a task that is not a generation (submit_task)
     _loop: asyncio.AbstractEventLoop
     _cancel: threading.Event
     _out: asyncio.Queue = field(default_factory=asyncio.Queue)
@@ -85,13 +85,14 @@ class Generation:
 
     def finish(self, last: GenerationResponse | None) -> Trace:
         """The trace with its text and stats, once every response was read."""
+        assert self.trace is not None, "finish() is for generations, not tasks"
         return finish_trace(self.trace, last, time.perf_counter() - self.started)
 
 
 @dataclass
 class _Job:
     generation: Generation
-    stream: Iterator[GenerationResponse]
+    stream: Iterator[object]  # GenerationResponses, or a task's progress items
 
 
 class Worker:
@@ -151,7 +152,15 @@ class Worker:
         cancel = threading.Event()
         options = dataclasses.replace(req.options, cancelled=cancel.is_set)
         trace, stream = start_run(self.lm, dataclasses.replace(req, options=options))
-        generation = Generation(trace, asyncio.get_running_loop(), cancel)
+        return self._enqueue(Generation(trace, asyncio.get_running_loop(), cancel), stream)
+
+    def submit_task(self, make: Callable[[Callable[[], bool]], Iterator[object]]) -> Generation:
+        """Queue other work that uses the model (threshold fitting) behind the generations:
+        `make(cancelled)` gives the items to stream; its Generation has no trace."""
+        cancel = threading.Event()
+        return self._enqueue(Generation(None, asyncio.get_running_loop(), cancel), make(cancel.is_set))
+
+    def _enqueue(self, generation: Generation, stream: Iterator[object]) -> Generation:
         with self._ready:
             for job in [job for job in self._pending if job.generation.cancelled]:
                 self._pending.remove(job)

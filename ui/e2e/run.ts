@@ -2,12 +2,13 @@
  * End-to-end: the built UI in Debian's Chromium (driven by playwright-core, no
  * downloaded browser) against a real `uv run mlx_server.py` on a free port,
  * started and stopped here. Every wait is bounded; prints `N passed, N failed`
- * and exits non-zero on any failure. Screenshots go to e2e/screenshots/.
+ * and exits non-zero on any failure. Screenshots and downloads go to
+ * e2e/artifacts/ (kept by CI as test artifacts; gitignored).
  *
  * Run with `bun run e2e` (which builds ui/dist first).
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -16,7 +17,7 @@ import { chromium, type Browser, type Page } from "playwright-core";
 
 const UI = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const ROOT = resolve(UI, "..");
-const SHOTS = join(UI, "e2e", "screenshots");
+const SHOTS = join(UI, "e2e", "artifacts");
 const TMP = mkdtempSync(join(tmpdir(), "mlx-entropix-e2e-"));
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const MAX_TOKENS = "12";
@@ -54,7 +55,14 @@ function start(cmd: string, args: string[], cwd: string, logName: string, env: N
   return child;
 }
 
-function stop(child: ChildProcess): Promise<void> {
+/** Run a command to completion (a fixture), failing with its output's end. */
+function runSync(cmd: string, args: string[], what: string): void {
+  const r = spawnSync(cmd, args, { cwd: ROOT, encoding: "utf8", timeout: 600_000, env: { ...process.env, PYTHONPATH: ROOT } });
+  if (r.status !== 0) throw new Error(`${what} failed (${r.status}): ${(r.stderr || r.stdout).slice(-800)}`);
+  log(`${what}: ${r.stdout.trim().split("\n").slice(-1)[0]}`);
+}
+
+function stop(child: ChildProcess, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
   return new Promise((res) => {
     if (child.exitCode !== null || child.signalCode !== null || !child.pid) return res();
     const kill = (sig: NodeJS.Signals) => {
@@ -69,7 +77,7 @@ function stop(child: ChildProcess): Promise<void> {
       clearTimeout(hard);
       res();
     });
-    kill("SIGTERM");
+    kill(signal);
   });
 }
 
@@ -124,37 +132,74 @@ async function generateInChat(page: Page, prompt: string): Promise<void> {
   await page.click("[data-testid=generate]");
 }
 
+async function download(page: Page, click: () => Promise<void>, name: string): Promise<string> {
+  const [d] = await Promise.all([page.waitForEvent("download"), click()]);
+  const path = join(SHOTS, name);
+  await d.saveAs(path);
+  return path;
+}
+
+/** The bounding boxes of elements, in page pixels. */
+async function boxes(page: Page, selector: string): Promise<{ x: number; y: number; w: number; h: number; text: string; outcome: string | null }[]> {
+  return page.locator(selector).evaluateAll((els) =>
+    els.map((e) => {
+      const r = e.getBoundingClientRect();
+      return { x: r.x, y: r.y, w: r.width, h: r.height, text: e.textContent ?? "", outcome: e.getAttribute("data-outcome") };
+    }),
+  );
+}
+
+/** How many quadrant points are coloured differently from their token's actual outcome. */
+async function recoloured(page: Page): Promise<number> {
+  const actual = await page.locator("[data-testid=conversation] .tok").evaluateAll((els) => els.map((e) => e.getAttribute("data-outcome")));
+  const shown = await page.locator("figure.quadrant circle.pt").evaluateAll((els) => els.map((e) => e.getAttribute("data-outcome")));
+  const strip = await page.locator("figure.timeline .strip rect").evaluateAll((els) => els.map((e) => e.getAttribute("fill")));
+  expect(strip.every((f, i) => f === `var(--o-${shown[i]})`), "the outcome bar and the quadrant chart disagree");
+  return shown.filter((o, i) => o !== actual[i]).length;
+}
+
+async function changedCounter(page: Page): Promise<number> {
+  const text = (await page.locator("[data-testid=changed-count]").textContent()) ?? "";
+  return Number(text.split(" ")[0]);
+}
+
+/** A trace of `n` tokens made by repeating a real run's tokens, for the render-time check. */
+function longTrace(source: string, n: number, path: string): void {
+  const t = JSON.parse(readFileSync(source, "utf8"));
+  const base = t.tokens as { index: number; branch?: unknown }[];
+  t.tokens = Array.from({ length: n }, (_, i) => ({ ...base[i % base.length], index: i }));
+  t.text = "";
+  writeFileSync(path, JSON.stringify(t));
+}
+
 async function run(): Promise<void> {
   mkdirSync(SHOTS, { recursive: true });
-  const port = await freePort();
-  const server = start("uv", ["run", "mlx_server.py", "--port", String(port)], ROOT, "server.log");
-  const api = `http://127.0.0.1:${port}`;
-  await waitFor(`${api}/health`, server, "server.log", SERVER_START_S);
-  log(`server up at ${api}`);
+  const evalRoot = join(TMP, "evals");
+  runSync("uv", ["run", "mlx_main.py", "eval", "--n", "2", "--max-tokens", "4", "--methods", "greedy,entropix", "--out", join(evalRoot, "smoke")], "eval fixture");
+  const layersTrace = join(TMP, "layers-trace.json");
+  runSync("uv", ["run", "python", join(UI, "e2e", "layers_trace.py"), layersTrace], "per-layer trace fixture");
 
-  // The server serves ui/dist at `/`; if this one does not, serve the build with Vite's preview and its proxy.
-  let base = api;
-  const index = await fetch(`${api}/`).then((r) => r.text()).catch(() => "");
-  if (!index.includes('id="root"')) {
-    const previewPort = await freePort();
-    const preview = start("bunx", ["vite", "preview", "--port", String(previewPort), "--strictPort", "--host", "127.0.0.1"], UI, "preview.log", {
-      ...process.env,
-      MLX_SERVER_URL: api,
-    });
-    base = `http://127.0.0.1:${previewPort}`;
-    await waitFor(`${base}/`, preview, "preview.log", 60);
-    log(`the server does not serve ui/dist at /; using vite preview at ${base}`);
-  }
+  const port = await freePort();
+  const server = start("uv", ["run", "mlx_server.py", "--port", String(port), "--eval-dir", evalRoot], ROOT, "server.log");
+  const base = `http://127.0.0.1:${port}`;
+  await waitFor(`${base}/health`, server, "server.log", SERVER_START_S);
+  log(`server up at ${base}`);
+  const index = await fetch(`${base}/`).then((r) => r.text());
+  expect(index.includes('id="root"'), `the server does not serve the built UI at /: ${index.slice(0, 200)}`);
 
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
-  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: "light", acceptDownloads: true });
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, colorScheme: "light", acceptDownloads: true });
   const page = await context.newPage();
   page.setDefaultTimeout(30_000);
   const pageErrors: string[] = [];
   page.on("pageerror", (e) => pageErrors.push(e.message));
+  const missing: string[] = [];
+  page.on("response", (r) => {
+    if (r.status() === 404) missing.push(r.url());
+  });
 
   let tokens = 0;
   const savedTrace = join(TMP, "saved-trace.json");
@@ -165,13 +210,58 @@ async function run(): Promise<void> {
     const presets = await page.locator("select[name=preset] option").count();
     expect(presets > 0, "no presets in the preset menu");
     expect((await page.locator(".model-name").textContent())?.trim(), "no model name in the header");
+    const info = await fetch(`${base}/api/config`).then((r) => r.json());
+    const rows = await page.locator("[data-testid=model-info] tr").count();
+    expect(rows === Object.keys(info.model).length, `${rows} model rows for ${Object.keys(info.model).length} model fields`);
     const lowEnt = await page.inputValue("input[name=low_ent]");
     expect(Number.isFinite(Number(lowEnt)), `low_ent field shows ${lowEnt}`);
   });
 
-  await check("chat streams tokens in", page, async () => {
+  await check("a disabled Generate says why; the favicon exists; field names are whole", page, async () => {
+    expect(await page.locator("[data-testid=generate]").isDisabled(), "Generate enabled with an empty prompt");
+    expect(((await page.locator("[data-testid=generate-blocked]").textContent()) ?? "").includes("type a prompt"), "no reason for the disabled Generate");
+    const icon = await fetch(`${base}/favicon.ico`);
+    expect(icon.status === 200, `/favicon.ico answered ${icon.status}`);
+    await page.locator("details.more-fields summary").click();
+    const labels = await page.locator("details.more-fields .field-label").evaluateAll((els) =>
+      els.map((e) => ({ text: e.textContent ?? "", cut: e.scrollWidth > e.clientWidth + 1 })),
+    );
+    expect(labels.length > 5 && labels.every((l) => !l.cut), `cut labels: ${labels.filter((l) => l.cut).map((l) => l.text).join(", ")}`);
+    expect(new Set(labels.map((l) => l.text)).size === labels.length, "two sampler fields look the same");
+    await page.locator("details.more-fields summary").click();
+  });
+
+  await check("invalid settings block Generate with the reason shown", page, async () => {
+    await page.fill("textarea[name=prompt]", "Hi");
+    for (const [field, value, words] of [
+      ["max_tokens", "-3", "max tokens"],
+      ["max_tokens", "100000", "max tokens"],
+      ["temperature", "abc", "temperature"],
+    ] as const) {
+      await page.fill(`input[name=${field}]`, value);
+      expect(await page.locator("[data-testid=generate]").isDisabled(), `Generate enabled with ${field} = ${value}`);
+      const reason = (await page.locator("[data-testid=generate-blocked]").textContent()) ?? "";
+      expect(reason.includes(words) && reason.includes(value === "abc" ? '"abc"' : value), `reason for ${field} = ${value}: ${reason}`);
+      await page.fill(`input[name=${field}]`, field === "max_tokens" ? MAX_TOKENS : "0.666");
+    }
+    expect(!(await page.locator("[data-testid=generate]").isDisabled()), "Generate still disabled once the fields are fixed");
+  });
+
+  await check("threshold sliders are wide and write short numbers", page, async () => {
+    const slider = page.locator("[data-testid=slider-low_vent]");
+    const box = await slider.boundingBox();
+    expect(box && box.width >= 150, `low_vent slider is ${box?.width} px wide`);
+    await slider.focus();
+    await page.keyboard.press("ArrowRight");
+    const v = await page.inputValue("input[name=low_vent]");
+    expect(/^\d*\.?\d+$/.test(v) && v.replace(/^0\.0*|\./g, "").length <= 3, `a slider step wrote ${v}`);
+    await page.getByText("reset to preset").click();
+  });
+
+  await check("chat streams tokens in, with n / max while it runs", page, async () => {
     await generateInChat(page, "Which number is larger, 9.9 or 9.11?");
     await page.waitForSelector("[data-testid=run-stats][data-status=running]", { timeout: 10_000 });
+    expect(((await page.locator("[data-testid=token-max]").textContent()) ?? "").includes(`/ ${MAX_TOKENS}`), "no n / max tokens while running");
     await page.waitForSelector(".token-text .tok", { timeout: GENERATION_MS });
     await page.waitForSelector("[data-testid=conversation] [data-testid=run-stats][data-status=done]", { timeout: GENERATION_MS });
     tokens = await tokenCount(page, "[data-testid=conversation]");
@@ -180,15 +270,35 @@ async function run(): Promise<void> {
     expect(spans === tokens, `${spans} token spans for ${tokens} tokens`);
   });
 
-  await check("quadrant chart has one point per token", page, async () => {
+  await check("quadrant regions carry the legend's names, and no two labels collide", page, async () => {
     const points = await page.locator("figure.quadrant circle.pt").count();
     const strip = await page.locator("figure.timeline .strip rect").count();
     expect(points === tokens, `${points} points for ${tokens} tokens`);
     expect(strip === tokens, `${strip} outcome-strip cells for ${tokens} tokens`);
-    for (const q of ["Argmax", "Insert thinking token", "Branch", "Resample"]) {
-      expect(await page.locator("figure.quadrant .corner-labels text", { hasText: q }).count(), `quadrant label ${q} missing`);
+    const regions = await boxes(page, "figure.quadrant rect.region");
+    const labels = await boxes(page, "figure.quadrant .chart-labels text");
+    const names = labels.filter((l) => l.outcome).map((l) => l.text);
+    expect(names.includes("adaptive"), `no label on the adaptive region: ${names.join(", ")}`);
+    for (const l of labels.filter((l) => l.outcome && l.outcome !== "adaptive")) {
+      const r = regions.find((g) => g.outcome === l.outcome);
+      expect(l.text === l.outcome, `region label ${l.text} on ${l.outcome}`);
+      const cx = l.x + l.w / 2;
+      const cy = l.y + l.h / 2;
+      expect(r && cx >= r.x && cx <= r.x + r.w && cy >= r.y && cy <= r.y + r.h, `label ${l.text} is not inside the ${l.outcome} region`);
+    }
+    for (const a of labels) for (const b of labels) {
+      if (a === b) continue;
+      const apart = a.x + a.w <= b.x + 0.5 || b.x + b.w <= a.x + 0.5 || a.y + a.h <= b.y + 0.5 || b.y + b.h <= a.y + 0.5;
+      expect(apart, `labels "${a.text}" and "${b.text}" overlap`);
     }
     expect(await page.locator("figure.quadrant .thresholds line").count() === 5, "threshold lines missing");
+  });
+
+  await check("the outcome bar stays clear of its label", page, async () => {
+    const [label] = await boxes(page, "figure.timeline .strip text.tl-label");
+    const cells = await boxes(page, "figure.timeline .strip rect");
+    const left = Math.min(...cells.map((c) => c.x));
+    expect(label.x + label.w <= left, `the bar starts at ${left}, under its label ending at ${label.x + label.w}`);
   });
 
   await page.hover("[data-testid=conversation] .tok >> nth=0").catch(() => undefined);
@@ -197,7 +307,7 @@ async function run(): Promise<void> {
   await check("hovering a token or a point shows its metrics, linked", page, async () => {
     await page.hover("[data-testid=conversation] .tok >> nth=0");
     const details = page.locator("[data-testid=token-details]");
-    await details.getByText("#0", { exact: false }).waitFor();
+    await details.locator(".details-head").getByText("#0", { exact: false }).waitFor();
     const text = (await details.textContent()) ?? "";
     for (const w of ["entropy", "varentropy", "temperature", "agreement"]) expect(text.includes(w), `details lack ${w}`);
     expect(await page.locator("figure.quadrant circle.pt.hover").getAttribute("data-index") === "0", "point 0 not highlighted");
@@ -209,20 +319,48 @@ async function run(): Promise<void> {
     await page.mouse.move(5, 5);
   });
 
-  await check("moving thresholds re-classifies the chart without regenerating", page, async () => {
+  await check("re-classification: the counter and the charts agree", page, async () => {
     await page.click("[data-testid=mode-reclassified]");
+    expect((await changedCounter(page)) === 0, `the preset's own thresholds change ${await changedCounter(page)} tokens`);
+    expect((await recoloured(page)) === 0, `the preset's own thresholds recolour ${await recoloured(page)} points`);
+    for (const v of ["1.02", "0.3", "3"]) {
+      await page.fill("input[name=high_vent]", v);
+      const counted = await changedCounter(page);
+      const seen = await recoloured(page);
+      expect(counted === seen, `high_vent ${v}: the counter says ${counted}, ${seen} points changed colour`);
+    }
     await page.fill("input[name=low_vent]", "1000");
+    await page.fill("input[name=high_vent]", "1000");
     await page.fill("input[name=low_ent]", "1000");
+    await page.fill("input[name=med_ent]", "1000");
+    await page.fill("input[name=high_ent]", "1000");
     const outcomes = await page.locator("figure.quadrant circle.pt").evaluateAll((els) => els.map((e) => e.getAttribute("data-outcome")));
-    expect(outcomes.length === tokens && outcomes.every((o) => o === "argmax"), `outcomes ${outcomes.join(",")}`);
+    const actual = await page.locator("[data-testid=conversation] .tok").evaluateAll((els) => els.map((e) => [e.getAttribute("data-outcome"), e.classList.contains("inserted")]));
+    expect(outcomes.every((o, i) => o === "argmax" || actual[i][1]), `outcomes ${outcomes.join(",")}`);
     expect(await tokenCount(page, "[data-testid=conversation]") === tokens, "the run changed");
     await page.getByText("reset to preset").click();
     await page.getByRole("radio", { name: "actual outcome" }).click();
   });
 
+  await check("distributions show both histograms with the thresholds", page, async () => {
+    expect(await page.locator("figure.distributions .hist").count() === 2, "histograms missing");
+    expect(await page.locator("figure.distributions [data-threshold]").count() === 5, "threshold lines missing on the histograms");
+    const bars = await page.locator("figure.distributions .hist[data-metric=entropy] rect.bar").count();
+    expect(bars > 0, "no entropy bars");
+  });
+
+  await check("charts export as SVG and PNG, tokens as CSV", page, async () => {
+    const svg = readFileSync(await download(page, () => page.locator("[data-testid=export-quadrant] button", { hasText: "SVG" }).click(), "quadrant.svg"), "utf8");
+    expect(svg.startsWith("<svg") && svg.includes("circle") && !svg.includes("var(--"), "the SVG is not standalone");
+    const png = readFileSync(await download(page, () => page.locator("[data-testid=export-timeline] button", { hasText: "PNG" }).click(), "timeline.png"));
+    expect(png.subarray(1, 4).toString() === "PNG" && png.length > 2000, `PNG of ${png.length} bytes`);
+    const csv = readFileSync(await download(page, () => page.click("[data-testid=save-csv]"), "tokens.csv"), "utf8").trim().split("\n");
+    expect(csv[0].startsWith("index,id,text,outcome") && csv.length >= tokens + 1, `CSV of ${csv.length} lines for ${tokens} tokens`);
+  });
+
   await check("saving the trace writes the trace format (and Python loads it)", page, async () => {
-    const [download] = await Promise.all([page.waitForEvent("download"), page.click("[data-testid=save-trace]")]);
-    await download.saveAs(savedTrace);
+    await download(page, () => page.click("[data-testid=save-trace]"), "saved-trace.json");
+    copyFileSync(join(SHOTS, "saved-trace.json"), savedTrace);
     const t = JSON.parse(readFileSync(savedTrace, "utf8"));
     expect(t.version === 1 && t.unit === "nats", `version ${t.version}, unit ${t.unit}`);
     expect(t.tokens.length === tokens, `${t.tokens.length} tokens saved of ${tokens}`);
@@ -235,7 +373,24 @@ async function run(): Promise<void> {
     expect(py.status === 0 && py.stdout.trim() === String(tokens), `trace.py could not load it: ${py.stderr.slice(-400)}`);
   });
 
-  await check("compare runs entropix and the normal baseline", page, async () => {
+  await check("fitting thresholds from the settings panel applies them", page, async () => {
+    await page.locator("[data-testid=fit] summary").click();
+    await page.fill("input[name=fit_prompts]", "1");
+    await page.fill("input[name=fit_max_tokens]", "3");
+    const before = await page.inputValue("input[name=low_ent]");
+    await page.click("[data-testid=fit-start]");
+    await page.waitForSelector("[data-testid=fit-result]", { timeout: GENERATION_MS });
+    await page.click("[data-testid=fit-apply]");
+    const fitted = /low_ent ([\d.e-]+)/.exec((await page.locator("[data-testid=fit-result]").textContent()) ?? "")?.[1];
+    await page.waitForFunction((v) => (document.querySelector("input[name=low_ent]") as HTMLInputElement).value !== v, before, { timeout: 5_000 });
+    const after = await page.inputValue("input[name=low_ent]");
+    expect(fitted !== undefined && Math.abs(Number(after) - Number(fitted)) / Number(fitted) < 0.01, `low_ent ${after}, fitted ${fitted}`);
+    expect(await page.locator(".field.changed input[name=low_ent]").count() === 1, "the fitted low_ent is not marked as changed");
+    await page.getByText("reset to preset").click();
+    await page.locator("[data-testid=fit] summary").click();
+  });
+
+  await check("compare overlays both runs' curves, both in the quadrant chart, with a summary", page, async () => {
     await page.getByRole("tab", { name: /Compare/ }).click();
     await page.fill("textarea[name=prompt]", "Name a colour.");
     await page.fill("input[name=max_tokens]", MAX_TOKENS);
@@ -248,18 +403,96 @@ async function run(): Promise<void> {
     expect(a > 0 && b > 0, `entropix ${a} tokens, normal ${b} tokens`);
     const normalOutcomes = await page.locator("[data-testid=compare-normal] .tok").evaluateAll((els) => els.map((e) => e.getAttribute("data-outcome")));
     expect(normalOutcomes.every((o) => o === "sample"), `normal outcomes ${normalOutcomes.join(",")}`);
-    const entOutcomes = await page.locator("[data-testid=compare-entropix] .tok").evaluateAll((els) => els.map((e) => e.getAttribute("data-outcome")));
-    expect(!entOutcomes.includes("sample"), `entropix outcomes ${entOutcomes.join(",")}`);
-    await page.screenshot({ path: join(SHOTS, "compare.png") });
+    for (const metric of ["entropy", "varentropy"]) {
+      const runs = await page.locator(`[data-testid=overlay-curves] g[data-metric=${metric}] path.curve`).evaluateAll((els) => els.map((e) => e.getAttribute("data-run")));
+      expect(runs.length === 2 && runs[0] !== runs[1], `${metric} curves: ${runs.join(", ")}`);
+    }
+    expect(await page.locator("figure.quadrant circle.pt").count() === a, "entropix points missing from the compare quadrant");
+    expect(await page.locator("figure.quadrant rect.pt-second").count() === b, "normal squares missing from the compare quadrant");
+    const summary = (await page.locator("[data-testid=compare-summary]").textContent()) ?? "";
+    for (const w of ["mean entropy", "tok/s", "sample share"]) expect(summary.includes(w), `summary lacks ${w}`);
+    await page.mouse.move(5, 5);
+    await page.screenshot({ path: join(SHOTS, "compare.png"), fullPage: true });
   });
 
-  await check("stop aborts a running generation", page, async () => {
+  await check("inspecting a compare run keeps the chat run", page, async () => {
+    await page.locator("[data-testid=compare-normal] [data-testid=inspect]").click();
+    await page.waitForSelector("[data-testid=inspecting]");
+    const b = await page.locator("[data-testid=conversation] .tok").count();
+    const outcomes = await page.locator("[data-testid=conversation] .tok").evaluateAll((els) => els.map((e) => e.getAttribute("data-outcome")));
+    expect(b > 0 && outcomes.every((o) => o === "sample"), "the inspected run is not shown");
+    await page.click("[data-testid=back-to-chat]");
+    expect(await tokenCount(page, "[data-testid=conversation]") === tokens, "the chat run was thrown away");
+  });
+
+  await check("a per-layer trace shows the attention heatmap and the branch tree", page, async () => {
+    await page.setInputFiles("[data-testid=load-trace]", layersTrace);
+    await page.getByText("replaying layers-trace.json").waitFor();
+    const layers = Number(await page.locator("[data-testid=heatmap] canvas").getAttribute("data-layers"));
+    expect(layers > 1, `heatmap of ${layers} layers`);
+    const branch = page.locator("[data-testid=conversation] .tok[data-outcome=branch]").first();
+    await branch.click();
+    await page.mouse.move(5, 5);
+    const tree = page.locator("[data-testid=branch-tree]");
+    await tree.waitFor();
+    expect(await tree.locator("li.winner").count() === 1, "no single winner in the branch tree");
+    await tree.locator("[data-testid=branch-candidate]").first().click();
+    expect(((await tree.locator("[data-testid=branch-tokens]").textContent()) ?? "").includes("tokens"), "a candidate's tokens are not shown");
+    await page.screenshot({ path: join(SHOTS, "layers-branches.png"), fullPage: true });
+  });
+
+  await check("a 2,000-token trace renders every view (render time stated)", page, async () => {
+    const long = join(TMP, "long-trace.json");
+    longTrace(savedTrace, 2000, long);
+    const t0 = Date.now();
+    await page.setInputFiles("[data-testid=load-trace]", long);
+    await page.waitForFunction(() => document.querySelectorAll("figure.quadrant circle.pt").length === 2000 && document.querySelectorAll("figure.timeline .strip rect").length === 2000, null, { timeout: 60_000 });
+    const loadMs = Date.now() - t0;
+    const h0 = Date.now();
+    await page.hover("[data-testid=conversation] .tok >> nth=1000");
+    await page.waitForSelector("figure.quadrant circle.pt.hover[data-index='1000']");
+    const hoverMs = Date.now() - h0;
+    const line = `2,000-token trace: loaded and drawn in ${loadMs} ms, hover re-render ${hoverMs} ms (headless Chromium, 1400x900)`;
+    log(line);
+    writeFileSync(join(SHOTS, "render-2000.txt"), line + "\n");
+    expect(loadMs < 30_000 && hoverMs < 5_000, line);
+  });
+
+  await check("eval results open, with every item and its trace", page, async () => {
+    await page.getByRole("tab", { name: "Eval results" }).click();
+    await page.selectOption("select[name=eval-run]", "smoke");
+    await page.waitForSelector("[data-testid=eval-items]");
+    expect(await page.locator("[data-testid=eval-items] tbody tr").count() === 2, "not 2 items");
+    expect(await page.locator("[data-testid=eval-methods] tbody tr").count() === 2, "not 2 methods");
+    expect(await page.locator("[data-testid=eval-pairs] tbody tr").count() === 1, "no paired comparison");
+    await page.screenshot({ path: join(SHOTS, "evals.png"), fullPage: true });
+    await page.locator("[data-testid=eval-trace]").first().click();
+    await page.waitForSelector("[data-testid=inspecting]");
+    expect(await page.locator("[data-testid=conversation] .tok").count() > 0, "the item's trace shows no tokens");
+    await page.click("[data-testid=back-to-chat]");
+  });
+
+  await check("a value the server refuses shows the server's message", page, async () => {
     await page.getByRole("tab", { name: "Chat" }).click();
+    await page.locator("details.more-fields summary").click();
+    const think = page.locator("details.more-fields label", { hasText: "think_text" }).locator("input");
+    await think.fill("");
+    await generateInChat(page, "Hi");
+    const err = page.locator("[data-testid=run-error]");
+    await err.waitFor({ timeout: 30_000 });
+    const msg = (await err.textContent()) ?? "";
+    expect(msg.includes("400") && msg.includes("think_text"), `message: ${msg}`);
+    await page.getByText("reset to preset").click();
+    await page.locator("details.more-fields summary").click();
+  });
+
+  await check("stop aborts a running generation, after prompt progress", page, async () => {
     const newChat = page.getByText("new chat");
     if (await newChat.count()) await newChat.click();
     await page.fill("textarea[name=prompt]", "Write a long story about a lighthouse.");
     await page.fill("input[name=max_tokens]", "400");
     await page.click("[data-testid=generate]");
+    await page.waitForSelector("[data-testid=prompt-progress]", { timeout: 10_000 });
     await page.waitForSelector("[data-testid=conversation] .tok", { timeout: GENERATION_MS });
     await page.click("[data-testid=stop]");
     await page.waitForSelector("[data-testid=conversation] [data-testid=run-stats][data-status=cancelled]", { timeout: 10_000 });
@@ -294,19 +527,25 @@ async function run(): Promise<void> {
     await page.screenshot({ path: join(SHOTS, "main-dark.png") });
     await page.setViewportSize({ width: 800, height: 900 });
     await page.screenshot({ path: join(SHOTS, "narrow-dark.png") });
-    await page.setViewportSize({ width: 1280, height: 900 });
+    await page.setViewportSize({ width: 1400, height: 900 });
   });
 
-  await check("server going away is reported, not hung", page, async () => {
-    await stop(server);
-    await generateInChat(page, "Hello?");
+  await check("the server dying mid-generation says the stream ended early", page, async () => {
+    await page.getByText("new chat").click();
+    await page.fill("textarea[name=prompt]", "Write a long story about a lighthouse.");
+    await page.fill("input[name=max_tokens]", "400");
+    await page.click("[data-testid=generate]");
+    await page.waitForSelector("[data-testid=conversation] .tok", { timeout: GENERATION_MS });
+    await stop(server, "SIGKILL");
     const err = page.locator("[data-testid=run-error]");
     await err.waitFor({ timeout: 30_000 });
-    expect(((await err.textContent()) ?? "").length > 0, "empty error");
+    const msg = (await err.textContent()) ?? "";
+    expect(msg.includes("stream ended before its `done` event"), `message: ${msg}`);
   });
 
-  await check("no uncaught errors in the page", page, async () => {
+  await check("no uncaught errors and no missing files in the page", page, async () => {
     expect(pageErrors.length === 0, pageErrors.join("; "));
+    expect(missing.length === 0, `404s: ${missing.join(", ")}`);
   });
 }
 
@@ -329,7 +568,7 @@ async function main(): Promise<void> {
 
 async function shutdown(): Promise<void> {
   await browser?.close().catch(() => undefined);
-  await Promise.all(children.map(stop));
+  await Promise.all(children.map((c) => stop(c)));
 }
 
 function report(): never {

@@ -1,7 +1,8 @@
 /**
  * `bun run dev`: the Vite dev server (proxying /api, /v1 and /health to the
  * model server) and `uv run mlx_server.py` together; Ctrl-C, or either one
- * exiting, stops both. Extra arguments go to mlx_server.py.
+ * exiting, stops both. Extra arguments go to mlx_server.py, which skips its
+ * own UI build here (Vite serves the sources).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { dirname, resolve } from "node:path";
@@ -12,8 +13,8 @@ const root = resolve(ui, "..");
 const port = process.env.MLX_SERVER_PORT ?? "8000";
 
 const children: ChildProcess[] = [
-  spawn("uv", ["run", "mlx_server.py", "--port", port, ...process.argv.slice(2)], { cwd: root, stdio: "inherit" }),
-  spawn("bunx", ["vite"], {
+  spawn("uv", ["run", "mlx_server.py", "--no-ui-build", "--port", port, ...process.argv.slice(2)], { cwd: root, stdio: "inherit" }),
+  spawn(process.execPath, ["x", "vite"], {
     cwd: ui,
     stdio: "inherit",
     env: { ...process.env, MLX_SERVER_URL: `http://127.0.0.1:${port}` },

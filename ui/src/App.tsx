@@ -2,16 +2,23 @@ import { useCallback, useEffect, useRef, useState } from "react";
 import { fetchConfig, generate, type GenerateRequest, type ServerConfig } from "./api";
 import { thresholdsOf, THRESHOLD_NAMES } from "./classify";
 import { ComparePanel, type ComparePair } from "./components/ComparePanel";
+import { AttentionHeatmap } from "./components/AttentionHeatmap";
 import { ChartsPanel } from "./components/ChartsPanel";
+import { Distributions } from "./components/Distributions";
+import { EvalsPanel } from "./components/EvalsPanel";
 import { Conversation } from "./components/Conversation";
 import { SettingsPanel } from "./components/SettingsPanel";
 import { TokenDetails } from "./components/TokenDetails";
 import { applyEvent, failRun, runFromTrace, startRun, type Run } from "./run";
-import { buildRequest, defaultSettings, effectiveThresholds, nextMessages, settingsProblem, type Settings } from "./settings";
+import { buildRequest, defaultSettings, nextMessages, reclassifyFor, settingsProblem, type Settings } from "./settings";
+import { download, tokensCsv } from "./export";
 import { useTheme } from "./theme";
+import { firstProblem } from "./validate";
 import { parseTraceJson, promptMessages, traceToJson, UNIT, type Trace } from "./trace";
 
-type Tab = "chat" | "compare";
+type Tab = "chat" | "compare" | "evals";
+
+const TAB_NAMES: Record<Tab, string> = { chat: "Chat", compare: "Compare entropix vs normal", evals: "Eval results" };
 
 /** Re-render a few times a second while a run streams, for the live tok/s and time. */
 function useNow(active: boolean): number {
@@ -26,7 +33,7 @@ function useNow(active: boolean): number {
 
 /** Stream one request into a Run, reporting every intermediate state; never throws. */
 async function streamRun(req: GenerateRequest, report: (r: Run) => void, signal: AbortSignal): Promise<Run> {
-  let run = startRun({ messages: req.messages }, Date.now());
+  let run = startRun({ messages: req.messages }, Date.now(), req.max_tokens);
   report(run);
   try {
     await generate(req, (ev) => {
@@ -57,6 +64,9 @@ export function App() {
   const [settings, setSettings] = useState<Settings | null>(null);
   const [tab, setTab] = useState<Tab>("chat");
   const [run, setRun] = useState<Run | null>(null);
+  /** A run opened from compare or an eval, shown in the chat view's charts without replacing the chat's own run. */
+  const [inspected, setInspected] = useState<Run | null>(null);
+  const [promptTps, setPromptTps] = useState<number | null>(null);
   const [pair, setPair] = useState<ComparePair>({ entropix: null, normal: null });
   const [busy, setBusy] = useState(false);
   const [prompt, setPrompt] = useState("");
@@ -64,6 +74,16 @@ export function App() {
   const [hover, setHover] = useState<number | null>(null);
   const [selected, setSelected] = useState<number | null>(null);
   const [banner, setBanner] = useState<string | null>(null);
+  const [fieldProblems, setFieldProblems] = useState<Record<string, string>>({});
+  const onFieldProblem = useCallback((name: string, p: string | null) => {
+    setFieldProblems((all) => {
+      if ((all[name] ?? null) === p) return all;
+      const next = { ...all };
+      if (p === null) delete next[name];
+      else next[name] = p;
+      return next;
+    });
+  }, []);
   const abortRef = useRef<AbortController | null>(null);
   const fileRef = useRef<HTMLInputElement>(null);
   const now = useNow(busy);
@@ -79,18 +99,20 @@ export function App() {
   }, []);
   useEffect(loadConfig, [loadConfig]);
 
-  const trace = run?.trace ?? null;
+  const shown = inspected ?? run;
+  const trace = shown?.trace ?? null;
   const tokens = trace?.tokens ?? [];
   const unit = trace?.unit ?? config?.unit ?? UNIT;
-  const thresholds = effectiveThresholds(config, settings) ?? thresholdsOf((trace?.sampler as { config?: Record<string, unknown> })?.config);
+  const rc = reclassifyFor(config, settings, trace);
   const focus = hover ?? selected ?? (tokens.length ? tokens.length - 1 : null);
   const focusToken = focus !== null && focus < tokens.length ? tokens[focus] : null;
   const observed = {
     entropy: Math.max(0, ...tokens.map((t) => t.metrics.entropy)),
     varentropy: Math.max(0, ...tokens.map((t) => t.metrics.varentropy)),
   };
-  const problem = config && settings ? settingsProblem(config, settings) : "no server configuration yet";
-  const canRun = !busy && !problem && prompt.trim() !== "";
+  const problem = firstProblem(fieldProblems) ?? (config && settings ? settingsProblem(config, settings) : "no server configuration yet");
+  const blocked = problem ?? (prompt.trim() === "" ? "type a prompt first" : null);
+  const canRun = !busy && !blocked;
 
   const begin = (): AbortController => {
     const ctrl = new AbortController();
@@ -99,9 +121,11 @@ export function App() {
     setBanner(null);
     return ctrl;
   };
-  const finish = () => {
+  const finish = (...done: Run[]) => {
     abortRef.current = null;
     setBusy(false);
+    const tps = done.map((r) => r.trace.stats?.prompt_tps).find((v) => typeof v === "number" && v > 0);
+    if (tps) setPromptTps(tps);
   };
 
   const onGenerate = async () => {
@@ -112,9 +136,10 @@ export function App() {
     setTab("chat");
     setHover(null);
     setSelected(null);
+    setInspected(null);
     const final = await streamRun(buildRequest(settings, messages), setRun, ctrl.signal);
     if (final.status === "done") setPrompt("");
-    finish();
+    finish(final);
   };
 
   const onCompare = async () => {
@@ -125,22 +150,21 @@ export function App() {
     setPair({ entropix: null, normal: null });
     const first = await streamRun(buildRequest(settings, messages, "entropix"), (r) => setPair((p) => ({ ...p, entropix: r })), ctrl.signal);
     if (first.status === "done") {
-      await streamRun(buildRequest(settings, messages, "normal"), (r) => setPair((p) => ({ ...p, normal: r })), ctrl.signal);
-    }
-    finish();
+      finish(first, await streamRun(buildRequest(settings, messages, "normal"), (r) => setPair((p) => ({ ...p, normal: r })), ctrl.signal));
+    } else finish(first);
   };
 
   const onStop = () => abortRef.current?.abort();
 
+  const fileStem = () => {
+    const method = String((trace?.sampler as { method?: unknown } | undefined)?.method ?? "run");
+    return `trace-${method}-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+  };
   const onSave = () => {
-    if (!trace) return;
-    const blob = new Blob([traceToJson(trace)], { type: "application/json" });
-    const a = document.createElement("a");
-    const method = String((trace.sampler as { method?: unknown }).method ?? "run");
-    a.href = URL.createObjectURL(blob);
-    a.download = `trace-${method}-${new Date().toISOString().replace(/[:.]/g, "-")}.json`;
-    a.click();
-    setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+    if (trace) download(`${fileStem()}.json`, new Blob([traceToJson(trace)], { type: "application/json" }));
+  };
+  const onCsv = () => {
+    if (trace) download(`${fileStem()}.csv`, new Blob([tokensCsv(trace.tokens)], { type: "text/csv" }));
   };
 
   const onLoad = async (file: File | undefined) => {
@@ -148,6 +172,7 @@ export function App() {
     try {
       const loaded = parseTraceJson(await file.text(), file.name);
       setRun(runFromTrace(loaded, file.name));
+      setInspected(null);
       setHover(null);
       setSelected(null);
       setTab("chat");
@@ -161,7 +186,7 @@ export function App() {
   };
 
   const inspect = (r: Run) => {
-    setRun(r);
+    setInspected(r);
     setHover(null);
     setSelected(null);
     setTab("chat");
@@ -178,6 +203,9 @@ export function App() {
         <button onClick={onSave} disabled={!trace || trace.tokens.length === 0 || busy} data-testid="save-trace">
           Save trace
         </button>
+        <button onClick={onCsv} disabled={!trace || trace.tokens.length === 0 || busy} data-testid="save-csv" title="the token table as CSV">
+          Tokens CSV
+        </button>
         <button onClick={() => fileRef.current?.click()} disabled={busy}>
           Load trace
         </button>
@@ -188,7 +216,7 @@ export function App() {
       </header>
       <div className="body">
         {config && settings ? (
-          <SettingsPanel config={config} settings={settings} onChange={setSettings} observed={observed} />
+          <SettingsPanel config={config} settings={settings} onChange={setSettings} onProblem={onFieldProblem} observed={observed} />
         ) : (
           <aside className="settings">
             <h2>Settings</h2>
@@ -205,9 +233,9 @@ export function App() {
         )}
         <main>
           <nav className="tabs" role="tablist">
-            {(["chat", "compare"] as const).map((t) => (
+            {(["chat", "compare", "evals"] as const).map((t) => (
               <button key={t} role="tab" aria-selected={tab === t} className={tab === t ? "tab active" : "tab"} onClick={() => setTab(t)}>
-                {t === "chat" ? "Chat" : "Compare entropix vs normal"}
+                {TAB_NAMES[t]}
               </button>
             ))}
           </nav>
@@ -217,7 +245,17 @@ export function App() {
               <button className="link" onClick={() => setBanner(null)}>dismiss</button>
             </div>
           ) : null}
-          <section className="prompt-box">
+          {tab === "chat" && inspected ? (
+            <div className="inspect-banner" data-testid="inspecting">
+              <span>
+                Inspecting <b>{inspected.source === "generated" ? String((inspected.trace.sampler as { method?: unknown }).method ?? "a run") : inspected.source}</b>
+              </span>
+              <button className="link" onClick={() => setInspected(null)} data-testid="back-to-chat">
+                back to your chat{run ? ` (${run.trace.tokens.length} tokens)` : ""}
+              </button>
+            </div>
+          ) : null}
+          <section className="prompt-box" hidden={tab === "evals"}>
             {settings ? (
               <details className="system-prompt">
                 <summary>System prompt{settings.system ? " (set)" : ""}</summary>
@@ -251,7 +289,7 @@ export function App() {
                 </button>
               ) : (
                 <>
-                  <button className="primary" disabled={!canRun} onClick={tab === "compare" ? onCompare : onGenerate} data-testid="generate">
+                  <button className="primary" disabled={!canRun} title={blocked ?? undefined} onClick={tab === "compare" ? onCompare : onGenerate} data-testid="generate">
                     {tab === "compare" ? "Compare" : "Generate"}
                   </button>
                   {tab === "chat" && run && run.status === "done" ? (
@@ -261,42 +299,49 @@ export function App() {
                     </label>
                   ) : null}
                   {tab === "chat" && run ? (
-                    <button className="link" onClick={() => setRun(null)}>
+                    <button className="link" onClick={() => { setRun(null); setInspected(null); }}>
                       new chat
                     </button>
                   ) : null}
                 </>
               )}
-              {problem && config && !busy ? <span className="problem">{problem}</span> : null}
+              {blocked && config && !busy ? <span className={problem ? "problem" : "muted"} data-testid="generate-blocked">{blocked}</span> : null}
             </div>
           </section>
 
-          {tab === "compare" ? (
-            <ComparePanel pair={pair} config={config} thresholds={thresholds} now={now} onInspect={inspect} />
+          {tab === "evals" ? (
+            <EvalsPanel onOpenTrace={(t, source) => inspect(runFromTrace(t, source))} />
+          ) : tab === "compare" ? (
+            <ComparePanel pair={pair} config={config} unit={unit} rc={reclassifyFor(config, settings, pair.entropix?.trace ?? null)} now={now} onInspect={inspect} />
           ) : (
             <>
               <div className="chat-grid">
                 <Conversation
-                  run={run}
+                  run={shown}
+                  promptTps={promptTps}
                   config={config}
-                  thresholds={thresholds}
+                  rc={rc}
                   hover={hover}
                   selected={selected}
                   now={now}
                   onHover={setHover}
                   onSelect={setSelected}
                 />
-                <TokenDetails token={focusToken} thresholds={thresholds} config={config} unit={unit} />
+                <TokenDetails token={focusToken} rc={rc} config={config} unit={unit} />
               </div>
               <ChartsPanel
                 tokens={tokens}
-                thresholds={thresholds}
+                rc={rc}
                 hover={hover}
                 selected={selected}
                 unit={unit}
                 onHover={setHover}
                 onSelect={setSelected}
               />
+              <div className="extra-charts">
+                <Distributions tokens={tokens} thresholds={rc?.now ?? null} unit={unit} />
+                <AttentionHeatmap tokens={tokens} focus={focus} onSelect={setSelected} />
+              </div>
             </>
           )}
         </main>

@@ -98,6 +98,26 @@ describe("generate", () => {
     expect(error?.message).toMatch(/ended before its `done` event/);
   });
 
+  it("says the stream ended early when the server dies mid-stream, not just \"network error\"", async () => {
+    const first = new TextEncoder().encode(sse("start", { model: {}, prompt: {}, sampler: {} }) + sse("token", token(0, "a")));
+    let sent = false;
+    const dying = new Response(
+      new ReadableStream<Uint8Array>({
+        pull(c) {
+          if (!sent) {
+            sent = true;
+            c.enqueue(first);
+          } else c.error(new TypeError("network error"));
+        },
+      }),
+      { status: 200, headers: { "Content-Type": "text/event-stream" } },
+    );
+    const { events, error } = await collect(dying);
+    expect(events.map((e) => e.type)).toEqual(["start", "token"]);
+    expect(error).toBeInstanceOf(ApiError);
+    expect(error?.message).toBe("the stream ended before its `done` event (server stopped or connection lost: network error)");
+  });
+
   it("rejects a malformed token event with the field that is wrong", async () => {
     const { error } = await collect(streamed(sse("token", { ...token(0, "a"), metrics: { entropy: 1 } })));
     expect(error?.message).toMatch(/malformed "token" event: token\.metrics\.varentropy/);

@@ -91,16 +91,20 @@ async function httpError(res: Response): Promise<ApiError> {
   return new ApiError(`${res.status} ${res.statusText}${body ? `: ${body.slice(0, 200)}` : ""}`);
 }
 
-export async function fetchConfig(signal?: AbortSignal): Promise<ServerConfig> {
-  const url = "/api/config";
+/** fetch, with every failure (unreachable, 4xx/5xx) turned into an ApiError naming it. */
+async function request(url: string, init: RequestInit = {}): Promise<Response> {
   let res: Response;
   try {
-    res = await fetch(url, { signal });
+    res = await fetch(url, init);
   } catch (e) {
     throw networkError(e, url);
   }
   if (!res.ok) throw await httpError(res);
-  const cfg = (await res.json()) as ServerConfig;
+  return res;
+}
+
+export async function fetchConfig(signal?: AbortSignal): Promise<ServerConfig> {
+  const cfg = (await (await request("/api/config", { signal })).json()) as ServerConfig;
   if (!cfg.presets || !cfg.config_fields || !cfg.normal_defaults) {
     throw new ApiError("/api/config answered without presets, config_fields or normal_defaults: server and UI versions differ");
   }
@@ -149,31 +153,123 @@ export function decodeEvent(event: string, data: string): GenerateEvent | null {
   }
 }
 
+async function postStream(url: string, body: unknown, signal: AbortSignal): Promise<ReadableStream<Uint8Array>> {
+  const res = await request(url, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
+    body: JSON.stringify(body),
+    signal,
+  });
+  if (!res.body) throw new ApiError("the server answered without a body");
+  return res.body;
+}
+
 /** Stream one generation; resolves after `done`, rejects on any error or abort. */
 export async function generate(
   req: GenerateRequest,
   onEvent: (e: GenerateEvent) => void,
   signal: AbortSignal,
 ): Promise<void> {
-  const url = "/api/generate";
-  let res: Response;
+  const res = await postStream("/api/generate", req, signal);
+  let lost = "";
   try {
-    res = await fetch(url, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "text/event-stream" },
-      body: JSON.stringify(req),
-      signal,
-    });
+    for await (const ev of readSSE(res)) {
+      const decoded = decodeEvent(ev.event, ev.data);
+      if (!decoded) continue;
+      onEvent(decoded);
+      if (decoded.type === "done") return;
+    }
   } catch (e) {
-    throw networkError(e, url);
+    // A read that fails mid-stream (the browser says only "network error") is the same story as a stream cut short.
+    if (e instanceof ApiError || signal.aborted) throw e;
+    lost = `: ${(e as Error).message}`;
   }
-  if (!res.ok) throw await httpError(res);
-  if (!res.body) throw new ApiError("the server answered without a body");
-  for await (const ev of readSSE(res.body)) {
-    const decoded = decodeEvent(ev.event, ev.data);
-    if (!decoded) continue;
-    onEvent(decoded);
-    if (decoded.type === "done") return;
+  throw new ApiError(`the stream ended before its \`done\` event (server stopped or connection lost${lost})`);
+}
+
+export interface FitRequest {
+  preset: string;
+  prompts: number;
+  max_tokens: number;
+  seed: number;
+}
+
+export interface FitProgress {
+  done: number;
+  total: number;
+  tokens: number;
+}
+
+export interface FitResult {
+  config: Record<string, unknown>;
+  tokens: number;
+  prompts: number;
+}
+
+/** Fit thresholds to the model (POST /api/calibrate): progress events, then the fitted config. */
+export async function fitThresholds(req: FitRequest, onProgress: (p: FitProgress) => void, signal: AbortSignal): Promise<FitResult> {
+  const body = await postStream("/api/calibrate", req, signal);
+  for await (const ev of readSSE(body)) {
+    if (ev.event === "progress") onProgress(json(ev.data, ev.event) as unknown as FitProgress);
+    else if (ev.event === "done") return json(ev.data, ev.event) as unknown as FitResult;
+    else if (ev.event === "error") throw new ApiError(`fitting failed: ${String(json(ev.data, ev.event).message ?? ev.data)}`);
   }
-  throw new ApiError("the stream ended before its `done` event (server stopped or connection lost)");
+  throw new ApiError("the fitting stream ended before its result (server stopped or connection lost)");
+}
+
+export interface EvalRunInfo {
+  dir: string;
+  n: number | null;
+  accuracy: Record<string, number>;
+}
+
+export interface EvalMethodResult {
+  text: string;
+  extracted: string | null;
+  correct: boolean;
+  tokens: number;
+  time_s: number;
+  finish_reason: string;
+  trace: string;
+}
+
+export interface EvalItem {
+  index: number;
+  id?: string;
+  category?: string;
+  question: string;
+  gold: string;
+  methods: Record<string, EvalMethodResult>;
+}
+
+export interface EvalPair {
+  a: string;
+  b: string;
+  diff: number;
+  ci95: [number, number];
+  mcnemar_p: number;
+  significant: boolean;
+}
+
+export interface EvalRun {
+  dir: string;
+  summary: {
+    setup: Record<string, unknown>;
+    methods: Record<string, { n: number; correct: number; accuracy: number; ci95: [number, number]; mean_tokens: number; mean_time_s: number; hit_max_tokens: number }>;
+    pairs: EvalPair[];
+  };
+  items: EvalItem[];
+}
+
+export async function listEvals(): Promise<{ root: string; runs: EvalRunInfo[] }> {
+  return (await request("/api/evals")).json();
+}
+
+export async function openEval(dir: string): Promise<EvalRun> {
+  return (await request(`/api/evals/run?dir=${encodeURIComponent(dir)}`)).json();
+}
+
+/** One item's trace file, as text for parseTraceJson. */
+export async function fetchEvalTrace(dir: string, file: string): Promise<string> {
+  return (await request(`/api/evals/trace?dir=${encodeURIComponent(dir)}&file=${encodeURIComponent(file)}`)).text();
 }

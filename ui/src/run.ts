@@ -17,14 +17,16 @@ export interface Run {
   /** Wall-clock start (ms), for the live tok/s before the server's stats arrive. */
   startedAt: number;
   firstTokenAt?: number;
+  /** The request's token budget, for "n / max" while it runs. */
+  maxTokens?: number;
 }
 
 export function emptyTrace(prompt: Trace["prompt"] = {}): Trace {
   return { version: TRACE_VERSION, unit: UNIT, model: {}, prompt, sampler: {}, text: "", tokens: [], stats: null };
 }
 
-export function startRun(prompt: Trace["prompt"], now: number): Run {
-  return { trace: emptyTrace(prompt), status: "running", source: "generated", startedAt: now };
+export function startRun(prompt: Trace["prompt"], now: number, maxTokens?: number): Run {
+  return { trace: emptyTrace(prompt), status: "running", source: "generated", startedAt: now, maxTokens };
 }
 
 export function runFromTrace(trace: Trace, source: string): Run {
@@ -55,6 +57,24 @@ export function applyEvent(run: Run, e: GenerateEvent, now: number): Run {
 export function failRun(run: Run, error: unknown): Run {
   if (error instanceof DOMException && error.name === "AbortError") return { ...run, status: "cancelled" };
   return { ...run, status: "error", error: error instanceof Error ? error.message : String(error) };
+}
+
+export interface PromptProgress {
+  /** Prompt tokens, once the server's start event told. */
+  tokens: number | null;
+  seconds: number;
+  /** Estimated share done (0..0.99) from the prompt speed of an earlier run, when one is known. */
+  fraction: number | null;
+}
+
+/** How far the prompt's processing has got, while no token has come yet. */
+export function promptProgress(run: Run, now: number, promptTps: number | null): PromptProgress | null {
+  if (run.status !== "running" || run.trace.tokens.length > 0 || run.startedAt <= 0) return null;
+  const n = run.trace.prompt.n_tokens;
+  const tokens = typeof n === "number" ? n : null;
+  const seconds = (now - run.startedAt) / 1000;
+  const fraction = tokens && promptTps && promptTps > 0 ? Math.min(0.99, seconds / (tokens / promptTps)) : null;
+  return { tokens, seconds, fraction };
 }
 
 export interface RunSummary {

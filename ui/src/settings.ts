@@ -5,7 +5,8 @@
 
 import type { GenerateRequest, Method, NormalParams, ServerConfig } from "./api";
 import { thresholdsOf, type Thresholds } from "./classify";
-import type { ChatMessage } from "./trace";
+import type { Reclassify } from "./outcomes";
+import type { ChatMessage, Trace } from "./trace";
 
 export type FieldValue = number | boolean | string;
 
@@ -44,6 +45,16 @@ export function effectiveConfig(config: ServerConfig, s: Settings): Record<strin
 
 export function effectiveThresholds(config: ServerConfig | null, s: Settings | null): Thresholds | null {
   return config && s ? thresholdsOf(effectiveConfig(config, s)) : null;
+}
+
+/** What re-classifying a run against the current settings needs: the thresholds now, the run's own, its branch fraction. */
+export function reclassifyFor(config: ServerConfig | null, s: Settings | null, trace: Trace | null): Reclassify | null {
+  const ranConfig = (trace?.sampler as { config?: Record<string, unknown> } | undefined)?.config;
+  const ran = thresholdsOf(ranConfig);
+  const now = effectiveThresholds(config, s) ?? ran;
+  if (!now) return null;
+  const fraction = config && s ? effectiveConfig(config, s).branch_fraction : ranConfig?.branch_fraction;
+  return { now, ran, branchFraction: typeof fraction === "number" ? fraction : 0.8 };
 }
 
 /** Set one sampler field; a value equal to the preset's drops the override. */

@@ -1,13 +1,12 @@
 import { useState } from "react";
-import type { Thresholds } from "../classify";
-import { reclassified, type ColourMode } from "../outcomes";
+import { changedCount, type ColourMode, type Reclassify } from "../outcomes";
 import type { TokenRecord } from "../trace";
 import { QuadrantChart } from "./QuadrantChart";
 import { Timeline } from "./Timeline";
 
 interface Props {
   tokens: TokenRecord[];
-  thresholds: Thresholds | null;
+  rc: Reclassify | null;
   hover: number | null;
   selected: number | null;
   unit: string;
@@ -16,12 +15,9 @@ interface Props {
 }
 
 /** The quadrant chart and the timeline, coloured by the actual outcome or by the current thresholds' verdict. */
-export function ChartsPanel({ tokens, thresholds, hover, selected, unit, onHover, onSelect }: Props) {
+export function ChartsPanel({ tokens, rc, hover, selected, unit, onHover, onSelect }: Props) {
   const [mode, setMode] = useState<ColourMode>("actual");
-  const changed = tokens.filter((t) => {
-    const r = reclassified(t, thresholds);
-    return r !== null && r !== t.outcome;
-  }).length;
+  const changed = changedCount(tokens, rc);
   const option = (m: ColourMode, label: string) => (
     <button role="radio" aria-checked={mode === m} className={mode === m ? "active" : ""} onClick={() => setMode(m)} data-testid={`mode-${m}`}>
       {label}
@@ -36,13 +32,13 @@ export function ChartsPanel({ tokens, thresholds, hover, selected, unit, onHover
           {option("reclassified", "re-classified by current thresholds")}
         </div>
         <span className="muted" data-testid="changed-count">
-          {thresholds ? `${changed} of ${tokens.length} tokens would change` : "no thresholds known"}
+          {rc ? `${changed} of ${tokens.length} tokens would change` : "no thresholds known"}
         </span>
       </div>
       <div className="charts">
         <QuadrantChart
           tokens={tokens}
-          thresholds={thresholds}
+          rc={rc}
           mode={mode}
           hover={hover}
           selected={selected}
@@ -50,7 +46,7 @@ export function ChartsPanel({ tokens, thresholds, hover, selected, unit, onHover
           onHover={onHover}
           onSelect={onSelect}
         />
-        <Timeline tokens={tokens} thresholds={thresholds} mode={mode} hover={hover} unit={unit} onHover={onHover} onSelect={onSelect} />
+        <Timeline tokens={tokens} rc={rc} mode={mode} hover={hover} unit={unit} onHover={onHover} onSelect={onSelect} />
       </div>
     </>
   );

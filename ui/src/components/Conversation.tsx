@@ -1,23 +1,25 @@
 import type { ServerConfig } from "../api";
-import type { Thresholds } from "../classify";
-import type { Run } from "../run";
+import type { Reclassify } from "../outcomes";
 import { promptMessages } from "../trace";
+import { promptProgress, type Run } from "../run";
 import { RunStats } from "./RunStats";
 import { TokenText } from "./TokenText";
 
 interface Props {
   run: Run | null;
   config: ServerConfig | null;
-  thresholds: Thresholds | null;
+  rc: Reclassify | null;
   hover: number | null;
   selected: number | null;
   now: number;
+  /** Prompt tokens per second of an earlier run, to estimate how far the prompt has got. */
+  promptTps: number | null;
   onHover: (i: number | null) => void;
   onSelect: (i: number) => void;
 }
 
 /** The prompt's messages, then the answer token by token, its error if any, and its stats. */
-export function Conversation({ run, config, thresholds, hover, selected, now, onHover, onSelect }: Props) {
+export function Conversation({ run, config, rc, hover, selected, now, promptTps, onHover, onSelect }: Props) {
   if (!run) {
     return (
       <section className="conversation" data-testid="conversation">
@@ -40,8 +42,8 @@ export function Conversation({ run, config, thresholds, hover, selected, now, on
       ))}
       <div className="msg msg-assistant answer">
         <span className="role">assistant</span>
-        <TokenText tokens={tokens} thresholds={thresholds} hover={hover} selected={selected} onHover={onHover} onSelect={onSelect} />
-        {run.status === "running" && tokens.length === 0 ? <span className="muted pulse">processing the prompt…</span> : null}
+        <TokenText tokens={tokens} rc={rc} hover={hover} selected={selected} onHover={onHover} onSelect={onSelect} />
+        <PromptWait run={run} now={now} promptTps={promptTps} />
       </div>
       {run.error ? (
         <div className="error-box" role="alert" data-testid="run-error">
@@ -50,5 +52,23 @@ export function Conversation({ run, config, thresholds, hover, selected, now, on
       ) : null}
       <RunStats run={run} now={now} config={config} />
     </section>
+  );
+}
+
+/** While no token has come: the prompt's size, the time spent, and an estimated share done. */
+function PromptWait({ run, now, promptTps }: { run: Run; now: number; promptTps: number | null }) {
+  const p = promptProgress(run, now, promptTps);
+  if (!p) return null;
+  return (
+    <span className="prompt-wait muted" data-testid="prompt-progress">
+      <span className="pulse">
+        processing the prompt{p.tokens !== null ? ` (${p.tokens} tokens)` : ""}… {p.seconds.toFixed(0)} s
+      </span>
+      {p.fraction !== null ? (
+        <>
+          <progress max={1} value={p.fraction} />~{Math.round(p.fraction * 100)}%
+        </>
+      ) : null}
+    </span>
   );
 }

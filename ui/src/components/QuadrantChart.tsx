@@ -1,43 +1,73 @@
 import { useRef, useState, type MouseEvent } from "react";
-import type { Thresholds } from "../classify";
 import { fmt } from "../format";
-import { outcomeColor, shownOutcome, type ColourMode } from "../outcomes";
+import { placeLabels, regionBoxes, type Label } from "../layout";
+import { outcomeColor, shownOutcome, type ColourMode, type Reclassify } from "../outcomes";
 import { makeScale, sqrtTicks, ticks, type ScaleKind } from "../scale";
 import type { TokenRecord } from "../trace";
+import { ExportButtons } from "./ExportButtons";
 import { svgPoint } from "./pointer";
 
 interface Props {
   tokens: TokenRecord[];
-  thresholds: Thresholds | null;
+  /** A second run drawn with hollow squares (compare view), coloured by its own outcomes. */
+  second?: TokenRecord[];
+  rc: Reclassify | null;
   mode: ColourMode;
   hover: number | null;
   selected: number | null;
   unit: string;
   onHover: (i: number | null) => void;
   onSelect: (i: number) => void;
+  /** Legend of the two marker styles when `second` is given. */
+  names?: [string, string];
 }
 
 const W = 460;
 const H = 400;
 const M = { left: 50, right: 14, top: 14, bottom: 40 };
 const HIT_RADIUS = 14;
+const SQUARE = 7;
+
+type ChartLabel = Label & { kind: "threshold" | "region"; outcome?: string };
 
 /**
  * Entropy against varentropy, one point per token, with the threshold lines and
- * the regions each rule owns tinted. The domain always includes the thresholds
- * so the lines stay in view; a √ scale spreads out the crowded corner near zero.
+ * the regions each rule owns tinted and named after that rule (the legend's names
+ * and colours). The domain always includes the thresholds so the lines stay in
+ * view; a √ scale spreads out the crowded corner near zero.
  */
-export function QuadrantChart({ tokens, thresholds, mode, hover, selected, unit, onHover, onSelect }: Props) {
+export function QuadrantChart({ tokens, second, rc, mode, hover, selected, unit, onHover, onSelect, names }: Props) {
   const [kind, setKind] = useState<ScaleKind>("sqrt");
   const svgRef = useRef<SVGSVGElement>(null);
-  const t = thresholds;
-  const maxH = Math.max(t ? t.high_ent : 0, ...tokens.map((k) => k.metrics.entropy), 0.5) * 1.08;
-  const maxV = Math.max(t ? t.high_vent : 0, ...tokens.map((k) => k.metrics.varentropy), 0.5) * 1.08;
+  const t = rc?.now ?? null;
+  const all = second ? [...tokens, ...second] : tokens;
+  const maxH = Math.max(t ? t.high_ent : 0, ...all.map((k) => k.metrics.entropy), 0.5) * 1.08;
+  const maxV = Math.max(t ? t.high_vent : 0, ...all.map((k) => k.metrics.varentropy), 0.5) * 1.08;
   const x = makeScale(kind, 0, maxH, M.left, W - M.right);
   const y = makeScale(kind, 0, maxV, H - M.bottom, M.top);
   const xt = kind === "sqrt" ? sqrtTicks(maxH) : ticks(0, maxH);
   const yt = kind === "sqrt" ? sqrtTicks(maxV) : ticks(0, maxV);
-  const [x0, x1, y0, y1] = [M.left, W - M.right, H - M.bottom, M.top];
+  const plot = { x0: M.left, x1: W - M.right, y0: H - M.bottom, y1: M.top };
+  const { x0, x1, y0, y1 } = plot;
+  const regions = t ? regionBoxes(t, x, y, plot) : [];
+
+  // Threshold names first (they sit on their lines), then each region's name at its centre.
+  const labels: ChartLabel[] = t
+    ? [
+        ...(["low_ent", "med_ent", "high_ent"] as const).map((k) => ({
+          kind: "threshold" as const,
+          text: k,
+          x: x(t[k]) > x1 - 50 ? x(t[k]) - 3 : x(t[k]) + 3,
+          y: y1 + 10,
+          anchor: (x(t[k]) > x1 - 50 ? "end" : "start") as Label["anchor"],
+        })),
+        ...(["low_vent", "high_vent"] as const).map((k) => ({ kind: "threshold" as const, text: k, x: x1 - 3, y: y(t[k]) - 3, anchor: "end" as const })),
+        ...regions
+          .filter((r) => r.w > 30 && r.h > 12)
+          .map((r) => ({ kind: "region" as const, outcome: r.outcome, text: r.outcome, x: r.x + r.w / 2, y: r.y + r.h / 2 + 4, anchor: "middle" as const })),
+      ]
+    : [];
+  const placed = placeLabels(labels);
 
   const nearest = (e: MouseEvent): number | null => {
     const p = svgRef.current && svgPoint(svgRef.current, e.clientX, e.clientY);
@@ -54,18 +84,6 @@ export function QuadrantChart({ tokens, thresholds, mode, hover, selected, unit,
     return best;
   };
 
-  const region = (o: string, xa: number, xb: number, ya: number, yb: number) => (
-    <rect
-      key={o}
-      className="region"
-      x={Math.min(xa, xb)}
-      y={Math.min(ya, yb)}
-      width={Math.abs(xb - xa)}
-      height={Math.abs(yb - ya)}
-      fill={`var(--o-${o})`}
-    />
-  );
-
   return (
     <figure className="chart quadrant">
       <figcaption>
@@ -73,6 +91,7 @@ export function QuadrantChart({ tokens, thresholds, mode, hover, selected, unit,
         <label className="inline-toggle">
           <input type="checkbox" checked={kind === "sqrt"} onChange={(e) => setKind(e.target.checked ? "sqrt" : "linear")} />√ scale
         </label>
+        <ExportButtons svg={svgRef} name="quadrant" />
       </figcaption>
       <svg
         ref={svgRef}
@@ -86,14 +105,13 @@ export function QuadrantChart({ tokens, thresholds, mode, hover, selected, unit,
           if (i !== null) onSelect(i);
         }}
       >
-        {t ? (
-          <g>
-            {region("argmax", x0, x(t.low_ent), y0, y(t.low_vent))}
-            {region("think", x(t.high_ent), x1, y0, y(t.low_vent))}
-            {region("explore", x0, x(t.med_ent), y(t.high_vent), y1)}
-            {region("resample", x(t.med_ent), x1, y(t.high_vent), y1)}
-          </g>
-        ) : null}
+        <g>
+          {regions
+            .filter((r) => r.outcome !== "adaptive")
+            .map((r) => (
+              <rect key={r.outcome} className="region" data-outcome={r.outcome} x={r.x} y={r.y} width={r.w} height={r.h} fill={outcomeColor(r.outcome)} />
+            ))}
+        </g>
         <g className="grid">
           {xt.map((v) => (
             <g key={`x${v}`}>
@@ -112,38 +130,47 @@ export function QuadrantChart({ tokens, thresholds, mode, hover, selected, unit,
         {t ? (
           <g className="thresholds">
             {(["low_ent", "med_ent", "high_ent"] as const).map((k) => (
-              <g key={k}>
-                <line x1={x(t[k])} x2={x(t[k])} y1={y0} y2={y1} />
-                <text
-                  x={x(t[k]) > x1 - 50 ? x(t[k]) - 3 : x(t[k]) + 3}
-                  y={y1 + 10 + (k === "med_ent" ? 10 : k === "high_ent" ? 20 : 0)}
-                  textAnchor={x(t[k]) > x1 - 50 ? "end" : "start"}
-                >
-                  {k}
-                </text>
-              </g>
+              <line key={k} x1={x(t[k])} x2={x(t[k])} y1={y0} y2={y1} />
             ))}
             {(["low_vent", "high_vent"] as const).map((k) => (
-              <g key={k}>
-                <line x1={x0} x2={x1} y1={y(t[k])} y2={y(t[k])} />
-                <text x={x1 - 3} y={y(t[k]) - 3} textAnchor="end">{k}</text>
-              </g>
+              <line key={k} x1={x0} x2={x1} y1={y(t[k])} y2={y(t[k])} />
             ))}
           </g>
         ) : null}
-        <g className="corner-labels">
-          <text x={x0 + 6} y={y0 - 6}>Argmax</text>
-          <text x={x1 - 6} y={y0 - 6} textAnchor="end">Insert thinking token</text>
-          <text x={x0 + 6} y={y1 + 44}>Branch</text>
-          <text x={x1 - 6} y={y1 + 44} textAnchor="end">Resample</text>
+        <g className="chart-labels">
+          {placed.map((l) => (
+            <text
+              key={l.text}
+              className={`${l.kind}-label`}
+              data-outcome={l.outcome}
+              x={l.x}
+              y={l.y}
+              textAnchor={l.anchor}
+            >
+              {l.text}
+            </text>
+          ))}
         </g>
-        <polyline
-          className="trail"
-          points={tokens.map((k) => `${x(k.metrics.entropy)},${y(k.metrics.varentropy)}`).join(" ")}
-        />
+        <polyline className="trail" points={tokens.map((k) => `${x(k.metrics.entropy)},${y(k.metrics.varentropy)}`).join(" ")} />
+        {second ? (
+          <g className="points second">
+            {second.map((k, i) => (
+              <rect
+                key={i}
+                className="pt-second"
+                data-outcome={k.outcome}
+                x={x(k.metrics.entropy) - SQUARE / 2}
+                y={y(k.metrics.varentropy) - SQUARE / 2}
+                width={SQUARE}
+                height={SQUARE}
+                stroke={outcomeColor(k.outcome)}
+              />
+            ))}
+          </g>
+        ) : null}
         <g className="points">
           {tokens.map((k, i) => {
-            const o = shownOutcome(k, t, mode);
+            const o = shownOutcome(k, rc, mode);
             return (
               <circle
                 key={i}
@@ -158,6 +185,14 @@ export function QuadrantChart({ tokens, thresholds, mode, hover, selected, unit,
             );
           })}
         </g>
+        {second && names ? (
+          <g className="marker-legend" transform={`translate(${x0 + 8} ${y1 + 40})`}>
+            <circle cx={4} cy={-4} r={4} fill="var(--muted)" />
+            <text x={12} y={0}>{names[0]}</text>
+            <rect x={0} y={6} width={SQUARE} height={SQUARE} className="marker-key" stroke="var(--muted)" />
+            <text x={12} y={14}>{names[1]}</text>
+          </g>
+        ) : null}
         <text className="axis-label" x={(x0 + x1) / 2} y={H - 6} textAnchor="middle">
           entropy H ({unit})
         </text>

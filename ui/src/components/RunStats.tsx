@@ -9,7 +9,8 @@ export function RunStats({ run, now, config }: { run: Run; now: number; config: 
   return (
     <div className="run-stats" data-testid="run-stats" data-status={run.status}>
       <span>
-        <b data-testid="token-count">{s.tokens}</b> tokens
+        <b data-testid="token-count">{s.tokens}</b>
+        {run.status === "running" && run.maxTokens ? <span data-testid="token-max"> / {run.maxTokens}</span> : null} tokens
       </span>
       <span>
         <b>{fmt(s.tokensPerSecond)}</b> tok/s

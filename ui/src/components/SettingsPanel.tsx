@@ -1,12 +1,15 @@
 import { METHODS, type Method, type ServerConfig } from "../api";
 import { THRESHOLD_NAMES } from "../classify";
 import { effectiveConfig, SAMPLING_FIELDS, setOverride, settingsProblem, type Settings } from "../settings";
+import { FitThresholds } from "./FitThresholds";
 import { NumberField } from "./NumberField";
 
 interface Props {
   config: ServerConfig;
   settings: Settings;
   onChange: (s: Settings) => void;
+  /** A field's entry problem (or null when it is fixed), so the caller can block Generate. */
+  onProblem: (name: string, problem: string | null) => void;
   /** Largest entropy and varentropy seen in the current run, so the sliders reach the data. */
   observed: { entropy: number; varentropy: number };
 }
@@ -16,7 +19,7 @@ interface Props {
  * server's presets; edited fields are highlighted and sent as `config` overrides.
  * Thresholds apply to the charts at once (re-classification), the rest at the next run.
  */
-export function SettingsPanel({ config, settings: s, onChange, observed }: Props) {
+export function SettingsPanel({ config, settings: s, onChange, onProblem, observed }: Props) {
   const eff = effectiveConfig(config, s);
   const described = new Map(config.config_fields.map((f) => [f.name, f]));
   const problem = settingsProblem(config, s);
@@ -39,6 +42,7 @@ export function SettingsPanel({ config, settings: s, onChange, observed }: Props
         max={f.max ?? undefined}
         sliderMax={sliderMax}
         changed={name in s.overrides}
+        onProblem={onProblem}
         onChange={(nv) => onChange(setOverride(config, s, name, nv))}
       />
     );
@@ -58,6 +62,19 @@ export function SettingsPanel({ config, settings: s, onChange, observed }: Props
   return (
     <aside className="settings" aria-label="settings">
       <h2>Settings</h2>
+      <details className="model-info" data-testid="model-info">
+        <summary>Model</summary>
+        <table className="kv">
+          <tbody>
+            {Object.entries(config.model).map(([k, v]) => (
+              <tr key={k}>
+                <th>{k}</th>
+                <td>{typeof v === "object" && v !== null ? JSON.stringify(v) : String(v)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </details>
       <label className="field">
         <span className="field-label">method</span>
         <select name="method" value={s.method} onChange={(e) => onChange({ ...s, method: e.target.value as Method })}>
@@ -80,6 +97,10 @@ export function SettingsPanel({ config, settings: s, onChange, observed }: Props
       </h3>
       <p className="hint">Moving one re-classifies the tokens in the charts at once.</p>
       {THRESHOLD_NAMES.map((n) => configField(n, thresholdMax(n)))}
+      <FitThresholds
+        preset={s.preset}
+        onApply={(t) => onChange(Object.entries(t).reduce((acc, [k, v]) => setOverride(config, acc, k, v), s))}
+      />
 
       <h3>Sampling {samplingFromNormal ? <span className="muted">(normal baseline)</span> : <span className="muted">(entropix base)</span>}</h3>
       {SAMPLING_FIELDS.map((name) =>
@@ -92,13 +113,14 @@ export function SettingsPanel({ config, settings: s, onChange, observed }: Props
             integer={name === "top_k"}
             min={0}
             changed={s.normal[name] !== config.normal_defaults[name]}
+            onProblem={onProblem}
             onChange={(v) => onChange({ ...s, normal: { ...s.normal, [name]: v } })}
           />
         ) : (
           configField(name)
         ),
       )}
-      <NumberField name="seed" label="seed" value={s.seed} integer min={0} onChange={(v) => onChange({ ...s, seed: v })} />
+      <NumberField name="seed" label="seed" value={s.seed} integer min={0} onProblem={onProblem} onChange={(v) => onChange({ ...s, seed: v })} />
       <NumberField
         name="max_tokens"
         label="max tokens"
@@ -107,6 +129,7 @@ export function SettingsPanel({ config, settings: s, onChange, observed }: Props
         min={1}
         max={config.max_tokens_limit}
         title={`1 to ${config.max_tokens_limit}`}
+        onProblem={onProblem}
         onChange={(v) => onChange({ ...s, maxTokens: v })}
       />
       {others.length ? (
@@ -148,7 +171,7 @@ export function SettingsPanel({ config, settings: s, onChange, observed }: Props
           reset to preset ({Object.keys(s.overrides).length} changed)
         </button>
       ) : null}
-      {problem ? <p className="problem" role="alert">{problem}</p> : null}
+      {problem ? <p className="problem" role="alert" data-testid="settings-problem">{problem}</p> : null}
     </aside>
   );
 }

@@ -1,14 +1,15 @@
 import { useRef, type MouseEvent } from "react";
-import type { Thresholds } from "../classify";
 import { fmt } from "../format";
-import { outcomeColor, shownOutcome, type ColourMode } from "../outcomes";
+import { outcomeColor, shownOutcome, type ColourMode, type Reclassify } from "../outcomes";
+import { tokenAxis } from "../layout";
 import { makeScale } from "../scale";
 import type { MetricName, TokenRecord } from "../trace";
+import { ExportButtons } from "./ExportButtons";
 import { svgPoint } from "./pointer";
 
 interface Props {
   tokens: TokenRecord[];
-  thresholds: Thresholds | null;
+  rc: Reclassify | null;
   mode: ColourMode;
   hover: number | null;
   unit: string;
@@ -19,7 +20,7 @@ interface Props {
 interface Row {
   metric: MetricName;
   label: string;
-  lines: (keyof Thresholds)[];
+  lines: (keyof Reclassify["now"])[];
   note?: string;
 }
 
@@ -39,18 +40,19 @@ const STRIP_H = 14;
 const M = { left: 92, right: 12, top: 6 };
 
 /** Per-token metrics as small multiples, each on its own y scale, sharing the token axis and the hover line. */
-export function Timeline({ tokens, thresholds, mode, hover, unit, onHover, onSelect }: Props) {
+export function Timeline({ tokens, rc, mode, hover, unit, onHover, onSelect }: Props) {
   const svgRef = useRef<SVGSVGElement>(null);
+  const thresholds = rc?.now ?? null;
   const n = tokens.length;
-  const x = makeScale("linear", 0, Math.max(1, n - 1), M.left + 4, W - M.right - 4);
+  const axis = tokenAxis(n, M.left, W - M.right);
+  const x = axis.centre;
   const stripY = M.top + ROWS.length * (ROW_H + GAP);
   const height = stripY + STRIP_H + 18;
-  const step = n > 1 ? x(1) - x(0) : 8;
 
   const indexAt = (e: MouseEvent): number | null => {
     const p = svgRef.current && svgPoint(svgRef.current, e.clientX, e.clientY);
     if (!p || n === 0 || p.x < M.left) return null;
-    return Math.min(n - 1, Math.max(0, Math.round(x.invert(p.x))));
+    return axis.index(p.x);
   };
 
   return (
@@ -58,6 +60,7 @@ export function Timeline({ tokens, thresholds, mode, hover, unit, onHover, onSel
       <figcaption>
         <span>Per-token signals</span>
         <span className="muted">{unit}; each row its own scale</span>
+        <ExportButtons svg={svgRef} name="timeline" />
       </figcaption>
       <svg
         ref={svgRef}
@@ -96,7 +99,7 @@ export function Timeline({ tokens, thresholds, mode, hover, unit, onHover, onSel
               <path className="tl-line" d={path} />
               {n <= 200
                 ? values.map((v, i) => (
-                    <circle key={i} cx={x(i)} cy={y(v)} r={1.8} fill={outcomeColor(shownOutcome(tokens[i], thresholds, mode))} />
+                    <circle key={i} cx={x(i)} cy={y(v)} r={1.8} fill={outcomeColor(shownOutcome(tokens[i], rc, mode))} />
                   ))
                 : null}
             </g>
@@ -107,11 +110,11 @@ export function Timeline({ tokens, thresholds, mode, hover, unit, onHover, onSel
             <rect
               key={i}
               data-index={i}
-              x={x(i) - step / 2}
+              x={axis.start(i)}
               y={stripY}
-              width={Math.max(1, step)}
+              width={axis.width}
               height={STRIP_H}
-              fill={outcomeColor(shownOutcome(k, thresholds, mode))}
+              fill={outcomeColor(shownOutcome(k, rc, mode))}
             />
           ))}
           <text className="tl-label" x={M.left - 6} y={stripY + 11} textAnchor="end">outcome</text>

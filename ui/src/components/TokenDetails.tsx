@@ -1,20 +1,20 @@
 import type { ServerConfig } from "../api";
-import type { Thresholds } from "../classify";
 import { fmt, pct, showToken } from "../format";
-import { outcomeColor, outcomeLabel, reclassified } from "../outcomes";
+import { outcomeColor, outcomeLabel, reclassified, type Reclassify } from "../outcomes";
 import { METRIC_NAMES, type TokenRecord } from "../trace";
+import { BranchTree } from "./BranchTree";
 
 interface Props {
   token: TokenRecord | null;
-  thresholds: Thresholds | null;
+  rc: Reclassify | null;
   config: ServerConfig | null;
   unit: string;
 }
 
 /** Everything known about one token: why it was chosen, with what parameters, and what else was likely. */
-export function TokenDetails({ token, thresholds, config, unit }: Props) {
+export function TokenDetails({ token, rc, config, unit }: Props) {
   if (!token) return <div className="details empty-note">Hover or click a token (or a chart point) to see its metrics.</div>;
-  const re = reclassified(token, thresholds);
+  const re = reclassified(token, rc);
   const p = Math.exp(token.logprob);
   const maxP = token.top.length ? Math.exp(token.top[0].logprob) : 1;
   return (
@@ -95,18 +95,8 @@ export function TokenDetails({ token, thresholds, config, unit }: Props) {
       ) : null}
       {token.branch ? (
         <>
-          <div className="section-title">Branch ({token.branch.score_kind})</div>
-          <table className="alts">
-            <tbody>
-              {token.branch.candidates.map((c, j) => (
-                <tr key={j} className={j === token.branch!.winner ? "chosen" : undefined}>
-                  <td className="alt-text">{showToken(c.text)}</td>
-                  <td>{fmt(c.score)}</td>
-                  <td className="muted">{j === token.branch!.winner ? "kept" : "dropped"}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <div className="section-title">Branch</div>
+          <BranchTree tok={token} />
         </>
       ) : null}
     </div>

@@ -1,12 +1,11 @@
-import { useState, type CSSProperties } from "react";
-import type { Thresholds } from "../classify";
+import type { CSSProperties } from "react";
 import { fmt, showToken } from "../format";
-import { outcomeColor, reclassified } from "../outcomes";
+import { outcomeColor, reclassified, type Reclassify } from "../outcomes";
 import type { TokenRecord } from "../trace";
 
 interface Props {
   tokens: TokenRecord[];
-  thresholds: Thresholds | null;
+  rc: Reclassify | null;
   hover: number | null;
   selected: number | null;
   onHover: (i: number | null) => void;
@@ -16,21 +15,13 @@ interface Props {
 /**
  * The answer, one span per token, coloured by the outcome that actually chose it.
  * A dashed outline in another colour marks a token the current thresholds would
- * classify differently; branch points carry a toggle that opens the losing branches.
+ * classify differently; branch points carry a button that selects them, showing their tree in the details.
  */
-export function TokenText({ tokens, thresholds, hover, selected, onHover, onSelect }: Props) {
-  const [open, setOpen] = useState<ReadonlySet<number>>(new Set());
-  const toggle = (i: number) =>
-    setOpen((s) => {
-      const n = new Set(s);
-      if (n.has(i)) n.delete(i);
-      else n.add(i);
-      return n;
-    });
+export function TokenText({ tokens, rc, hover, selected, onHover, onSelect }: Props) {
   return (
     <div className="token-text" onMouseLeave={() => onHover(null)}>
       {tokens.map((tok, i) => {
-        const re = reclassified(tok, thresholds);
+        const re = reclassified(tok, rc);
         const differs = re !== null && re !== tok.outcome;
         const cls = ["tok", `o-${tok.outcome}`];
         if (tok.inserted) cls.push("inserted");
@@ -54,18 +45,15 @@ export function TokenText({ tokens, thresholds, hover, selected, onHover, onSele
               {tok.text === "" ? "∅" : tok.text}
             </span>
             {tok.branch ? (
-              <>
-                <button
-                  className="branch-toggle"
-                  aria-expanded={open.has(i)}
-                  title={`branch point: ${tok.branch.candidates.length} candidates, scored by ${tok.branch.score_kind}`}
-                  onClick={() => toggle(i)}
-                >
-                  <ForkIcon />
-                  {tok.branch.candidates.length}
-                </button>
-                {open.has(i) ? <BranchList tok={tok} /> : null}
-              </>
+              <button
+                className="branch-toggle"
+                aria-pressed={i === selected}
+                title={`branch point: ${tok.branch.candidates.length} candidates, scored by ${tok.branch.score_kind}; click for the tree`}
+                onClick={() => onSelect(i)}
+              >
+                <ForkIcon />
+                {tok.branch.candidates.length}
+              </button>
             ) : null}
           </span>
         );
@@ -80,25 +68,5 @@ function ForkIcon() {
     <svg width="9" height="10" viewBox="0 0 9 10" aria-hidden="true" className="fork-icon">
       <path d="M4.5 10V5.5M4.5 5.5L1 1.5M4.5 5.5L8 1.5" fill="none" stroke="currentColor" strokeWidth="1.5" />
     </svg>
-  );
-}
-
-function BranchList({ tok }: { tok: TokenRecord }) {
-  const b = tok.branch!;
-  const better = b.score_kind === "margin" ? "higher is better" : "lower is better";
-  return (
-    <span className="branch-list" role="list">
-      <span className="branch-head">
-        Branches at #{tok.index}, score: {b.score_kind} ({better})
-      </span>
-      {b.candidates.map((c, j) => (
-        <span key={j} role="listitem" className={j === b.winner ? "branch-cand winner" : "branch-cand"}>
-          <span className="branch-score">{fmt(c.score)}</span>
-          <span className="branch-mark">{j === b.winner ? "kept" : "dropped"}</span>
-          <span className="branch-cand-text">{c.text === "" ? "∅" : c.text}</span>
-          <span className="branch-ntok">{c.tokens.length} tok</span>
-        </span>
-      ))}
-    </span>
   );
 }

@@ -1,0 +1,98 @@
+/** Geometry shared by the charts, kept pure so it can be tested without a browser. */
+
+import type { Thresholds } from "./classify";
+import type { QuadrantOutcome } from "./classify";
+
+/** n token cells tiling [left, right]: a token's point sits at its cell's centre, so no cell leaves the plot. */
+export interface TokenAxis {
+  width: number;
+  centre(i: number): number;
+  start(i: number): number;
+  /** The token under a horizontal position, clamped to the tokens. */
+  index(px: number): number;
+}
+
+export function tokenAxis(n: number, left: number, right: number): TokenAxis {
+  const width = (right - left) / Math.max(1, n);
+  return {
+    width,
+    start: (i) => left + i * width,
+    centre: (i) => left + (i + 0.5) * width,
+    index: (px) => Math.min(Math.max(0, n - 1), Math.max(0, Math.floor((px - left) / width))),
+  };
+}
+
+export interface Box {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+export interface Region extends Box {
+  outcome: QuadrantOutcome;
+}
+
+/**
+ * The rectangle each quadrant rule owns in pixel space (x: entropy, y: varentropy
+ * growing upwards), in the classifier's priority order; "adaptive" is the band
+ * between the varentropy thresholds, where most tokens fall.
+ */
+export function regionBoxes(t: Thresholds, x: (v: number) => number, y: (v: number) => number, plot: { x0: number; x1: number; y0: number; y1: number }): Region[] {
+  const box = (outcome: QuadrantOutcome, xa: number, xb: number, ya: number, yb: number): Region => ({
+    outcome,
+    x: Math.min(xa, xb),
+    y: Math.min(ya, yb),
+    w: Math.abs(xb - xa),
+    h: Math.abs(yb - ya),
+  });
+  const { x0, x1, y0, y1 } = plot;
+  return [
+    box("argmax", x0, x(t.low_ent), y0, y(t.low_vent)),
+    box("think", x(t.high_ent), x1, y0, y(t.low_vent)),
+    box("explore", x0, x(t.med_ent), y(t.high_vent), y1),
+    box("resample", x(t.med_ent), x1, y(t.high_vent), y1),
+    box("adaptive", x0, x1, y(t.low_vent), y(t.high_vent)),
+  ];
+}
+
+export interface Label {
+  text: string;
+  x: number;
+  y: number;
+  anchor: "start" | "middle" | "end";
+}
+
+export type Placed<L extends Label> = L & { box: Box };
+
+const CHAR_W = 6.2;
+const LINE_H = 11;
+
+function labelBox(l: Label): Box {
+  const w = l.text.length * CHAR_W;
+  const x = l.anchor === "start" ? l.x : l.anchor === "end" ? l.x - w : l.x - w / 2;
+  return { x, y: l.y - LINE_H + 2, w, h: LINE_H };
+}
+
+function overlaps(a: Box, b: Box): boolean {
+  return a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+}
+
+/**
+ * Place labels in order, moving each one down a line at a time (a few tries)
+ * until it overlaps no label placed before it, else dropping it; earlier labels win.
+ */
+export function placeLabels<L extends Label>(labels: L[], tries = 3): Placed<L>[] {
+  const placed: Placed<L>[] = [];
+  for (const l of labels) {
+    for (let k = 0; k <= tries; k++) {
+      const moved = { ...l, y: l.y + k * LINE_H };
+      const box = labelBox(moved);
+      if (!placed.some((p) => overlaps(p.box, box))) {
+        placed.push({ ...moved, box });
+        break;
+      }
+    }
+  }
+  return placed;
+}
