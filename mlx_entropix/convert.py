@@ -21,13 +21,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
 
 import mlx.core as mx
-import typer
 from mlx.utils import tree_flatten
 
-from .load import LoadedModel, load
+from .load import LoadedModel
 
 WEIGHTS_FILE = "model.safetensors"
 
@@ -83,18 +81,3 @@ def convert(lm: LoadedModel, out: Path, float32: bool = False) -> Path:
     (out / "generation_config.json").write_text(json.dumps(generation, indent=2) + "\n")
     lm.tokenizer.hf.save_pretrained(str(out))
     return out
-
-
-def convert_command(
-    model: Annotated[Optional[str], typer.Option(
-        help="GGUF file, model folder or cached HF repo id (default: the embedded model)")] = None,
-    out: Annotated[Path, typer.Option(help="Folder to create for the mlx-lm model")] = Path("mlx_model"),
-    float32: Annotated[bool, typer.Option(
-        help="Write float tensors as float32 (fast mlx-lm on a CPU) instead of the checkpoint's float16")] = False,
-    weights: Annotated[str, typer.Option(
-        help="quantized: keep the checkpoint's quantization; dense: write dequantized weights")] = "quantized",
-) -> None:
-    """Export a model as an mlx-lm folder (config.json, model.safetensors, tokenizer)."""
-    lm = load(model, weights)
-    convert(lm, out, float32)
-    typer.echo(f"wrote {lm.name} to {out}")

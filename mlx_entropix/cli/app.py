@@ -10,28 +10,27 @@ from __future__ import annotations
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import TYPE_CHECKING, Iterator, Optional
 
 import typer
-from rich.console import Console
 
-from mlx_entropix.convert import convert_command
 from mlx_entropix.eval.cli import eval_command
-from mlx_entropix.load import LoadedModel, load
 from mlx_entropix.methods import NORMAL, MethodSpec, resolve_methods
-from mlx_entropix.plots import plot_trace
 from mlx_entropix.prompts import BUILTIN_PROMPTS, DEFAULT_CSV, Prompt, load_prompt_csv
-from mlx_entropix.runner import NormalParams
-from mlx_entropix.sampler import PRESETS, get_preset, load_config
+from mlx_entropix.sampler.config import PRESETS, get_preset, load_config
 from mlx_entropix.text import checked_text, decoded_text
 from mlx_entropix.trace import Trace, load_trace
 
-from .batch import batch_table, run_batch
 from .calibrate import calibrate_command
-from .compare import compare_table
-from .jobs import Job, Settings, plan_jobs, save_artifacts
-from .live import stream_job
-from .render import make_console, print_legend
+from .convert import convert_command
+
+if TYPE_CHECKING:  # the model, plots and generation load on first use: --help stays fast
+    from rich.console import Console
+
+    from mlx_entropix.load import LoadedModel
+    from mlx_entropix.runner import NormalParams
+
+    from .jobs import Job, Settings
 
 PLOT_SUFFIXES = (".png", ".html")
 DEFAULT_COMPARE = "entropix,normal"
@@ -40,6 +39,13 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 app.command("eval")(eval_command)
 app.command("calibrate")(calibrate_command)
 app.command("convert")(convert_command)
+
+
+def load(ref: str | None, weights: str = "auto") -> LoadedModel:
+    """The model loader, imported when a command first needs it."""
+    from mlx_entropix.load import load as load_model
+
+    return load_model(ref, weights)
 
 
 def _one_line(e: BaseException) -> str:
@@ -121,6 +127,8 @@ def normal_params(methods: tuple[MethodSpec, ...], temp: float | None, top_p: fl
         raise ValueError("--temp, --top-p, --min-p and --top-k set the normal baseline: "
                          "add --normal or --compare")
     try:
+        from mlx_entropix.runner import NormalParams
+
         return NormalParams(**given).check()
     except ValueError as e:
         raise ValueError(f"bad --temp/--top-p/--min-p/--top-k value: {e}") from None
@@ -205,6 +213,9 @@ def generate(
         check_output(trace, "--trace")
         check_output(plot, "--plot", PLOT_SUFFIXES)
 
+        from .jobs import Settings, plan_jobs
+        from .render import make_console, print_legend
+
         out = make_console(color=not no_color and sys.stdout.isatty(), file=sys.stdout)
         lm = load(model, weights)
         settings = Settings(max_tokens=min(max_tokens, lm.context_length), seed=seed,
@@ -220,6 +231,12 @@ def run_jobs(lm: LoadedModel, jobs: list[Job], settings: Settings, out: Console,
              trace: Path | None, plot: Path | None, branch_details: bool = False) -> None:
     """Stream lone and compared runs; run batches under a progress bar. Each
     run's files are written as soon as it ends, so an interrupted batch keeps them."""
+
+    from .batch import batch_table, run_batch
+    from .compare import compare_table
+    from .jobs import save_artifacts
+    from .live import stream_job
+    from .render import make_console
 
     def after(job: Job, run_trace: Trace) -> None:
         for path in save_artifacts(run_trace, job.label, trace, plot):
@@ -251,6 +268,8 @@ def plot_command(
         saved = load_trace(trace_file)
         target = out or trace_file.with_suffix(".png")
         check_output(target, "--out", PLOT_SUFFIXES)
+        from mlx_entropix.plots import plot_trace
+
         path = plot_trace(saved, target)
     typer.echo(f"wrote {path}")
 

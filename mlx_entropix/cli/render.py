@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.style import Style
 from rich.text import Text
 
-from mlx_entropix.plots import OUTCOME_COLORS
+from mlx_entropix.plots.common import OUTCOME_COLORS
 from mlx_entropix.trace import OUTCOMES, Branch, Trace, TokenRecord
 
 from .summary import closing_lines, outcome_counts_text, run_on_line
