@@ -11,7 +11,7 @@ from mlx_lm.utils import load as mlx_lm_load
 from mlx_entropix.convert import ConvertError, convert, stored_dtype
 from mlx_entropix.engine import GenerationOptions
 from mlx_entropix.generate import stream_generate
-from mlx_entropix.load import build_model, load
+from mlx_entropix.load import load
 from mlx_entropix.gguf import load_gguf
 from mlx_entropix.sampler import get_preset
 
@@ -30,18 +30,24 @@ def mlx_lm_greedy(model, prompt: list[int], n: int = N_TOKENS) -> list[int]:
 
 
 @pytest.fixture(scope="module")
-def prompt(lm) -> list[int]:
-    return lm.tokenizer.prompt_tokens(MESSAGES)
+def qlm():
+    """The embedded model with its weights as stored (quantized), what convert exports."""
+    return load(None, "quantized")
 
 
 @pytest.fixture(scope="module")
-def expected(lm, prompt) -> list[int]:
-    return ours_greedy(lm, prompt)
+def prompt(qlm) -> list[int]:
+    return qlm.tokenizer.prompt_tokens(MESSAGES)
 
 
 @pytest.fixture(scope="module")
-def folder(lm, tmp_path_factory):
-    return convert(lm, tmp_path_factory.mktemp("converted") / "model")
+def expected(qlm, prompt) -> list[int]:
+    return ours_greedy(qlm, prompt)
+
+
+@pytest.fixture(scope="module")
+def folder(qlm, tmp_path_factory):
+    return convert(qlm, tmp_path_factory.mktemp("converted") / "model")
 
 
 def test_folder_has_mlx_lm_files(folder):
@@ -63,18 +69,18 @@ def test_export_is_exact_and_keeps_packed_weights(folder, embedded_gguf_path):
 
 
 def test_our_loader_reads_the_folder(folder, prompt, expected):
-    assert ours_greedy(load(str(folder)), prompt) == expected
+    assert ours_greedy(load(str(folder), "quantized"), prompt) == expected
 
 
-def test_mlx_lm_reads_the_folder(lm, folder, prompt, expected):
+def test_mlx_lm_reads_the_folder(qlm, folder, prompt, expected):
     model, tokenizer = mlx_lm_load(str(folder))
     model.set_dtype(mx.float32)  # as our loader does on the CPU (float16 is ~45x slower there)
     assert mlx_lm_greedy(model, prompt) == expected
-    assert set(tokenizer.eos_token_ids) == set(lm.tokenizer.eos_token_ids)
+    assert set(tokenizer.eos_token_ids) == set(qlm.tokenizer.eos_token_ids)
 
 
-def test_float32_export_runs_in_mlx_lm_as_is(lm, prompt, expected, tmp_path):
-    out = convert(lm, tmp_path / "f32", float32=True)
+def test_float32_export_runs_in_mlx_lm_as_is(qlm, prompt, expected, tmp_path):
+    out = convert(qlm, tmp_path / "f32", float32=True)
     model, _ = mlx_lm_load(str(out))
     dtypes = {v.dtype for v in mx.load(str(out / "model.safetensors")).values()}
     assert dtypes == {mx.float32, mx.uint32}
@@ -96,12 +102,10 @@ def test_refuses_a_non_empty_folder(lm, tmp_path):
         convert(lm, tmp_path)
 
 
-def test_dequantized_model_exports_dense_and_agrees(lm, prompt, expected, embedded_gguf_path,
-                                                   tmp_path):
-    weights, config, _ = load_gguf(embedded_gguf_path)
-    dense = lm.__class__(build_model(weights, config, dense=True), lm.tokenizer, config,
-                         lm.name, lm.path)
-    assert ours_greedy(dense, prompt) == expected
+def test_dense_model_exports_dense_and_agrees(lm, tmp_path):
+    dense = lm if lm.weights.mode == "dense" else load(None, "dense")
+    prompt = dense.tokenizer.prompt_tokens(MESSAGES)
+    expected = ours_greedy(dense, prompt)
     out = convert(dense, tmp_path / "dense")
     assert "quantization" not in json.loads((out / "config.json").read_text())
     assert ours_greedy(load(str(out)), prompt) == expected
