@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 
 from mlx_entropix.convert import convert_command
+from mlx_entropix.engine import SEED_LIMIT
 from mlx_entropix.eval.cli import eval_command
 from mlx_entropix.load import LoadedModel, load
 from mlx_entropix.plots import plot_trace
@@ -170,8 +171,8 @@ def generate(
         methods = choose_methods(normal, compare)
         if max_tokens < 1:
             raise ValueError(f"--max-tokens must be at least 1, got {max_tokens}")
-        if seed < 0:
-            raise ValueError(f"--seed must be >= 0, got {seed}")
+        if not 0 <= seed < SEED_LIMIT:
+            raise ValueError(f"--seed must be in [0, 2**64), got {seed}")
         if system_prompt is not None:
             checked_text(system_prompt, "--system-prompt")
         if config is not None and preset is not None:
