@@ -46,7 +46,9 @@ class Range:
 
     def __str__(self) -> str:
         def fmt(v: float) -> str:
-            return ("-inf" if v < 0 else "inf") if math.isinf(v) else f"{v:g}"
+            if math.isinf(v):
+                return "-inf" if v < 0 else "inf"
+            return str(int(v)) if float(v).is_integer() else f"{v:g}"
 
         left = "(" if self.lo_open or math.isinf(self.lo) else "["
         right = ")" if self.hi_open or math.isinf(self.hi) else "]"
