@@ -111,8 +111,9 @@ def normal_stream(lm: LoadedModel, prompt: list[int], params: NormalParams,
     if room <= 0:
         raise GenerationError(f"the prompt has {len(prompt)} tokens but the model's context is "
                               f"{lm.context_length}; shorten the prompt")
-    cfg = dataclasses.replace(get_preset("entropix"), temperature=params.temperature,
-                              top_p=params.top_p, min_p=params.min_p, top_k=params.top_k)
+    # The engine only records here (mlx-lm samples), so the preset's own
+    # values serve; a temperature of 0 (argmax) is valid for mlx-lm, not for it.
+    cfg = get_preset("entropix")
     engine = Engine(lm, cfg, options, SyncCounter())
     recording = _Recording(lm.model)
     mx.random.seed(options.seed)
