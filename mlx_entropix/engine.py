@@ -30,6 +30,9 @@ class GenerationError(ValueError):
     """A generation request that cannot run (e.g. a prompt longer than the context)."""
 
 
+SEED_LIMIT = 2**64  # MLX keys are unsigned 64-bit
+
+
 class MetricsLevel(StrEnum):
     """What a decode step measures. The entropix rules read every signal, so
     only ALL can drive them; LOGITS (no attention statistics, those signals
@@ -50,6 +53,8 @@ class GenerationOptions:
     cancelled: Callable[[], bool] | None = None
 
     def __post_init__(self) -> None:
+        if not 0 <= self.seed < SEED_LIMIT:
+            raise ValueError(f"the seed must be in [0, 2**64), got {self.seed}")
         try:
             self.metrics = MetricsLevel(self.metrics)
         except ValueError:

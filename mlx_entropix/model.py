@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, fields
-from functools import partial
 from typing import Any
 
 import mlx.core as mx
@@ -118,7 +117,6 @@ class LayerStats:
     interaction: mx.array
 
 
-@partial(mx.compile, shapeless=True)
 def _attention_stats(scores: mx.array) -> tuple[mx.array, mx.array, mx.array, mx.array]:
     """From pre-softmax scores [B, layers, heads, S] over the valid keys only.
 
@@ -136,9 +134,16 @@ def _attention_stats(scores: mx.array) -> tuple[mx.array, mx.array, mx.array, mx
     return entropy, varentropy, agreement, interaction
 
 
+# One compiled graph for every S > 1. A shapeless graph traced at S > 1 and run
+# at S == 1 (a one-token prompt) crashes MLX 0.32, so that case runs uncompiled.
+_compiled_attention_stats = mx.compile(_attention_stats, shapeless=True)
+
+
 def attention_stats(scores: list[mx.array]) -> LayerStats:
     """LayerStats from each layer's scores [B, heads, S] (the same S in every layer)."""
-    return LayerStats(*_attention_stats(mx.stack(scores, axis=1)))
+    stacked = mx.stack(scores, axis=1)
+    stats = _compiled_attention_stats if stacked.shape[-1] > 1 else _attention_stats
+    return LayerStats(*stats(stacked))
 
 
 class Attention(nn.Module):

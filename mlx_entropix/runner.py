@@ -27,6 +27,7 @@ from .load import LoadedModel, load
 from .metrics import log_softmax, token_signals
 from .packed import pack_step
 from .sampler import Decision, SamplerConfig, get_preset
+from .sampler.config import MAX_TEMPERATURE
 from .sync import SyncCounter
 from .text import checked_text
 from .trace import Stats, Trace
@@ -46,15 +47,20 @@ class NormalParams:
     min_p: float = 0.03
     top_k: int = 0
 
-    def check(self) -> "NormalParams":
-        if self.temperature < 0:
-            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
+    def check(self, vocab_size: int | None = None) -> "NormalParams":
+        """Refuse what mlx-lm's sampler cannot take; top_k against the model's
+        vocabulary when it is known (mlx-lm wants 0 < top_k < vocabulary)."""
+        if not 0 <= self.temperature <= MAX_TEMPERATURE:
+            raise ValueError(f"temperature must be in [0, {MAX_TEMPERATURE:g}], got {self.temperature}")
         if not 0 < self.top_p <= 1:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
         if not 0 <= self.min_p < 1:
             raise ValueError(f"min_p must be in [0, 1), got {self.min_p}")
         if self.top_k < 0:
             raise ValueError(f"top_k must be >= 0 (0 = off), got {self.top_k}")
+        if vocab_size is not None and self.top_k >= vocab_size:
+            raise ValueError(f"top_k must be below the model's vocabulary of {vocab_size} tokens "
+                             f"(0 = off), got {self.top_k}")
         return self
 
 
@@ -109,8 +115,9 @@ def normal_stream(lm: LoadedModel, prompt: list[int], params: NormalParams,
     if room <= 0:
         raise GenerationError(f"the prompt has {len(prompt)} tokens but the model's context is "
                               f"{lm.context_length}; shorten the prompt")
-    cfg = dataclasses.replace(get_preset("entropix"), temperature=params.temperature,
-                              top_p=params.top_p, min_p=params.min_p, top_k=params.top_k)
+    # The engine only records here (mlx-lm samples), so the preset's own
+    # values serve; a temperature of 0 (argmax) is valid for mlx-lm, not for it.
+    cfg = get_preset("entropix")
     engine = Engine(lm, cfg, options, SyncCounter())
     recording = _Recording(lm.model)
     mx.random.seed(options.seed)
@@ -184,6 +191,7 @@ def start_run(lm: LoadedModel, req: RunRequest, syncs: SyncCounter | None = None
         raise GenerationError(f"the prompt has {len(ids)} tokens but the model's context is "
                               f"{lm.context_length}; shorten the prompt")
     if req.method == "normal":
+        req.normal.check(lm.model.args.vocab_size)
         sampler = {"method": "normal", "seed": req.options.seed,
                    "normal": dataclasses.asdict(req.normal), "config": cfg.to_dict()}
         stream = normal_stream(lm, ids, req.normal, req.options)

@@ -13,7 +13,7 @@ import pytest
 from mlx_entropix.engine import GenerationOptions, MetricsLevel
 from mlx_entropix.generate import stream_generate
 from mlx_entropix.load import LoadedModel, build_model
-from mlx_entropix.runner import RunRequest, prompt_tokens, start_run
+from mlx_entropix.runner import NormalParams, RunRequest, prompt_tokens, run, start_run
 from mlx_entropix.sampler import ConfigError, SamplerConfig, get_preset
 from mlx_entropix.text import TextError, checked_text, decoded_text
 from mlx_entropix.tokenizer import Tokenizer
@@ -167,3 +167,12 @@ def test_entry_point_refuses_invalid_bytes_without_a_traceback(args, stdin):
     err = r.stderr.decode()
     assert r.returncode == 1 and "Traceback" not in err, err
     assert err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
+
+
+def test_the_baseline_at_temperature_zero_is_greedy(llama3_lm):
+    def tokens(method, normal=NormalParams()):
+        trace = run(llama3_lm, RunRequest(prompt="12 45", method=method, normal=normal,
+                                          options=GenerationOptions(max_tokens=4)))
+        return [t.id for t in trace.tokens]
+
+    assert tokens("normal", NormalParams(temperature=0.0)) == tokens("greedy")

@@ -52,7 +52,8 @@ def test_every_field_is_documented():
     assert fields["top_p"] == {
         "name": "top_p", "description": FIELD_DOCS["top_p"], "type": "float", "default": 0.9, "min": 0.0, "max": 1.0,
     }  # fmt: skip
-    assert fields["temperature"]["max"] is None
+    assert fields["temperature"]["max"] == 100.0  # 1/T must not underflow in float32
+    assert fields["top_k"]["max"] == 2**31 - 1  # it goes to the device as int32
     assert fields["branch_score"]["choices"] == ["entropy", "margin"]
     json.dumps(config_fields(), allow_nan=False)
 
@@ -107,7 +108,10 @@ def test_unknown_field_error_lists_known_fields():
         ("greedy", 1, "sampler field 'greedy' must be true or false, got 1"),
         ("think_text", 3, "sampler field 'think_text' must be a string, got 3"),
         ("top_p", 1.5, "sampler field 'top_p' = 1.5 is out of range; accepted: [0, 1]"),
-        ("temperature", 0, "sampler field 'temperature' = 0 is out of range; accepted: (0, inf)"),
+        ("temperature", 0, "sampler field 'temperature' = 0 is out of range; accepted: (0, 100]"),
+        ("temperature", 1e308, "sampler field 'temperature' = 1e+308 is out of range; accepted: (0, 100]"),
+        ("temperature", 10**400, "sampler field 'temperature' = 1" + "0" * 400 + " is too large for a number"),
+        ("top_k", 2**31, "sampler field 'top_k' = 2147483648 is out of range; accepted: [0, 2147483647]"),
         ("low_ent", math.nan, "sampler field 'low_ent' = nan is out of range; accepted: [0, inf)"),
         ("n_adaptive_samples", 0, "sampler field 'n_adaptive_samples' = 0 is out of range; accepted: [1, 64]"),
         ("branch_fraction", 0.0, "sampler field 'branch_fraction' = 0.0 is out of range; accepted: (0, 1]"),

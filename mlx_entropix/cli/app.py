@@ -205,8 +205,10 @@ def generate(
         methods = choose_methods(normal, compare, preset, config)
         if max_tokens < 1:
             raise ValueError(f"--max-tokens must be at least 1, got {max_tokens}")
-        if seed < 0:
-            raise ValueError(f"--seed must be >= 0, got {seed}")
+        from mlx_entropix.engine import SEED_LIMIT
+
+        if not 0 <= seed < SEED_LIMIT:
+            raise ValueError(f"--seed must be in [0, 2**64), got {seed}")
         if system_prompt is not None:
             checked_text(system_prompt, "--system-prompt")
         params = normal_params(methods, temp, top_p, min_p, top_k)

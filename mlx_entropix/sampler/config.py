@@ -46,7 +46,9 @@ class Range:
 
     def __str__(self) -> str:
         def fmt(v: float) -> str:
-            return ("-inf" if v < 0 else "inf") if math.isinf(v) else f"{v:g}"
+            if math.isinf(v):
+                return "-inf" if v < 0 else "inf"
+            return str(int(v)) if float(v).is_integer() else f"{v:g}"
 
         left = "(" if self.lo_open or math.isinf(self.lo) else "["
         right = ")" if self.hi_open or math.isinf(self.hi) else "]"
@@ -55,7 +57,10 @@ class Range:
 
 ANY = Range()
 NONNEG = Range(0.0)
-POSITIVE = Range(0.0, lo_open=True)
+# Far above any useful temperature and far below where 1/T underflows in
+# float32, which turns a draw into NaN and an out-of-vocabulary token.
+MAX_TEMPERATURE = 100.0
+TEMPERATURE = Range(0.0, MAX_TEMPERATURE, lo_open=True)
 UNIT = Range(0.0, 1.0)
 
 
@@ -83,9 +88,9 @@ class SamplerConfig:
     threshold, "high" strictly above (>); resample takes H >= med_ent.
     """
 
-    temperature: float = _f(0.666, "Base sampling temperature the rules scale from.", POSITIVE)
+    temperature: float = _f(0.666, "Base sampling temperature the rules scale from.", TEMPERATURE)
     top_p: float = _f(0.90, "Base nucleus mass: keep the most probable tokens until their mass reaches top_p (1 = off).", UNIT)
-    top_k: int = _i(27, "Base top-k: keep the k most probable tokens (0 = off, also in every rule's formula).", NONNEG)
+    top_k: int = _i(27, "Base top-k: keep the k most probable tokens (0 = off, also in every rule's formula).", Range(0, 2**31 - 1))
     min_p: float = _f(0.03, "Base min-p: drop tokens with p < min_p * p_max (0 = off).", UNIT)
 
     low_ent: float = _f(0.1 * LN2, "Entropy below which H is 'low' (nats; 0.1 bits).", NONNEG)
@@ -173,6 +178,13 @@ def _type_name(t: type) -> str:
     return {float: "a number", int: "an integer", bool: "true or false", str: "a string"}[t]
 
 
+def _as_float(value: int) -> float:
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf
+
+
 def _check(f: dataclasses.Field, value: Any) -> Any:
     """Validate one field value; returns it normalised (ints -> float for floats)."""
     kind = f.metadata["type"]
@@ -184,6 +196,8 @@ def _check(f: dataclasses.Field, value: Any) -> Any:
     }[kind]
     if not ok_type:
         raise ConfigError(f"sampler field '{f.name}' must be {_type_name(kind)}, got {value!r}")
+    if kind is float and isinstance(value, int) and not math.isfinite(_as_float(value)):
+        raise ConfigError(f"sampler field '{f.name}' = {value} is too large for a number")
     if kind is str:
         try:
             checked_text(value, f"sampler field '{f.name}'")

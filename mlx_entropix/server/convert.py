@@ -46,9 +46,9 @@ def _config(base: SamplerConfig, overrides: dict[str, Any], given: dict[str, dic
         raise invalid(f"{e}{hint}", param) from None
 
 
-def _normal(fields: dict[str, Any], param: str) -> NormalParams:
+def _normal(fields: dict[str, Any], param: str, lm: LoadedModel) -> NormalParams:
     try:
-        return NormalParams(**fields).check()
+        return NormalParams(**fields).check(lm.model.args.vocab_size)
     except ValueError as e:
         raise invalid(str(e), param) from None
 
@@ -68,7 +68,7 @@ def openai_run_request(body: ChatCompletionRequest | CompletionRequest, lm: Load
             config = _config(get_preset("entropix"), {**sampling, **extra},
                              {"sampler_config.": extra, "": sampling}, lm)
     elif method == "normal":
-        normal = _normal({**dataclasses.asdict(normal), **sampling}, "temperature")
+        normal = _normal({**dataclasses.asdict(normal), **sampling}, "temperature", lm)
     if isinstance(body, ChatCompletionRequest):
         requested = body.max_completion_tokens or body.max_tokens
         param = "max_completion_tokens" if body.max_completion_tokens else "max_tokens"
@@ -91,4 +91,4 @@ def native_run_request(body: GenerateRequest, lm: LoadedModel, default_method: s
     config = _config(base, body.config, {"config.": body.config}, lm) if body.config else None
     return RunRequest(messages=[m.plain() for m in body.messages], method=body.method or default_method,
                       config=config, preset=body.preset,
-                      normal=_normal(body.normal.model_dump(), "normal"), options=options)
+                      normal=_normal(body.normal.model_dump(), "normal", lm), options=options)

@@ -28,15 +28,19 @@ class ErrorResponse(BaseModel):
     error: ErrorDetail
 
 
+def _printable(text: str) -> str:
+    """A message or field name may quote the client's own text; a lone surrogate
+    in it could not be encoded as the UTF-8 body, so it is shown escaped."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 class ApiError(Exception):
     """A request the server refuses, with its HTTP status."""
 
     def __init__(self, status: int, message: str, param: str | None = None,
                  code: str | None = None, kind: str = "invalid_request_error",
                  headers: dict[str, str] | None = None):
-        # A message may quote the client's own text; a lone surrogate in it
-        # could not be encoded as the UTF-8 body, so it is shown escaped.
-        message = message.encode("utf-8", "backslashreplace").decode("utf-8")
+        message, param = _printable(message), param and _printable(param)
         super().__init__(message)
         self.status, self.message, self.param, self.code = status, message, param, code
         self.kind, self.headers = kind, headers

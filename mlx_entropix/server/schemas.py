@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
+from ..engine import SEED_LIMIT
 from ..runner import NormalParams
 from ..text import TextError, checked_text
 
@@ -32,6 +33,7 @@ def _unicode(text: str) -> str:
 Str = Annotated[str, Field(strict=True), AfterValidator(_unicode)]
 Bool = Annotated[bool, Field(strict=True)]
 PositiveInt = Annotated[int, Field(strict=True, ge=1)]
+Seed = Annotated[int, Field(strict=True, ge=0, lt=SEED_LIMIT)]
 Sampler = Literal["entropix", "normal", "greedy"]
 
 
@@ -65,7 +67,7 @@ class _OpenAIRequest(BaseModel):
     top_p: Annotated[float, Field(strict=True, gt=0, le=1)] | None = None
     top_k: Annotated[int, Field(strict=True, ge=0)] | None = Field(None, description="0 = off")
     min_p: Annotated[float, Field(strict=True, ge=0, lt=1)] | None = None
-    seed: Int | None = Field(None, description="Same seed, same request: same text. Random when absent.")
+    seed: Seed | None = Field(None, description="Same seed, same request: same text. Random when absent.")
     stop: Str | Annotated[list[Str], Field(max_length=MAX_STOPS)] | None = None
     stream: Bool = False
     stream_options: StreamOptions | None = None
@@ -112,5 +114,5 @@ class GenerateRequest(BaseModel):
     preset: Str = "entropix"
     config: dict[str, Any] = Field(default_factory=dict)
     normal: NormalSettings = Field(default_factory=NormalSettings)
-    seed: Int = 0
+    seed: Seed = 0
     max_tokens: PositiveInt | None = None
