@@ -27,6 +27,7 @@ from .load import LoadedModel, load
 from .metrics import log_softmax, token_signals
 from .packed import pack_step
 from .sampler import Decision, SamplerConfig, get_preset
+from .sampler.fitted import describe_thresholds, resolve_preset
 from .sync import SyncCounter
 from .trace import Stats, Trace
 
@@ -64,12 +65,13 @@ class RunRequest:
     normal: NormalParams = NormalParams()
     options: GenerationOptions = dataclasses.field(default_factory=GenerationOptions)
 
-    def sampler_config(self) -> SamplerConfig:
+    def sampler_config(self, lm: LoadedModel) -> SamplerConfig:
+        """The config itself, else the preset as it applies to this model."""
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
         if self.method == "greedy":
             return get_preset("greedy")
-        return self.config or get_preset(self.preset)
+        return self.config or resolve_preset(self.preset, lm)
 
 
 class _Recording(nn.Module):
@@ -169,7 +171,7 @@ def start_run(lm: LoadedModel, req: RunRequest, syncs: SyncCounter | None = None
     Errors in the request (unknown method, empty prompt, prompt too long) raise
     here, before anything is generated.
     """
-    cfg = req.sampler_config()
+    cfg = req.sampler_config(lm)
     ids, header = prompt_tokens(lm, req)
     if len(ids) >= lm.context_length:
         raise GenerationError(f"the prompt has {len(ids)} tokens but the model's context is "
@@ -180,7 +182,7 @@ def start_run(lm: LoadedModel, req: RunRequest, syncs: SyncCounter | None = None
         stream = normal_stream(lm, ids, req.normal, req.options)
     else:
         preset = "greedy" if req.method == "greedy" else req.preset if req.config is None else "custom"
-        sampler = {"method": req.method, "preset": preset,
+        sampler = {"method": req.method, "preset": preset, "thresholds": describe_thresholds(cfg, lm),
                    "seed": req.options.seed, "config": cfg.to_dict()}
         stream = stream_generate(lm, ids, cfg, req.options, syncs)
     return Trace(model=lm.info(), prompt=header, sampler=sampler, tokens=[]), stream

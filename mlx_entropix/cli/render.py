@@ -139,3 +139,5 @@ def print_closing(console: Console, trace: Trace) -> None:
     for line in closing_lines(trace.stats):
         console.print(line)
     console.print(f"Outcomes: {outcome_counts_text(trace.stats.outcome_counts)}")
+    if "thresholds" in trace.sampler:
+        console.print(f"Thresholds: {trace.sampler['thresholds']}")
