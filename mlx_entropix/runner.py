@@ -64,6 +64,7 @@ class RunRequest:
     preset: str = "entropix"
     normal: NormalParams = NormalParams()
     options: GenerationOptions = dataclasses.field(default_factory=GenerationOptions)
+    label: str | None = None  # the method's name in an eval or a comparison, kept in the trace
 
     def sampler_config(self, lm: LoadedModel) -> SamplerConfig:
         """The config itself, else the preset as it applies to this model."""
@@ -185,6 +186,8 @@ def start_run(lm: LoadedModel, req: RunRequest, syncs: SyncCounter | None = None
         sampler = {"method": req.method, "preset": preset, "thresholds": describe_thresholds(cfg, lm),
                    "seed": req.options.seed, "config": cfg.to_dict()}
         stream = stream_generate(lm, ids, cfg, req.options, syncs)
+    if req.label is not None:
+        sampler["label"] = req.label
     return Trace(model=lm.info(), prompt=header, sampler=sampler, tokens=[]), stream
 
 
@@ -224,12 +227,13 @@ def run(lm: LoadedModel, req: RunRequest,
     return finish_trace(trace, last, time.perf_counter() - start)
 
 
-def make_generate(model_ref: str | None) -> Callable[[list[dict[str, str]], str, int, int], Trace]:
-    """For the evaluation harness: (messages, method, seed, max_tokens) -> Trace."""
+def make_generate(model_ref: str | None) -> Callable[[list[dict[str, str]], Any, int, int], Trace]:
+    """For the evaluation harness: (messages, method, seed, max_tokens) -> Trace,
+    the method being a `methods.MethodSpec` (anything with its `request`)."""
     lm = load(model_ref)
 
-    def generate(messages: list[dict[str, str]], method: str, seed: int, max_tokens: int) -> Trace:
+    def generate(messages: list[dict[str, str]], method: Any, seed: int, max_tokens: int) -> Trace:
         options = GenerationOptions(max_tokens=max_tokens, seed=seed)
-        return run(lm, RunRequest(messages=messages, method=method, options=options))
+        return run(lm, method.request(messages, options))
 
     return generate

@@ -11,9 +11,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from mlx_entropix.methods import MethodSpec
 from mlx_entropix.trace import Metrics, SamplingParams, Stats, TokenRecord, Trace
 
-# How often each method answers right, so that pairwise tests have something to find.
+# How often each method answers right, so that pairwise tests have something to find;
+# any other label (a config file's) answers right half the time.
 HIT_RATE = {"entropix": 0.8, "greedy": 0.5, "normal": 0.3}
 
 
@@ -35,13 +37,14 @@ def _unit(*parts: object) -> float:
 
 
 def make_fake_generate(sleep_s: float = 0.0):
-    def generate(messages: list[dict[str, str]], method: str, seed: int, max_tokens: int) -> Trace:
+    def generate(messages: list[dict[str, str]], spec: MethodSpec, seed: int, max_tokens: int) -> Trace:
+        method = spec.label
         question = messages[-1]["content"]
         a, b = map(int, re.search(r"What is (\d+) \+ (\d+)\?", question).groups())
-        right = _unit(method, seed, question) < HIT_RATE[method]
+        right = _unit(method, seed, question) < HIT_RATE.get(method, 0.5)
         answer = a + b if right else a + b + 1
         words = f"{a} plus {b} makes {answer}. The answer is {answer}.".split(" ")[:max_tokens]
-        outcome = "sample" if method == "normal" else ("argmax" if right else "adaptive")
+        outcome = "sample" if spec.is_normal else ("argmax" if right else "adaptive")
         tokens = [
             TokenRecord(
                 index=i,
@@ -59,7 +62,7 @@ def make_fake_generate(sleep_s: float = 0.0):
         return Trace(
             model={"name": "fake-adder"},
             prompt={"messages": messages, "text": question, "n_tokens": 10},
-            sampler={"method": method, "seed": seed},
+            sampler={"method": "normal" if spec.is_normal else "entropix", "label": method, "seed": seed},
             tokens=tokens,
             stats=Stats(
                 prompt_tokens=10,

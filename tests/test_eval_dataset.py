@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from mlx_entropix.eval.cli import BUILTIN_DATASET
-from mlx_entropix.eval.dataset import DatasetError, load_dataset
+from mlx_entropix.eval.dataset import DatasetError, load_dataset, select_split
 from mlx_entropix.eval.extract import extract_answer
 from mlx_entropix.eval.prompt import build_messages
 
@@ -33,6 +33,7 @@ def _write(tmp_path: Path, lines: list[str]) -> Path:
         (json.dumps({"question": "x", "answer": "Paris", "kind": "number"}), 5, "not a valid number answer"),
         (json.dumps({"question": "x", "answer": "2", "kind": "date"}), 2, "unknown kind 'date'"),
         (json.dumps({"question": "x", "answer": "2", "id": "1"}), 2, "duplicate id '1'"),
+        (json.dumps({"question": "x", "answer": "2", "split": "train"}), 2, "unknown split 'train'"),
     ],
 )
 def test_errors_name_file_and_line(tmp_path, bad_line, lineno, message):
@@ -80,6 +81,23 @@ def test_fields_and_kinds(tmp_path):
     assert (b.index, b.id, b.kind, b.gold, b.system) == (1, "mc", "letter", "B", "Be brief.")
     assert (c.kind, c.gold, c.category) == ("string", "nile", "geo")
     assert (d.kind, d.gold) == ("string", "12")
+
+
+def test_split_selection(tmp_path):
+    lines = [json.dumps({"question": f"{i}?", "answer": str(i), "split": s}) for i, s in
+             enumerate(["dev", "test", "test"])]
+    path = _write(tmp_path, lines)
+    items = load_dataset(path)
+    assert [it.index for it in select_split(items, "test", path)] == [1, 2]
+    assert select_split(items, "all", path) == items
+    with pytest.raises(DatasetError, match="choose dev, test or all"):
+        select_split(items, "train", path)
+    unsplit = _write(tmp_path, lines + [json.dumps({"question": "4?", "answer": "4"})])
+    with pytest.raises(DatasetError, match="1 items have no 'split' field.*--split all"):
+        select_split(load_dataset(unsplit), "dev", unsplit)
+    only_dev = _write(tmp_path, lines[:1])
+    with pytest.raises(DatasetError, match="no item is in the 'test' split"):
+        select_split(load_dataset(only_dev), "test", only_dev)
 
 
 def test_prompt_lists_choices_and_asks_for_the_answer_line(tmp_path):

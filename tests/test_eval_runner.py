@@ -4,14 +4,17 @@ from pathlib import Path
 import pytest
 from eval_fakes import make_fake_generate, write_sum_dataset
 
-from mlx_entropix.eval.dataset import file_sha256, load_dataset
+from mlx_entropix.eval.dataset import file_sha256, load_dataset, select_split
 from mlx_entropix.eval.errors import EvalError
 from mlx_entropix.eval.runner import item_seed, run_eval
 from mlx_entropix.eval.stats import mcnemar_exact
 from mlx_entropix.eval.store import RunSettings
+from mlx_entropix.methods import resolve_methods
+from mlx_entropix.sampler import SamplerConfig, save_config
 from mlx_entropix.trace import load_trace
 
 METHODS = ("entropix", "greedy", "normal")
+SPECS = resolve_methods(",".join(METHODS))
 
 
 def _settings(dataset: Path, n: int, **changes) -> RunSettings:
@@ -23,6 +26,7 @@ def _settings(dataset: Path, n: int, **changes) -> RunSettings:
         seed=3,
         max_tokens=64,
         model=None,
+        configs={s.label: s.describe() for s in SPECS},
     )
     return RunSettings(**(base | changes))
 
@@ -35,7 +39,9 @@ def dataset(tmp_path):
 def _run(dataset, out, **kw):
     items = load_dataset(dataset)
     settings = _settings(dataset, len(items), **kw.pop("settings", {}))
-    return run_eval(items, settings, kw.pop("generate", make_fake_generate()), out, show_progress=False, **kw)
+    specs = kw.pop("specs", SPECS)
+    return run_eval(items, settings, specs, kw.pop("generate", make_fake_generate()), out,
+                    show_progress=False, **kw)
 
 
 def test_full_run_writes_results_traces_and_report(dataset, tmp_path):
@@ -43,7 +49,7 @@ def test_full_run_writes_results_traces_and_report(dataset, tmp_path):
     fake = make_fake_generate()
 
     def recording(messages, method, seed, max_tokens):
-        calls.append((json.dumps(messages), method, seed, max_tokens))
+        calls.append((json.dumps(messages), method.label, seed, max_tokens))
         return fake(messages, method, seed, max_tokens)
 
     out = tmp_path / "run"
@@ -64,7 +70,8 @@ def test_full_run_writes_results_traces_and_report(dataset, tmp_path):
             res = r["methods"][m]
             assert res["correct"] == (res["extracted"] == r["gold"])
             trace = load_trace(out / res["trace"])
-            assert trace.sampler["method"] == m and trace.text == res["text"]
+            assert trace.sampler["label"] == m and trace.text == res["text"]
+            assert res["trace"] == f"traces/{r['index']:05d}-{m}.json"
             assert res["tokens"] == trace.stats.generation_tokens
 
     for m in METHODS:
@@ -72,7 +79,8 @@ def test_full_run_writes_results_traces_and_report(dataset, tmp_path):
         assert s["correct"] == sum(r["methods"][m]["correct"] for r in records)
         assert s["ci95"][0] <= s["accuracy"] <= s["ci95"][1]
     pair = summary["pairs"][0]
-    assert (pair["a"], pair["b"]) == ("entropix", "greedy")
+    assert [(p["a"], p["b"]) for p in summary["pairs"]] == [
+        ("entropix", "greedy"), ("normal", "greedy"), ("entropix", "normal")]
     assert pair["mcnemar_p"] == mcnemar_exact(pair["only_a_correct"], pair["only_b_correct"])
     assert pair["significant"] == (pair["mcnemar_p"] < 0.05)
     assert len(summary["pairs"]) == 3
@@ -140,3 +148,39 @@ def test_item_seed_is_stable_and_spread():
     assert item_seed(0, 0) == item_seed(0, 0)
     assert item_seed(0, 1) != item_seed(1, 0)
     assert all(0 <= item_seed(s, i) < 2**32 for s in range(3) for i in range(50))
+
+
+def test_a_changed_config_of_a_method_refuses_resume(dataset, tmp_path):
+    out = tmp_path / "run"
+    path = tmp_path / "mine.toml"
+    save_config(SamplerConfig(n_branches=2), path)
+    specs = resolve_methods(f"greedy,{path}")
+    configs = {s.label: s.describe() for s in specs}
+    summary = _run(dataset, out, specs=specs, settings={"methods": ("greedy", "mine"), "configs": configs})
+    assert list(summary["methods"]) == ["greedy", "mine"]
+    assert summary["setup"]["configs"]["mine"]["config"]["n_branches"] == 2
+    assert summary["methods"]["mine"]["time_vs_greedy"] == pytest.approx(
+        summary["methods"]["mine"]["mean_time_s"] / summary["methods"]["greedy"]["mean_time_s"])
+    assert (out / "traces" / "00000-mine.json").exists()
+    save_config(SamplerConfig(n_branches=3), path)
+    specs = resolve_methods(f"greedy,{path}")
+    configs = {s.label: s.describe() for s in specs}
+    with pytest.raises(EvalError, match="sampler config of mine changed"):
+        _run(dataset, out, resume=True, specs=specs, settings={"methods": ("greedy", "mine"), "configs": configs})
+
+
+def test_a_split_keeps_file_indices_for_seeds_and_traces(tmp_path):
+    path = tmp_path / "split.jsonl"
+    path.write_text("".join(
+        json.dumps({"question": f"What is {i} + 1?", "answer": str(i + 1), "split": "dev" if i % 3 else "test"})
+        + "\n" for i in range(9)))
+    items = select_split(load_dataset(path), "test", path)
+    assert [it.index for it in items] == [0, 3, 6]
+    settings = _settings(path, 3, split="test")
+    out = tmp_path / "run"
+    summary = run_eval(items, settings, SPECS, make_fake_generate(), out, show_progress=False)
+    records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert [r["index"] for r in records] == [0, 3, 6]
+    assert [r["seed"] for r in records] == [item_seed(3, i) for i in (0, 3, 6)]
+    assert (out / "traces" / "00006-greedy.json").exists()
+    assert summary["setup"]["split"] == "test" and "split test (3 items" in (out / "report.md").read_text()

@@ -10,28 +10,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .dataset import EvalItem, file_sha256, load_dataset
+from ..methods import MethodError, resolve_methods
+from ..sampler import ConfigError
+from .dataset import EvalItem, file_sha256, load_dataset, select_split
 from .distributed import Group, init_distributed
 from .errors import EvalError
 from .runner import run_eval
 from .store import RunSettings, check_settings
 
-KNOWN_METHODS = ("entropix", "greedy", "normal")
-BUILTIN_DATASET = Path(__file__).resolve().parents[2] / "data" / "eval" / "basics120.jsonl"
-
-
-def parse_methods(text: str) -> tuple[str, ...]:
-    methods = tuple(m.strip() for m in text.split(",") if m.strip())
-    if not methods:
-        raise EvalError("--methods is empty: give a comma-separated list, e.g. entropix,greedy")
-    unknown = [m for m in methods if m not in KNOWN_METHODS]
-    if unknown:
-        raise EvalError(
-            f"unknown method {unknown[0]!r} in --methods (choose from {', '.join(KNOWN_METHODS)})"
-        )
-    if len(set(methods)) != len(methods):
-        raise EvalError(f"--methods lists a method twice: {text}")
-    return methods
+BUILTIN_DATASET = Path(__file__).resolve().parents[2] / "data" / "eval" / "basics.jsonl"
 
 
 def select_items(items: list[EvalItem], n: Optional[int], path: Path) -> list[EvalItem]:
@@ -46,7 +33,7 @@ def select_items(items: list[EvalItem], n: Optional[int], path: Path) -> list[Ev
 def _print_summary(summary: dict, out: Path) -> None:
     console = Console()
     table = Table(title="accuracy")
-    for col in ("method", "accuracy [95% CI]", "mean tokens", "s/answer"):
+    for col in ("method", "accuracy [95% CI]", "mean tokens", "s/answer", "argmax share"):
         table.add_column(col)
     for m, s in summary["methods"].items():
         lo, hi = s["ci95"]
@@ -55,6 +42,7 @@ def _print_summary(summary: dict, out: Path) -> None:
             f"{s['accuracy']:.1%} [{lo:.1%}, {hi:.1%}]",
             f"{s['mean_tokens']:.1f}",
             f"{s['mean_time_s']:.2f}",
+            f"{s['outcome_shares'].get('argmax', 0.0):.1%}",
         )
     console.print(table)
     for p in summary["pairs"]:
@@ -73,9 +61,17 @@ def eval_command(
         help="JSONL, one item per line: question, answer, optional choices, system, id, category, kind.",
     ),
     methods: str = typer.Option(
-        "entropix,greedy,normal", "--methods", help="Comma-separated methods to compare."
+        "entropix,greedy,normal",
+        "--methods",
+        help="Comma-separated methods to compare: normal, any sampler preset (entropix, greedy, "
+        "no_branch, ...) or a .toml/.json sampler config file (labelled by its file stem).",
     ),
-    n: Optional[int] = typer.Option(None, "--n", min=1, help="Evaluate only the first N items."),
+    split: str = typer.Option(
+        "all", "--split", help="dev, test or all: the items of one split of the dataset's 'split' field."
+    ),
+    n: Optional[int] = typer.Option(
+        None, "--n", min=1, help="Evaluate only the first N items (of the split)."
+    ),
     seed: int = typer.Option(0, "--seed", help="Run seed; each item's seed derives from it and its index."),
     max_tokens: int = typer.Option(256, "--max-tokens", min=1, help="Token budget per answer."),
     out: Optional[Path] = typer.Option(
@@ -91,19 +87,21 @@ def eval_command(
 ) -> None:
     """Compare sampling methods on a question set: accuracy with CIs, paired tests, a report."""
     try:
-        method_list = parse_methods(methods)
-        items = select_items(load_dataset(dataset), n, dataset)
+        specs = resolve_methods(methods)
+        items = select_items(select_split(load_dataset(dataset), split, dataset), n, dataset)
         out_dir = out or Path("out") / f"eval-{dataset.stem}"
         group = init_distributed() if distributed else Group()
         settings = RunSettings(
             dataset=str(dataset),
             dataset_sha256=file_sha256(dataset),
-            methods=method_list,
+            methods=tuple(s.label for s in specs),
             n=len(items),
             seed=seed,
             max_tokens=max_tokens,
             model=model,
             world_size=group.size,
+            split=split,
+            configs={s.label: s.describe() for s in specs},
         )
         check_settings(out_dir, settings, resume)
         from ..runner import make_generate
@@ -111,13 +109,14 @@ def eval_command(
         summary = run_eval(
             items,
             settings,
+            specs,
             make_generate(model),
             out_dir,
             resume=resume,
             group=group,
             command=shlex.join(sys.argv),
         )
-    except EvalError as e:
+    except (EvalError, MethodError, ConfigError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
     if summary is not None:

@@ -4,7 +4,8 @@ Fields: `question` (required), `answer` (required; GSM8K style "...#### 42"
 is accepted and the part after the last #### is the gold), `choices` (list of
 strings: multiple choice, the gold is a letter or a choice's text), `system`
 (system message), `id`, `category` (reported separately), `kind` (number,
-letter or string; inferred from the gold when absent). Other fields are
+letter or string; inferred from the gold when absent), `split` (`dev` or
+`test`: the held-out split that `eval --split` selects). Other fields are
 ignored. Errors name the file and line.
 """
 
@@ -18,6 +19,9 @@ from typing import Any
 
 from .errors import EvalError
 from .extract import KINDS, infer_kind, normalize_gold
+
+
+SPLITS = ("dev", "test")
 
 
 class DatasetError(EvalError):
@@ -35,6 +39,7 @@ class EvalItem:
     choices: list[str] | None = None
     system: str | None = None
     category: str | None = None
+    split: str | None = None
 
 
 def _text_field(where: str, d: dict[str, Any], name: str, required: bool) -> str | None:
@@ -71,6 +76,9 @@ def _parse_item(where: str, index: int, d: Any) -> EvalItem:
         raise DatasetError(f"{where}: unknown kind {kind!r} (use one of {', '.join(KINDS)})")
     if kind == "letter" and not choices:
         raise DatasetError(f"{where}: kind 'letter' needs a 'choices' list")
+    split = _text_field(where, d, "split", required=False) or None
+    if split is not None and split not in SPLITS:
+        raise DatasetError(f"{where}: unknown split {split!r} (use {' or '.join(SPLITS)})")
     gold = normalize_gold(raw_gold, kind, choices)
     if gold is None:
         raise DatasetError(f"{where}: answer {raw_gold!r} is not a valid {kind} answer")
@@ -84,6 +92,7 @@ def _parse_item(where: str, index: int, d: Any) -> EvalItem:
         choices=[c.strip() for c in choices] if choices else None,
         system=_text_field(where, d, "system", required=False) or None,
         category=_text_field(where, d, "category", required=False) or None,
+        split=split,
     )
 
 
@@ -115,6 +124,23 @@ def load_dataset(path: str | Path) -> list[EvalItem]:
     if not items:
         raise DatasetError(f"{path}: empty dataset (no JSON lines)")
     return items
+
+
+def select_split(items: list[EvalItem], split: str, path: str | Path) -> list[EvalItem]:
+    """The items of one split (`all`: every item), keeping their file indices,
+    so an item has the same seed and trace name in a split run as in a full one."""
+    if split == "all":
+        return items
+    if split not in SPLITS:
+        raise DatasetError(f"unknown split {split!r}: choose dev, test or all")
+    unsplit = sum(it.split is None for it in items)
+    if unsplit:
+        raise DatasetError(f"{path}: {unsplit} items have no 'split' field, so --split {split} "
+                           "cannot select from it (use --split all)")
+    chosen = [it for it in items if it.split == split]
+    if not chosen:
+        raise DatasetError(f"{path}: no item is in the {split!r} split")
+    return chosen
 
 
 def file_sha256(path: str | Path) -> str:

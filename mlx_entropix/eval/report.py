@@ -18,6 +18,7 @@ from .stats import (
 from .store import RunSettings, write_json_atomic
 
 ALPHA = 0.05
+BASELINE = "greedy"  # the method every other one is paired with first, and timed against
 TEMPLATE_NOTE = (
     "Every method gets the same chat messages, formatted with the model's chat "
     "template by the engine (the one public entropix GSM8K comparison skipped "
@@ -32,6 +33,7 @@ def _method_summary(results: list[dict[str, Any]]) -> dict[str, Any]:
     outcomes: Counter[str] = Counter()
     for r in results:
         outcomes.update(r["outcome_counts"])
+    total = sum(outcomes.values())
     return {
         "n": n,
         "correct": correct,
@@ -42,6 +44,7 @@ def _method_summary(results: list[dict[str, Any]]) -> dict[str, Any]:
         "no_answer": sum(r["extracted"] is None for r in results),
         "hit_max_tokens": sum(r["finish_reason"] == "length" for r in results),
         "outcome_counts": dict(sorted(outcomes.items())),
+        "outcome_shares": {k: v / total for k, v in sorted(outcomes.items())},
     }
 
 
@@ -64,9 +67,22 @@ def _pair_summary(a: str, b: str, first: list[bool], second: list[bool]) -> dict
     }
 
 
+def method_pairs(methods: list[str]) -> list[tuple[str, str]]:
+    """Every pair once; with greedy among them, each method against greedy
+    first (as method - greedy), then the pairs without it."""
+    if BASELINE not in methods:
+        return list(combinations(methods, 2))
+    others = [m for m in methods if m != BASELINE]
+    return [(m, BASELINE) for m in others] + list(combinations(others, 2))
+
+
 def summarize(settings: RunSettings, records: list[dict[str, Any]], command: str) -> dict[str, Any]:
     methods = list(settings.methods)
     correct = {m: [r["methods"][m]["correct"] for r in records] for m in methods}
+    per_method = {m: _method_summary([r["methods"][m] for r in records]) for m in methods}
+    if BASELINE in per_method and per_method[BASELINE]["mean_time_s"] > 0:
+        for s in per_method.values():
+            s["time_vs_greedy"] = s["mean_time_s"] / per_method[BASELINE]["mean_time_s"]
     categories = sorted({r["category"] for r in records if r.get("category")})
     return {
         "setup": {
@@ -77,15 +93,17 @@ def summarize(settings: RunSettings, records: list[dict[str, Any]], command: str
             "n": settings.n,
             "seed": settings.seed,
             "max_tokens": settings.max_tokens,
+            "split": settings.split,
             "methods": methods,
+            "configs": settings.configs,
             "processes": settings.world_size,
             "command": command,
             "chat_template": TEMPLATE_NOTE,
             "bootstrap": {"samples": BOOTSTRAP_SAMPLES, "seed": BOOTSTRAP_SEED},
             "significance_level": ALPHA,
         },
-        "methods": {m: _method_summary([r["methods"][m] for r in records]) for m in methods},
-        "pairs": [_pair_summary(a, b, correct[a], correct[b]) for a, b in combinations(methods, 2)],
+        "methods": per_method,
+        "pairs": [_pair_summary(a, b, correct[a], correct[b]) for a, b in method_pairs(methods)],
         "categories": {
             c: {
                 m: _method_summary([r["methods"][m] for r in records if r.get("category") == c])
@@ -104,6 +122,10 @@ def _pct(x: float) -> str:
     return f"{100 * x:.1f}%"
 
 
+def _ratio(x: float | None) -> str:
+    return "-" if x is None else f"{x:.2f}"
+
+
 def _signed_pct(x: float) -> str:
     return f"{100 * x:+.1f} pp"
 
@@ -115,7 +137,8 @@ def render_markdown(summary: dict[str, Any], records: list[dict[str, Any]]) -> s
         "# Evaluation report",
         "",
         f"- model: {setup['model'] or setup['model_option'] or 'default'}",
-        f"- dataset: `{setup['dataset']}` ({setup['n']} items, sha256 {setup['dataset_sha256'][:12]})",
+        f"- dataset: `{setup['dataset']}`, split {setup['split']} ({setup['n']} items, "
+        f"sha256 {setup['dataset_sha256'][:12]})",
         f"- seed: {setup['seed']} (one seed per item, the same for every method)",
         f"- max tokens: {setup['max_tokens']}",
         f"- processes: {setup['processes']}",
@@ -124,17 +147,19 @@ def render_markdown(summary: dict[str, Any], records: list[dict[str, Any]]) -> s
         "",
         "## Methods",
         "",
-        "| method | accuracy [95% Wilson CI] | correct | mean tokens | s/answer "
-        "| no answer found | hit max tokens | outcomes |",
-        "|---|---|---|---|---|---|---|---|",
+        "| method | accuracy [95% Wilson CI] | correct | mean tokens | s/answer | time × greedy "
+        "| no answer found | hit max tokens | outcome shares (tokens) |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for m in methods:
         s = summary["methods"][m]
-        outcomes = ", ".join(f"{k} {v}" for k, v in s["outcome_counts"].items()) or "-"
+        outcomes = ", ".join(
+            f"{k} {_pct(share)} ({s['outcome_counts'][k]})" for k, share in s["outcome_shares"].items()
+        ) or "-"
         lines.append(
             f"| {m} | {_pct(s['accuracy'])} [{_pct(s['ci95'][0])}, {_pct(s['ci95'][1])}] "
             f"| {s['correct']}/{s['n']} | {s['mean_tokens']:.1f} | {s['mean_time_s']:.2f} "
-            f"| {s['no_answer']} | {s['hit_max_tokens']} | {outcomes} |"
+            f"| {_ratio(s.get('time_vs_greedy'))} | {s['no_answer']} | {s['hit_max_tokens']} | {outcomes} |"
         )
     lines += [
         "",

@@ -23,6 +23,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from ..methods import MethodSpec
 from ..trace import Trace
 from .dataset import EvalItem
 from .distributed import Group
@@ -41,7 +42,7 @@ from .store import (
 )
 
 # (messages, method, seed, max_tokens) -> the finished trace of one answer.
-Generate = Callable[[list[dict[str, str]], str, int, int], Trace]
+Generate = Callable[[list[dict[str, str]], MethodSpec, int, int], Trace]
 
 TRACES_DIR = "traces"
 
@@ -72,6 +73,7 @@ def _method_result(item: EvalItem, trace: Trace, trace_path: str) -> dict[str, A
 def evaluate_item(
     item: EvalItem,
     settings: RunSettings,
+    methods: Sequence[MethodSpec],
     generate: Generate,
     out: Path,
     on_answer: Callable[[str, bool], None],
@@ -92,14 +94,14 @@ def evaluate_item(
         "model": None,
         "methods": {},
     }
-    for method in settings.methods:
+    for method in methods:
         trace = generate(messages, method, seed, settings.max_tokens)
-        rel = f"{TRACES_DIR}/{item.index:05d}-{method}.json"
+        rel = f"{TRACES_DIR}/{item.index:05d}-{method.label}.json"
         trace.save(out / rel)
         result = _method_result(item, trace, rel)
-        record["methods"][method] = result
+        record["methods"][method.label] = result
         record["model"] = record["model"] or trace.model.get("name")
-        on_answer(method, result["correct"])
+        on_answer(method.label, result["correct"])
     return record
 
 
@@ -115,8 +117,10 @@ def _progress(show: bool) -> Progress:
     )
 
 
-def _merge(group: Group, records: list[dict[str, Any]], n: int) -> list[dict[str, Any]] | None:
-    """All ranks' records, sorted by item index, on rank 0 (None elsewhere)."""
+def _merge(group: Group, records: list[dict[str, Any]], expected: list[int]
+           ) -> list[dict[str, Any]] | None:
+    """All ranks' records, sorted by item index, on rank 0 (None elsewhere);
+    `expected` are the indices of the items asked for, in order."""
     texts = group.gather_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
     if group.rank != 0:
         return None
@@ -125,14 +129,18 @@ def _merge(group: Group, records: list[dict[str, Any]], n: int) -> list[dict[str
         key=lambda r: r["index"],
     )
     indices = [r["index"] for r in merged]
-    if indices != list(range(n)):
-        raise EvalError(f"merged results are incomplete or duplicated: got {len(indices)} of {n} items")
+    if indices != expected:
+        raise EvalError(
+            f"merged results are incomplete, duplicated or from other items: got {len(indices)} "
+            f"of {len(expected)} items"
+        )
     return merged
 
 
 def run_eval(
     items: Sequence[EvalItem],
     settings: RunSettings,
+    methods: Sequence[MethodSpec],
     generate: Generate,
     out: Path,
     *,
@@ -147,6 +155,8 @@ def run_eval(
     group = group or Group()
     if len(items) != settings.n:
         raise EvalError(f"settings say {settings.n} items but {len(items)} were given")
+    if tuple(m.label for m in methods) != settings.methods:
+        raise EvalError(f"settings name the methods {settings.methods} but {[m.label for m in methods]} were given")
     if settings.world_size != group.size:
         raise EvalError(f"settings say {settings.world_size} processes but {group.size} are running")
     out.mkdir(parents=True, exist_ok=True)
@@ -176,12 +186,12 @@ def run_eval(
             progress.update(task, advance=1, description=describe())
 
         for item in todo:
-            record = evaluate_item(item, settings, generate, out, on_answer)
+            record = evaluate_item(item, settings, methods, generate, out, on_answer)
             log.append(record)
             done[item.index] = record
 
     group.barrier()
-    merged = _merge(group, [done[i] for i in sorted(done)], settings.n)
+    merged = _merge(group, [done[i] for i in sorted(done)], [it.index for it in items])
     if merged is None:
         return None
     if group.size > 1:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,10 @@ RESULTS_FILE = "results.jsonl"
 
 @dataclass(frozen=True)
 class RunSettings:
-    """Everything that changes what a result means; a resume must match it."""
+    """Everything that changes what a result means; a resume must match it.
+    `methods` are the labels, `configs` what each label runs (its source and
+    sampler config), so a preset or config file changed between two halves of
+    a run is caught."""
 
     dataset: str
     dataset_sha256: str
@@ -28,6 +31,8 @@ class RunSettings:
     max_tokens: int
     model: str | None
     world_size: int = 1
+    split: str = "all"
+    configs: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -52,6 +57,14 @@ def _has_run(out: Path) -> bool:
     return (out / SETTINGS_FILE).exists() or any(out.glob("results*.jsonl"))
 
 
+def _change(name: str, before: Any, now: Any) -> str:
+    """One changed setting in words; configs name the methods whose config differs."""
+    if name == "configs":
+        labels = sorted(k for k in before.keys() | now.keys() if before.get(k) != now.get(k))
+        return f"the sampler config of {', '.join(labels)} changed"
+    return f"{name} was {before!r}, now {now!r}"
+
+
 def check_settings(out: Path, settings: RunSettings, resume: bool) -> None:
     """Refuse to mix two runs in one --out directory."""
     if not _has_run(out):
@@ -68,7 +81,7 @@ def check_settings(out: Path, settings: RunSettings, resume: bool) -> None:
     except (json.JSONDecodeError, TypeError) as e:
         raise EvalError(f"cannot resume: {path} is unreadable ({e})") from None
     changed = [
-        f"{f.name} was {getattr(before, f.name)!r}, now {getattr(settings, f.name)!r}"
+        _change(f.name, getattr(before, f.name), getattr(settings, f.name))
         for f in fields(RunSettings)
         if f.name != "dataset" and getattr(before, f.name) != getattr(settings, f.name)
     ]

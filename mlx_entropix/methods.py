@@ -1,0 +1,100 @@
+"""Decoding methods named on the command line: `normal` (the mlx-lm baseline),
+any sampler preset (`entropix`, `greedy`, `no_branch`, ... whatever
+`PRESETS` holds when the command runs) or a `.toml`/`.json` sampler config
+file, labelled by its file stem. The eval's `--methods` and the CLI's
+`--compare` both take a comma-separated list of them, so any config can be
+measured against any other under one label that names its reports and files.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .sampler import PRESETS, SamplerConfig, load_config
+
+if TYPE_CHECKING:
+    from .engine import GenerationOptions
+    from .runner import NormalParams, RunRequest
+
+NORMAL = "normal"
+CONFIG_SUFFIXES = (".toml", ".json")
+_LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+
+
+class MethodError(ValueError):
+    """A method list that cannot be run; the message says what to write instead."""
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    """One method: its label, and the sampler config it runs (None for `normal`,
+    which is mlx-lm's sampler under NormalParams)."""
+
+    label: str
+    source: str  # "normal", "preset" or the config file's path
+    config: SamplerConfig | None = None
+
+    @property
+    def is_normal(self) -> bool:
+        return self.config is None
+
+    def describe(self) -> dict[str, Any]:
+        """What the method runs, for a run's settings: a changed config is a changed method."""
+        return {"source": self.source, "config": None if self.config is None else self.config.to_dict()}
+
+    def request(self, messages: list[dict[str, str]], options: GenerationOptions,
+                normal: NormalParams | None = None) -> RunRequest:
+        """The runner request that generates `messages` with this method. The
+        runner (and with it the model code) is imported only here, so the eval
+        harness resolves and records methods without loading a model."""
+        from .runner import NormalParams, RunRequest
+
+        if self.is_normal:
+            normal = normal or NormalParams()
+            return RunRequest(messages=messages, method=NORMAL, normal=normal, options=options,
+                              label=self.label)
+        if self.source == "preset":
+            return RunRequest(messages=messages, method="entropix", preset=self.label, options=options,
+                              label=self.label)
+        return RunRequest(messages=messages, method="entropix", config=self.config, options=options,
+                          label=self.label)
+
+
+def known_names() -> str:
+    return ", ".join((NORMAL, *PRESETS))
+
+
+def resolve_method(name: str) -> MethodSpec:
+    """`normal`, a preset name, or a path ending in .toml/.json."""
+    if name == NORMAL:
+        return MethodSpec(NORMAL, NORMAL)
+    if name in PRESETS:
+        return MethodSpec(name, "preset", PRESETS[name])
+    path = Path(name)
+    if path.suffix.lower() in CONFIG_SUFFIXES:
+        label = path.stem
+        if not _LABEL.match(label):
+            raise MethodError(f"config file {name}: its name {label!r} labels the method's reports and "
+                              "files, so use letters, digits and _.+- only (rename the file)")
+        return MethodSpec(label, str(path), load_config(path))
+    raise MethodError(f"unknown method {name!r}: give {known_names()} or a .toml/.json sampler config")
+
+
+def resolve_methods(text: str, flag: str = "--methods") -> tuple[MethodSpec, ...]:
+    """A comma-separated list, in order, each label once."""
+    names = [m.strip() for m in text.split(",") if m.strip()]
+    if not names:
+        raise MethodError(f"{flag} is empty: give a comma-separated list, e.g. greedy,entropix,no_branch")
+    if len(set(names)) != len(names):
+        twice = next(n for n in names if names.count(n) > 1)
+        raise MethodError(f"{flag} lists {twice!r} twice: give each method once")
+    specs = tuple(resolve_method(n) for n in names)
+    labels = [s.label for s in specs]
+    for spec in specs:
+        if labels.count(spec.label) > 1:
+            raise MethodError(f"{flag}: two methods are labelled {spec.label!r} (a config file is labelled "
+                              "by its stem): rename the file")
+    return specs
