@@ -59,14 +59,14 @@ class FitResult:
     low_percentile: float  # the q found for the low thresholds
 
 
-def collect_signals(lm: LoadedModel, prompts: list[Prompt], max_tokens: int, seed: int,
+def collect_signals(lm: LoadedModel, chats: list[list[dict[str, str]]], max_tokens: int, seed: int,
                     method: str = "greedy") -> dict[str, np.ndarray]:
-    """Every metric of every generated token over the prompt set. Greedy by
-    default: the signals along the model's own most likely answers, which is
-    where "argmax when the model is sure" has to hold."""
+    """Every metric of every generated token over the chats (lists of messages).
+    Greedy by default: the signals along the model's own most likely answers,
+    which is where "argmax when the model is sure" has to hold."""
     columns: dict[str, list[float]] = {name: [] for name in METRIC_NAMES}
-    for i, prompt in enumerate(prompts):
-        req = RunRequest(messages=prompt.messages(), method=method,
+    for i, messages in enumerate(chats):
+        req = RunRequest(messages=messages, method=method,
                          options=GenerationOptions(max_tokens=max_tokens, seed=seed + i))
         for token in run(lm, req).tokens:
             for name in METRIC_NAMES:

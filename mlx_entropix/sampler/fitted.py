@@ -15,8 +15,9 @@ file named `<fingerprint>.toml` with one table of thresholds per gating:
 It is looked up first in the user's cache (MLX_ENTROPIX_FITTED_DIR, else
 $XDG_CACHE_HOME/mlx-entropix/fitted, else ~/.cache/mlx-entropix/fitted), then
 in the fits shipped with the repository (data/fitted/). The fingerprint hashes
-the model config and a few MiB of the weight files, so it costs milliseconds
-and is the same whether the weights are later dequantized or not.
+the model config and the first and last MiB of each weight file (not their
+names or places), so it costs milliseconds and is the same wherever the model
+is installed and whether its weights are later dequantized or not.
 """
 
 from __future__ import annotations
@@ -92,7 +93,6 @@ def model_fingerprint(lm: ModelLike) -> str:
     h = hashlib.sha256(json.dumps(lm.config, sort_keys=True, default=str).encode())
     for f in _weight_files(Path(lm.path)):
         st = f.stat()
-        h.update(f.name.encode())
         h.update(_file_digest(str(f), st.st_size, st.st_mtime_ns).encode())
     return h.hexdigest()[:16]
 
