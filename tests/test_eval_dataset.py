@@ -1,4 +1,6 @@
 import json
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -132,17 +134,13 @@ def test_gsm8k_loads_as_is():
 
 def test_builtin_set_loads_and_every_gold_extracts_as_its_kind():
     items = load_dataset(BUILTIN_DATASET)
-    assert len(items) >= 110
-    assert Counter(item.category for item in items) == {
-        "arithmetic": 30,
-        "comparison": 15,
-        "units": 15,
-        "word": 20,
-        "facts": 30,
-        "choice": 10,
-    }
-    assert len({item.question for item in items}) == len(items)
-    kinds = {"choice": {"letter"}, "facts": {"string", "number"}}
+    assert len(items) >= 300
+    categories = Counter(item.category for item in items)
+    assert set(categories) == {"arithmetic", "comparison", "units", "word", "facts", "choice",
+                               "counting", "dates"}
+    assert min(categories.values()) >= 20
+    assert len({(item.question, tuple(item.choices or ())) for item in items}) == len(items)
+    kinds = {"choice": {"letter"}, "facts": {"string", "number"}, "dates": {"string", "number"}}
     for item in items:
         assert item.kind in kinds.get(item.category, {"number"}), item.id
         for reply in (
@@ -151,3 +149,29 @@ def test_builtin_set_loads_and_every_gold_extracts_as_its_kind():
             f"Let me think.\nThe answer is **{item.answer}**.",
         ):
             assert extract_answer(reply, item.kind, item.choices) == item.gold, (item.id, reply)
+
+
+def test_builtin_set_keeps_basics120_and_a_fixed_split_per_category():
+    items = load_dataset(BUILTIN_DATASET)
+    by_id = {item.id: item for item in items}
+    for old in load_dataset(BUILTIN_DATASET.with_name("basics120.jsonl")):
+        assert by_id[old.id].question == old.question and by_id[old.id].gold == old.gold
+    for category in {item.category for item in items}:
+        splits = Counter(item.split for item in items if item.category == category)
+        assert set(splits) == {"dev", "test"}
+        assert abs(splits["dev"] - sum(splits.values()) / 3) <= 1, category
+
+
+def test_builtin_set_is_what_its_generator_writes():
+    done = subprocess.run([sys.executable, str(BUILTIN_DATASET.with_name("generate.py")), "--check"],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+
+
+def test_comparison_items_are_the_misleading_kind():
+    """Fewer decimal digits, yet the larger number: 9.9 vs 9.11."""
+    for item in load_dataset(BUILTIN_DATASET):
+        if item.id.startswith("gen-comparison"):
+            a, b = item.question.rstrip("?").split(", ")[1].split(" or ")
+            short, long_ = sorted((a, b), key=len)
+            assert float(short) > float(long_) and int(short.split(".")[1]) < int(long_.split(".")[1])
