@@ -14,7 +14,7 @@ from rich.table import Table
 
 from mlx_entropix.calibrate import FitResult, ShareTargets, collect_signals, default_prompts, fit_thresholds
 from mlx_entropix.eval.cli import BUILTIN_DATASET
-from mlx_entropix.eval.dataset import DatasetError, load_dataset, select_split
+from mlx_entropix.eval.dataset import DatasetError, EvalItem, load_dataset, select_split
 from mlx_entropix.eval.errors import EvalError
 from mlx_entropix.eval.prompt import build_messages
 from mlx_entropix.load import LoadError, load
@@ -54,13 +54,21 @@ def parse_shares(text: str, flag: str) -> list[float]:
         raise ValueError(f"{flag} takes comma-separated fractions such as 0.3,0.5, got {text!r}") from None
 
 
+def spread(items: list[EvalItem], n: Optional[int]) -> list[EvalItem]:
+    """n items evenly spaced through the list (the dataset is ordered by
+    category, so its first n would all be arithmetic); all when n is None."""
+    if n is None or n >= len(items):
+        return items
+    return [items[round(i * (len(items) - 1) / max(1, n - 1))] for i in range(n)] if n > 1 else items[:1]
+
+
 def _chats(prompt_csv: Optional[Path], dataset: Path, split: str, n: Optional[int]
            ) -> tuple[list[list[dict[str, str]]], str]:
     if prompt_csv is not None:
         return [p.messages() for p in load_prompt_csv(prompt_csv)], str(prompt_csv)
     if not dataset.is_file():
         return [p.messages() for p in default_prompts()], "the built-in prompts"
-    items = select_split(load_dataset(dataset), split, dataset)[:n]
+    items = spread(select_split(load_dataset(dataset), split, dataset), n)
     return [build_messages(it) for it in items], f"{dataset} ({split} split, {len(items)} items)"
 
 
@@ -68,7 +76,7 @@ def calibrate_command(
     model: Optional[str] = typer.Option(None, "--model", help="Model to calibrate (default: the embedded one)."),
     dataset: Path = typer.Option(BUILTIN_DATASET, "--dataset", help="Eval JSONL whose questions prompt the model."),
     split: str = typer.Option("dev", "--split", help="Split of --dataset to use (fit on dev, never on test)."),
-    n: Optional[int] = typer.Option(None, "--n", min=1, help="Use only the first N questions."),
+    n: Optional[int] = typer.Option(None, "--n", min=1, help="Use only N questions, spread evenly through the split."),
     prompt_csv: Optional[Path] = typer.Option(None, "--prompt-csv", help="Prompt CSV instead of --dataset."),
     max_tokens: int = typer.Option(48, "--max-tokens", min=1, help="Tokens generated per prompt."),
     seed: int = typer.Option(0, "--seed"),
@@ -117,7 +125,7 @@ def _search(console: Console, lm, signals, targets: ShareTargets, search: str, s
     argmax_grid = parse_shares(search, "--search")
     vent_grid = parse_shares(search_high_vent, "--search-high-vent") if search_high_vent else [targets.high_vent]
     grid = [ShareTargets(a, v, targets.explore).check() for a in argmax_grid for v in vent_grid]
-    items = select_split(load_dataset(dataset), "dev", dataset)[:search_n]
+    items = spread(select_split(load_dataset(dataset), "dev", dataset), search_n)
     best, results = search_targets(lm, signals, grid, items, dataset, search_out, max_tokens, seed)
     table = Table(title=f"Search on {len(items)} dev items, {max_tokens} tokens (report: {search_out / 'report.md'})")
     for col in ("candidate", "correct", "argmax share", "time / greedy", "within bounds"):
@@ -129,5 +137,5 @@ def _search(console: Console, lm, signals, targets: ShareTargets, search: str, s
     console.print(f"chosen: {best.label}" + ("" if best.eligible else " (no candidate kept the bounds)"))
     notes = {**notes, "search": ", ".join(f"{r.label} {r.correct}/{r.n} argmax {r.argmax_share:.2f} "
                                           f"time {r.time_ratio:.2f}x" for r in results),
-             "search_items": f"first {len(items)} dev items of {dataset}", "chosen": best.label}
+             "search_items": f"{len(items)} dev items spread through {dataset}", "chosen": best.label}
     return best.targets, notes
