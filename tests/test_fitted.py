@@ -106,3 +106,17 @@ def test_the_embedded_model_has_its_fit_shipped(lm, tmp_path, monkeypatch):
     assert fit is not None and fit.path.parent == fitted.SHIPPED_DIR
     assert set(fit.tables) == {"quadrant", "frog"}
     assert resolve_preset("entropix", lm).thresholds == "fitted"
+
+
+def test_a_run_names_its_thresholds_in_the_trace(lm, tmp_path, monkeypatch):
+    from mlx_entropix.engine import GenerationOptions
+    from mlx_entropix.runner import RunRequest, run
+
+    monkeypatch.setenv(fitted.CACHE_ENV, str(tmp_path))
+    options = GenerationOptions(max_tokens=2, seed=0)
+    messages = [{"role": "user", "content": "Hi"}]
+    trace = run(lm, RunRequest(messages=messages, preset="no_branch", options=options))
+    assert trace.sampler["thresholds"].startswith("fitted for SmolLM2")
+    assert trace.sampler["config"]["thresholds"] == "fitted"
+    paper = run(lm, RunRequest(messages=messages, preset="entropix-paper", options=options))
+    assert paper.sampler["thresholds"] == "published"
