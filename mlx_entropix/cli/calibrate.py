@@ -95,36 +95,43 @@ def calibrate_command(
     console = Console()
     try:
         targets = ShareTargets(argmax_share, high_vent_share, explore_share).check()
+        grid = search_grid(targets, search, search_high_vent)
         chats, source = _chats(prompt_csv, dataset, split, n)
         lm = load(model)
         with console.status(f"generating greedy answers of up to {max_tokens} tokens to {source}"):
             signals = collect_signals(lm, chats, max_tokens, seed)
         console.print(summary_table(signals))
         notes = {"signals": f"greedy answers, up to {max_tokens} tokens, to {source}", "seed": seed}
-        if search is not None:
-            targets, notes = _search(console, lm, signals, targets, search, search_high_vent, search_n,
-                                     dataset, search_out, max_tokens, seed, notes)
+        if grid:
+            targets, notes = _search(console, lm, signals, grid, search_n, dataset, search_out,
+                                     max_tokens, seed, notes)
         fits = {g: fit_thresholds(signals, targets, g) for g in GATINGS}
         notes.update({f"target_{k}": v for k, v in dataclasses.asdict(targets).items()})
         path = write_fit(fit_dir or cache_dir(), lm, {g: f.thresholds for g, f in fits.items()}, notes)
         if out is not None:
             save_config(get_preset("entropix").with_fitted(fits["quadrant"].thresholds), out)
     except (ValueError, EvalError, DatasetError, ConfigError, LoadError) as e:
-        console.print(f"error: {e}", style="red", markup=False)
+        typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
     console.print(fit_table(fits))
     console.print(f"wrote {path}: the entropix, no_branch, no_think, cot_margin and frog presets now use "
                   f"these thresholds for {lm.name}" + (f"; and {out}" if out else ""))
 
 
-def _search(console: Console, lm, signals, targets: ShareTargets, search: str, search_high_vent: Optional[str],
-            search_n: int, dataset: Path, search_out: Path, max_tokens: int, seed: int,
-            notes: dict) -> tuple[ShareTargets, dict]:
-    from mlx_entropix.fit_search import search_targets
-
+def search_grid(targets: ShareTargets, search: Optional[str], search_high_vent: Optional[str]
+                ) -> list[ShareTargets]:
+    """The candidates of --search (empty without it), checked before any work."""
+    if search is None:
+        return []
     argmax_grid = parse_shares(search, "--search")
     vent_grid = parse_shares(search_high_vent, "--search-high-vent") if search_high_vent else [targets.high_vent]
-    grid = [ShareTargets(a, v, targets.explore).check() for a in argmax_grid for v in vent_grid]
+    return [ShareTargets(a, v, targets.explore).check() for a in argmax_grid for v in vent_grid]
+
+
+def _search(console: Console, lm, signals, grid: list[ShareTargets], search_n: int, dataset: Path,
+            search_out: Path, max_tokens: int, seed: int, notes: dict) -> tuple[ShareTargets, dict]:
+    from mlx_entropix.fit_search import search_targets
+
     items = spread(select_split(load_dataset(dataset), "dev", dataset), search_n)
     best, results = search_targets(lm, signals, grid, items, dataset, search_out, max_tokens, seed)
     table = Table(title=f"Search on {len(items)} dev items, {max_tokens} tokens (report: {search_out / 'report.md'})")
