@@ -84,20 +84,18 @@ def test_the_users_cache_comes_before_the_shipped_fit(model):
     assert resolve_preset("entropix", model).low_ent == 0.5
 
 
-def test_a_broken_fit_file_names_itself_and_the_fix(model):
+@pytest.mark.parametrize("text, message", [
+    ("[quadrant]\nlow_ent = 0.9\nlow_attn_ent = 1.0\n", r"\[quadrant\] has unknown threshold 'low_attn_ent'"),
+    ("[quadrant]\nlow_ent = 9.0\n", r"\[quadrant\]: entropy thresholds must satisfy low_ent <= med_ent <= high_ent"),
+    ("[frog]\nlow_int = 9.0\n", r"\[frog\]: low_int must be <= high_int"),
+    ("model = \n", r"is not valid TOML.*calibrate"),
+    ("model = 'x'\n", r"no \[quadrant\] or \[frog\] table"),
+])
+def test_a_broken_fit_file_names_itself_and_the_fix(model, text, message):
     path = write_fit(fitted.cache_dir(), model, {"quadrant": QUADRANT}, {})
-    path.write_text("[quadrant]\nlow_ent = 0.9\nlow_attn_ent = 1.0\n")
-    with pytest.raises(ConfigError, match=r"\[quadrant\] has unknown threshold 'low_attn_ent'"):
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=f"^{path}.*{message}"):
         find_fit(model)
-    path.write_text("[quadrant]\nlow_ent = 9.0\n")
-    with pytest.raises(ConfigError, match=r"low_ent <= med_ent <= high_ent"):
-        read_fit(path)
-    path.write_text("model = \n")
-    with pytest.raises(ConfigError, match=r"is not valid TOML.*calibrate"):
-        read_fit(path)
-    path.write_text("model = 'x'\n")
-    with pytest.raises(ConfigError, match=r"no \[quadrant\] or \[frog\] table"):
-        read_fit(path)
 
 
 def test_the_embedded_model_has_its_fit_shipped(lm, tmp_path, monkeypatch):
