@@ -32,6 +32,9 @@ decides something:
              min_p = clip(min_p (1 - ada_min_p (H+V)), 0.01, 0.5);
              n_adaptive_samples candidates, the best by `score_candidates`.
 
+With cfg.gating == "frog" every rule's region is further gated on the four
+attention signals (see `regions`); the parameters of each rule stay as above.
+
 The original rule order (explore on H < high_ent before resample on
 H > med_ent) left med_ent dead; here explore/resample split at med_ent.
 top_k = 0 (off) stays off in every formula (they would otherwise turn it into
