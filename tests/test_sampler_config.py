@@ -173,8 +173,8 @@ def test_overriding_a_threshold_marks_the_config_custom_and_a_fit_fitted():
 
 
 def test_frog_low_thresholds_must_not_exceed_high_ones():
-    with pytest.raises(ConfigError, match=r"^low_agree must be <= high_agree, got 0.5 > 0.02$"):
-        SamplerConfig(low_agree=0.5)
+    with pytest.raises(ConfigError, match=r"^low_agree must be <= high_agree, got 0.5 > 0.2$"):
+        SamplerConfig(low_agree=0.5, high_agree=0.2)
     with pytest.raises(ConfigError, match=r"'gating' = 'six'; accepted: quadrant, frog"):
         SamplerConfig(gating="six")
 
