@@ -62,15 +62,9 @@ def choose(results: list[CandidateResult]) -> CandidateResult:
     return max(pool, key=lambda r: (r.correct, -r.time_ratio))
 
 
-def search_targets(lm: LoadedModel, signals: dict[str, np.ndarray], grid: list[ShareTargets],
-                   items: list[EvalItem], dataset: Path, out: Path, max_tokens: int, seed: int,
-                   bounds: SearchBounds = SearchBounds()) -> tuple[CandidateResult, list[CandidateResult]]:
-    """Run greedy and every candidate on the dev items; return the chosen one and all."""
-    base = get_preset("entropix")
-    specs = [MethodSpec(GREEDY, "preset", get_preset(GREEDY))]
-    for t in grid:
-        cfg = base.with_fitted(fit_thresholds(signals, t).thresholds)
-        specs.append(MethodSpec(candidate_label(t), f"fit {dataclasses.asdict(t)}", cfg))
+def run_on_dev(lm: LoadedModel, specs: list[MethodSpec], items: list[EvalItem], dataset: Path,
+               out: Path, max_tokens: int, seed: int) -> dict[str, Any]:
+    """The eval harness's summary of `specs` answering the dev items (resumable in `out`)."""
     settings = RunSettings(dataset=str(dataset), dataset_sha256=file_sha256(dataset),
                            methods=tuple(s.label for s in specs), n=len(items), seed=seed,
                            max_tokens=max_tokens, model=lm.name, split="dev",
@@ -80,7 +74,20 @@ def search_targets(lm: LoadedModel, signals: dict[str, np.ndarray], grid: list[S
         return run(lm, spec.request(messages, GenerationOptions(max_tokens=budget, seed=item_seed)))
 
     summary = run_eval(items, settings, specs, generate, out, resume=True, command=shlex.join(sys.argv))
-    assert summary is not None  # one process: rank 0 always summarises
+    assert summary is not None  # one process: its rank 0 always summarises
+    return summary
+
+
+def search_targets(lm: LoadedModel, signals: dict[str, np.ndarray], grid: list[ShareTargets],
+                   items: list[EvalItem], dataset: Path, out: Path, max_tokens: int, seed: int,
+                   bounds: SearchBounds = SearchBounds()) -> tuple[CandidateResult, list[CandidateResult]]:
+    """Run greedy and every candidate on the dev items; return the chosen one and all."""
+    base = get_preset("entropix")
+    specs = [MethodSpec(GREEDY, "preset", get_preset(GREEDY))]
+    for t in grid:
+        cfg = base.with_fitted(fit_thresholds(signals, t).thresholds)
+        specs.append(MethodSpec(candidate_label(t), f"fit {dataclasses.asdict(t)}", cfg))
+    summary = run_on_dev(lm, specs, items, dataset, out, max_tokens, seed)
     greedy_time = summary["methods"][GREEDY]["mean_time_s"]
     results = [_result(t, summary["methods"][candidate_label(t)], greedy_time, bounds) for t in grid]
     return choose(results), results

@@ -78,3 +78,19 @@ def test_collects_every_metric_of_every_token(lm):
     assert set(found) == set(METRIC_NAMES)
     assert 1 <= len(found["entropy"]) <= 3
     assert all(np.isfinite(v).all() for v in found.values())
+
+
+def test_the_search_runs_greedy_and_each_candidate_on_the_dev_items(lm, tmp_path):
+    from mlx_entropix.eval.dataset import load_dataset, select_split
+    from mlx_entropix.fit_search import search_targets
+
+    dataset = tmp_path / "d.jsonl"
+    dataset.write_text('{"question": "What is 2 + 3?", "answer": "5", "split": "dev"}\n'
+                       '{"question": "What is 4 + 4?", "answer": "8", "split": "test"}\n')
+    items = select_split(load_dataset(dataset), "dev", dataset)
+    grid = [ShareTargets(argmax=0.5), ShareTargets(argmax=0.8, high_vent=0.05)]
+    best, results = search_targets(lm, signals(), grid, items, dataset, tmp_path / "out", max_tokens=3, seed=0)
+    assert [r.label for r in results] == ["fit-a50-v10-e50", "fit-a80-v5-e50"]
+    assert all(r.n == 1 and 0 <= r.argmax_share <= 1 and r.time_ratio > 0 for r in results)
+    assert best in results
+    assert (tmp_path / "out" / "report.md").is_file()

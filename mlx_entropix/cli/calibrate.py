@@ -18,6 +18,7 @@ from mlx_entropix.eval.dataset import DatasetError, EvalItem, load_dataset, sele
 from mlx_entropix.eval.errors import EvalError
 from mlx_entropix.eval.prompt import build_messages
 from mlx_entropix.load import LoadError, load
+from mlx_entropix.methods import resolve_methods
 from mlx_entropix.prompts import load_prompt_csv
 from mlx_entropix.sampler import ConfigError, get_preset, save_config
 from mlx_entropix.sampler.config import GATINGS
@@ -87,6 +88,7 @@ def calibrate_command(
     search_high_vent: Optional[str] = typer.Option(None, "--search-high-vent", help="With --search: also these high-varentropy shares, e.g. 0.05,0.15."),
     search_n: int = typer.Option(30, "--search-n", min=1, help="With --search: dev items each candidate answers."),
     search_out: Path = typer.Option(Path("out/fit-search"), "--search-out", help="With --search: the eval output of the candidates (resumable)."),
+    compare: Optional[str] = typer.Option(None, "--compare", help="After the fit, these methods (eval --methods syntax) answer the --search-n dev items, e.g. greedy,entropix,no_branch."),
     fit_dir: Optional[Path] = typer.Option(None, "--fit-dir", help="Where the fit goes (default: the per-model cache, MLX_ENTROPIX_FITTED_DIR or ~/.cache/mlx-entropix/fitted; data/fitted ships it)."),
     out: Optional[Path] = typer.Option(None, "--out", help="Also write the fitted entropix preset as a config file (.toml or .json)."),
 ) -> None:
@@ -96,6 +98,7 @@ def calibrate_command(
     try:
         targets = ShareTargets(argmax_share, high_vent_share, explore_share).check()
         grid = search_grid(targets, search, search_high_vent)
+        specs = resolve_methods(compare, "--compare") if compare else ()
         chats, source = _chats(prompt_csv, dataset, split, n)
         lm = load(model)
         with console.status(f"generating greedy answers of up to {max_tokens} tokens to {source}"):
@@ -110,12 +113,31 @@ def calibrate_command(
         path = write_fit(fit_dir or cache_dir(), lm, {g: f.thresholds for g, f in fits.items()}, notes)
         if out is not None:
             save_config(get_preset("entropix").with_fitted(fits["quadrant"].thresholds), out)
+        console.print(fit_table(fits))
+        console.print(f"wrote {path}: the entropix, no_branch, no_think, cot_margin and frog presets now use "
+                      f"these thresholds for {lm.name}" + (f"; and {out}" if out else ""))
+        if specs:
+            _compare(console, lm, list(specs), search_n, dataset, search_out, max_tokens, seed)
     except (ValueError, EvalError, DatasetError, ConfigError, LoadError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
-    console.print(fit_table(fits))
-    console.print(f"wrote {path}: the entropix, no_branch, no_think, cot_margin and frog presets now use "
-                  f"these thresholds for {lm.name}" + (f"; and {out}" if out else ""))
+
+
+def _compare(console: Console, lm, specs: list, search_n: int, dataset: Path, search_out: Path,
+             max_tokens: int, seed: int) -> None:
+    """The chosen fit's presets and the baselines on the same dev items as the search."""
+    from mlx_entropix.fit_search import run_on_dev
+
+    items = spread(select_split(load_dataset(dataset), "dev", dataset), search_n)
+    out = search_out.with_name(search_out.name + "-compare")
+    summary = run_on_dev(lm, specs, items, dataset, out, max_tokens, seed)
+    table = Table(title=f"{len(items)} dev items, {max_tokens} tokens (report: {out / 'report.md'})")
+    for col in ("method", "correct", "s/answer", "argmax share"):
+        table.add_column(col)
+    for label, s in summary["methods"].items():
+        table.add_row(label, f"{s['correct']}/{s['n']}", f"{s['mean_time_s']:.2f}",
+                      f"{s['outcome_shares'].get('argmax', 0.0):.0%}")
+    console.print(table)
 
 
 def search_grid(targets: ShareTargets, search: Optional[str], search_high_vent: Optional[str]
