@@ -63,6 +63,14 @@ def spread(items: list[EvalItem], n: Optional[int]) -> list[EvalItem]:
     return [items[round(i * (len(items) - 1) / max(1, n - 1))] for i in range(n)] if n > 1 else items[:1]
 
 
+def shown(path: Path) -> str:
+    """A path as the notes of a fit show it: relative to here when it is below."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
 def _chats(prompt_csv: Optional[Path], dataset: Path, split: str, n: Optional[int]
            ) -> tuple[list[list[dict[str, str]]], str]:
     if prompt_csv is not None:
@@ -70,7 +78,7 @@ def _chats(prompt_csv: Optional[Path], dataset: Path, split: str, n: Optional[in
     if not dataset.is_file():
         return [p.messages() for p in default_prompts()], "the built-in prompts"
     items = spread(select_split(load_dataset(dataset), split, dataset), n)
-    return [build_messages(it) for it in items], f"{dataset} ({split} split, {len(items)} items)"
+    return [build_messages(it) for it in items], f"{shown(dataset)} ({split} split, {len(items)} items)"
 
 
 def calibrate_command(
@@ -166,5 +174,5 @@ def _search(console: Console, lm, signals, grid: list[ShareTargets], search_n: i
     console.print(f"chosen: {best.label}" + ("" if best.eligible else " (no candidate kept the bounds)"))
     notes = {**notes, "search": ", ".join(f"{r.label} {r.correct}/{r.n} argmax {r.argmax_share:.2f} "
                                           f"time {r.time_ratio:.2f}x" for r in results),
-             "search_items": f"{len(items)} dev items spread through {dataset}", "chosen": best.label}
+             "search_items": f"{len(items)} dev items spread through {shown(dataset)}", "chosen": best.label}
     return best.targets, notes
