@@ -30,13 +30,13 @@ def test_calibrate_writes_a_fit_the_entropix_preset_then_uses(lm, tmp_path, monk
 
 def test_bad_targets_are_one_error_line(tmp_path):
     r = invoke("--argmax-share", "1.5", "--fit-dir", str(tmp_path))
-    assert r.exit_code == 2
+    assert r.exit_code == 1
     assert r.stderr.strip() == "error: target share argmax must be in [0, 1], got 1.5"
     r = invoke("--search", "0.5,x", "--fit-dir", str(tmp_path))
-    assert r.exit_code == 2
+    assert r.exit_code == 1
     assert r.stderr.strip() == "error: --search takes comma-separated fractions such as 0.3,0.5, got '0.5,x'"
     r = invoke("--search", "0.95", "--fit-dir", str(tmp_path))
     assert r.stderr.strip() == "error: target shares argmax + high_vent must be <= 1, got 0.95 + 0.1"
     r = invoke("--compare", "greedy,fancy", "--fit-dir", str(tmp_path))
-    assert r.exit_code == 2
+    assert r.exit_code == 1
     assert r.stderr.strip().startswith("error: unknown method 'fancy': give normal, entropix")

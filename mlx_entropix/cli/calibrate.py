@@ -128,7 +128,7 @@ def calibrate_command(
             _compare(console, lm, list(specs), search_n, dataset, search_out, max_tokens, seed)
     except (ValueError, EvalError, DatasetError, ConfigError, LoadError) as e:
         typer.echo(f"error: {e}", err=True)
-        raise typer.Exit(2) from None
+        raise typer.Exit(1) from None
 
 
 def _compare(console: Console, lm, specs: list, search_n: int, dataset: Path, search_out: Path,
