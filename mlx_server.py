@@ -13,7 +13,7 @@ import sys
 
 import uvicorn
 
-from mlx_entropix.fastcpu import use_openblas
+from mlx_entropix import blas
 from mlx_entropix.load import LoadError, load
 from mlx_entropix.server import ServerSettings, create_app
 
@@ -31,6 +31,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="decode with plain sampling unless a request asks for entropix")
     p.add_argument("--allowed-origins", nargs="+", metavar="ORIGIN",
                    help="CORS origins allowed (default: any http(s)://localhost or 127.0.0.1 port)")
+    p.add_argument("--weights", default="auto", choices=("auto", "dense", "quantized"),
+                   help="dense float32 or quantized weights; auto: dense on a Linux CPU with the "
+                        "optimised BLAS when they fit in a quarter of RAM (default: auto)")
     p.add_argument("--queue-size", type=int, default=8,
                    help="requests that may wait for the model; more get 503 (default: 8)")
     args = p.parse_args(argv)
@@ -45,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        lm = load(args.model)
+        lm = load(args.model, args.weights)
     except LoadError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -54,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app(lm, settings)
     host = f"[{args.host}]" if ":" in args.host else args.host
     log.info("model: %s (%s), context %d tokens", lm.name, lm.path, lm.context_length)
-    log.info("backend: %s; default sampler: %s; queue size: %d", lm.backend,
+    log.info("backend: %s; %s weights (%s); BLAS: %s; default sampler: %s; queue size: %d",
+             lm.backend, lm.weights.mode, lm.weights.reason, blas.info().describe(),
              settings.default_method, settings.queue_size)
     log.info("serving on http://%s:%d (OpenAI API under /v1, UI at /)", host, args.port)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
@@ -62,5 +66,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    use_openblas()
     sys.exit(main())

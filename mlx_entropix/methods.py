@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .sampler import PRESETS, SamplerConfig, load_config
+from .sampler import PRESETS, SamplerConfig, get_preset, load_config
 
 if TYPE_CHECKING:
     from .engine import GenerationOptions
@@ -72,7 +72,7 @@ def resolve_method(name: str) -> MethodSpec:
     if name == NORMAL:
         return MethodSpec(NORMAL, NORMAL)
     if name in PRESETS:
-        return MethodSpec(name, "preset", PRESETS[name])
+        return MethodSpec(name, "preset", get_preset(name))
     path = Path(name)
     if path.suffix.lower() in CONFIG_SUFFIXES:
         label = path.stem

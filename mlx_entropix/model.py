@@ -176,14 +176,16 @@ class Attention(nn.Module):
         return self.o_proj(out.transpose(0, 2, 1, 3).reshape(B, L, -1)), scores
 
     def _attend_exposed(self, q: mx.array, k: mx.array, v: mx.array) -> tuple[mx.array, mx.array]:
-        """One query over the cache's valid keys, keeping the float32 scores
-        [B, H, S]: the same softmax serves the output and the statistics."""
+        """One query over the cache's valid keys, keeping the scores [B, H, S]:
+        the same softmax serves the output and the statistics. The cache is read
+        in its own dtype (no float32 copy of K and V per step); the scores are
+        widened to float32 before the softmax, where precision matters."""
         B, _, _, D = q.shape
         rep = self.n_heads // self.n_kv_heads
-        qg = q.reshape(B, self.n_kv_heads, rep, D).astype(mx.float32)
-        scores = (qg * self.scale) @ k.astype(mx.float32).swapaxes(-1, -2)  # [B, Hkv, rep, S]
+        qg = q.reshape(B, self.n_kv_heads, rep, D) * self.scale
+        scores = (qg @ k.swapaxes(-1, -2)).astype(mx.float32)  # [B, Hkv, rep, S]
         probs = mx.softmax(scores, axis=-1)
-        out = (probs @ v.astype(mx.float32)).astype(q.dtype)  # [B, Hkv, rep, D]
+        out = probs.astype(v.dtype) @ v  # [B, Hkv, rep, D]
         return out.reshape(B, self.n_heads, 1, D), scores.reshape(B, self.n_heads, -1)
 
 

@@ -13,7 +13,7 @@ import dataclasses
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import mlx.core as mx
 import mlx.nn as nn
@@ -29,7 +29,11 @@ from .packed import pack_step
 from .sampler import Decision, SamplerConfig, get_preset
 from .sampler.fitted import describe_thresholds, resolve_preset
 from .sync import SyncCounter
+from .text import checked_text
 from .trace import Stats, Trace
+
+if TYPE_CHECKING:
+    from .methods import MethodSpec
 
 METHODS = ("entropix", "greedy", "normal")
 
@@ -156,12 +160,14 @@ def prompt_tokens(lm: LoadedModel, req: RunRequest) -> tuple[list[int], dict[str
     if req.messages is not None:
         if not req.messages:
             raise ValueError("messages is empty: give at least one user message")
+        for i, m in enumerate(req.messages):
+            checked_text(m["content"], f"messages[{i}].content")
         text = lm.tokenizer.chat_prompt(req.messages)
         ids = lm.tokenizer.prompt_tokens(req.messages)
         return ids, {"messages": req.messages, "text": text, "n_tokens": len(ids)}
     if not req.prompt:
         raise ValueError("the prompt is empty")
-    ids = lm.tokenizer.encode(req.prompt)
+    ids = lm.tokenizer.raw_prompt_tokens(checked_text(req.prompt, "the prompt"))
     return ids, {"raw": req.prompt, "text": req.prompt, "n_tokens": len(ids)}
 
 
@@ -172,7 +178,9 @@ def start_run(lm: LoadedModel, req: RunRequest, syncs: SyncCounter | None = None
     Errors in the request (unknown method, empty prompt, prompt too long) raise
     here, before anything is generated.
     """
-    cfg = req.sampler_config(lm)
+    cfg = req.sampler_config(lm).check_depth(lm.model.args.num_hidden_layers)
+    if req.method != "normal":
+        req.options.check_sampler(cfg)
     ids, header = prompt_tokens(lm, req)
     if len(ids) >= lm.context_length:
         raise GenerationError(f"the prompt has {len(ids)} tokens but the model's context is "
@@ -227,12 +235,12 @@ def run(lm: LoadedModel, req: RunRequest,
     return finish_trace(trace, last, time.perf_counter() - start)
 
 
-def make_generate(model_ref: str | None) -> Callable[[list[dict[str, str]], Any, int, int], Trace]:
-    """For the evaluation harness: (messages, method, seed, max_tokens) -> Trace,
-    the method being a `methods.MethodSpec` (anything with its `request`)."""
+def make_generate(model_ref: str | None
+                  ) -> Callable[[list[dict[str, str]], MethodSpec, int, int], Trace]:
+    """For the evaluation harness: (messages, method, seed, max_tokens) -> Trace."""
     lm = load(model_ref)
 
-    def generate(messages: list[dict[str, str]], method: Any, seed: int, max_tokens: int) -> Trace:
+    def generate(messages: list[dict[str, str]], method: MethodSpec, seed: int, max_tokens: int) -> Trace:
         options = GenerationOptions(max_tokens=max_tokens, seed=seed)
         return run(lm, method.request(messages, options))
 

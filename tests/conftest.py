@@ -17,3 +17,15 @@ def lm():
     from mlx_entropix.load import load
 
     return load()
+
+
+@pytest.fixture(scope="module")
+def api(lm):
+    """The real server app on the session's model, in process (its worker
+    thread running), with server errors answered as responses, not raised."""
+    from fastapi.testclient import TestClient
+
+    from mlx_entropix.server import ServerSettings, create_app
+
+    with TestClient(create_app(lm, ServerSettings(ui_dir=None)), raise_server_exceptions=False) as client:
+        yield client

@@ -16,7 +16,8 @@ from mlx_entropix import engine
 from mlx_entropix.sampler import get_preset
 from mlx_entropix.sync import SyncCounter
 
-VARIANTS = ["mlx-lm greedy", "ours greedy, metrics none", "ours greedy, metrics logits",
+VARIANTS = ["mlx-lm greedy, default install", "mlx-lm greedy, same weights and BLAS",
+            "ours greedy, metrics none", "ours greedy, metrics logits",
             "ours greedy, metrics all", "ours entropix preset"]
 
 
@@ -26,7 +27,7 @@ def report(tmp_path_factory):
     app = typer.Typer()
     app.command()(bench_command)
     result = CliRunner().invoke(app, ["--contexts", "12", "--max-tokens", "3", "--reps", "1",
-                                      "--warmup", "0", "--branches", "2", "--branch-steps", "2",
+                                      "--warmup", "0", "--branches", "2,4", "--branch-steps", "2",
                                       "--no-server", "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert (out / "bench.md").read_text() in result.output
@@ -37,7 +38,7 @@ def test_report_has_machine_command_and_settings(report):
     assert set(report) == {"command", "machine", "settings", "results", "targets", "branching", "server"}
     assert report["command"].startswith("uv run benchmarks/bench.py")
     assert "--contexts 12" in report["command"]
-    for key in ("platform", "cpu", "mlx", "mlx_lm", "backend", "blas", "dequantize"):
+    for key in ("platform", "cpu", "mlx", "mlx_lm", "backend", "blas", "weights"):
         assert key in report["machine"]
     assert report["settings"]["contexts"] == [12]
 
@@ -56,17 +57,19 @@ def test_every_variant_has_every_figure(report):
         assert set(entry["ratio_to_mlx_lm"]) == set(FIGURES)
     baseline = report["results"][0]
     assert all(v == 1.0 for v in baseline["ratio_to_mlx_lm"].values())
-    greedy = [e for e in report["results"] if "greedy" in e["variant"]]
-    assert all(e["same_tokens"] for e in greedy)
+    assert baseline["same_tokens"] is None  # other weights: tokens may differ
+    greedy = [e for e in report["results"][1:] if "greedy" in e["variant"]]
+    assert len(greedy) == 4 and all(e["same_tokens"] for e in greedy)
 
 
 def test_targets_branching_and_server_sections(report):
     figures = {t["figure"] for t in report["targets"]}
-    assert figures == {"decode_tps ratio", "ttft_s ratio", "peak_memory_gb ratio",
-                       "syncs_per_token (max)"}
+    assert figures == {"prompt_tps ratio", "decode_tps ratio", "ttft_s ratio",
+                       "decode_tps, all metrics / none", "syncs_per_token (max)",
+                       "greedy tokens equal mlx-lm's (1 = yes)", "branch point cost, N = 4"}
     assert all(isinstance(t["met"], bool) for t in report["targets"])
     rows = report["branching"]["rows"]
-    assert [r["n"] for r in rows] == [1, 2]
+    assert [r["n"] for r in rows] == [1, 2, 4]
     assert rows[0]["cost_vs_one_sequence"] == 1.0
     assert all(r["median_s"] > 0 for r in rows)
     assert report["server"] == {"skipped": "--no-server"}

@@ -35,11 +35,11 @@ FAST = ["--preset", "no_branch", "--system-prompt", "Be brief."]  # no branching
 def invoke(lm, monkeypatch):
     """Run the CLI in-process; the default model is the session's."""
     real_load = cli.load
-    monkeypatch.setattr(cli, "load", lambda ref: lm if ref is None else real_load(ref))
+    monkeypatch.setattr(cli, "load", lambda ref, weights="auto": lm if ref is None else real_load(ref, weights))
     runner = CliRunner()
 
     def call(*args: str, stdin: str | None = None):
-        return runner.invoke(cli.app, cli.with_default_csv(list(args)), input=stdin)
+        return runner.invoke(cli.app, cli.with_optional_values(list(args)), input=stdin)
 
     return call
 
@@ -78,8 +78,8 @@ def test_normal_baseline_with_its_flags(invoke, tmp_path):
 
 
 def test_compare_runs_both_and_writes_one_trace_each(invoke, tmp_path):
-    r = invoke("--input", "Say hi", "--compare", "--max-tokens", "2", *FAST, "--seed", "3",
-               "--trace", str(tmp_path / "c.json"))
+    r = invoke("--input", "Say hi", "--compare", "--max-tokens", "2", "--system-prompt", "Be brief.",
+               "--seed", "3", "--trace", str(tmp_path / "c.json"))
     assert r.exit_code == 0, r.output
     assert "── entropix ──" in r.stdout and "── normal ──" in r.stdout
     assert len(CLOSING.findall(r.stdout)) == 2
@@ -91,11 +91,23 @@ def test_compare_runs_both_and_writes_one_trace_each(invoke, tmp_path):
     assert runs["entropix"].sampler["seed"] == runs["normal"].sampler["seed"] == 3
 
 
+def test_compare_takes_presets_and_config_files(invoke, tmp_path):
+    config = tmp_path / "mine.toml"
+    config.write_text("branching = false\nmax_think_insertions = 0\n")
+    r = invoke("--input", "Say hi", "--compare", f"greedy,{config}", "--max-tokens", "2",
+               "--system-prompt", "Be brief.", "--trace", str(tmp_path / "c.json"))
+    assert r.exit_code == 0, r.output
+    assert "── greedy ──" in r.stdout and "── mine ──" in r.stdout and "greedy vs mine" in r.stdout
+    mine = load_trace(tmp_path / "c.mine.json")
+    assert mine.sampler["label"] == "mine" and mine.sampler["config"]["branching"] is False
+    assert load_trace(tmp_path / "c.greedy.json").sampler["preset"] == "greedy"
+
+
 def test_builtin_prompts_batch_ends_with_a_table(invoke):
     r = invoke("--prompts", "--max-tokens", "1", *FAST)
     assert r.exit_code == 0, r.output
     assert len(CLOSING.findall(r.stdout)) == 5
-    table = r.stdout[r.stdout.index("runs: entropix"):]
+    table = r.stdout[r.stdout.index("runs: no_branch"):]
     for name in ("larger", "capital", "story", "puzzle", "code"):
         assert name in table
     assert "expected" in table
@@ -128,7 +140,10 @@ def test_trace_and_plots_of_a_branching_run(invoke, tmp_path):
     assert len(data["tokens"]) == len(trace.tokens) == trace.stats.generation_tokens == n > 0
     assert all(math.isfinite(v) for t in data["tokens"] for v in t["metrics"].values())
     assert trace.stats.outcome_counts.get("branch"), "this prompt branches at its first token (published thresholds)"
-    assert "⟨branch at" in r.stdout
+    answer = r.stdout.split("==========\n")[1]
+    assert answer == trace.text + "\n"  # the words alone; branch details below them
+    points = sum(t.branch is not None for t in trace.tokens)
+    assert f"Branch points: {points}, kept by entropy (--branch-details" in r.stdout
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
 
     html = tmp_path / "t.html"
@@ -145,6 +160,9 @@ def test_trace_and_plots_of_a_branching_run(invoke, tmp_path):
     (["--input", "x", "--temp", "0.5"], "add --normal or --compare"),
     (["--input", "x", "--preset", "bogus"], "unknown preset 'bogus'"),
     (["--input", "x", "--normal", "--compare"], "drop --normal"),
+    (["--input", "x", "--compare", "greedy", "--preset", "no_branch"], "drop --preset/--config"),
+    (["--input", "x", "--compare", "greedy,beam"], "unknown method 'beam'"),
+    (["--input", "x", "--compare", "greedy,greedy"], "lists 'greedy' twice"),
     (["--input", "x", "--prompts"], "only one prompt source"),
     (["--input", "  "], "the prompt is empty"),
     ([], "nothing to generate"),

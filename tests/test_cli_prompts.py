@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from mlx_entropix.cli.app import with_default_csv
+from mlx_entropix.cli.app import DEFAULT_COMPARE, with_optional_values
 from mlx_entropix.cli.jobs import artifact_path, plan_jobs
+from mlx_entropix.methods import resolve_methods
 from mlx_entropix.prompts import (BUILTIN_PROMPTS, DEFAULT_CSV, Prompt, PromptFileError,
                                   load_prompt_csv)
 
@@ -69,17 +70,21 @@ def test_missing_csv(tmp_path):
         load_prompt_csv(tmp_path / "nope.csv")
 
 
-def test_bare_prompt_csv_flag_gets_the_default_file():
-    assert with_default_csv(["--prompt_csv"]) == ["--prompt_csv", str(DEFAULT_CSV)]
-    assert with_default_csv(["--prompt_csv", "--max-tokens", "2"])[1] == str(DEFAULT_CSV)
-    assert with_default_csv(["--prompt_csv", "mine.csv"]) == ["--prompt_csv", "mine.csv"]
+def test_bare_prompt_csv_and_compare_flags_get_their_defaults():
+    assert with_optional_values(["--prompt_csv"]) == ["--prompt_csv", str(DEFAULT_CSV)]
+    assert with_optional_values(["--prompt_csv", "--max-tokens", "2"])[1] == str(DEFAULT_CSV)
+    assert with_optional_values(["--prompt_csv", "mine.csv"]) == ["--prompt_csv", "mine.csv"]
+    assert with_optional_values(["--compare", "--seed", "1"]) == ["--compare", DEFAULT_COMPARE, "--seed", "1"]
+    assert with_optional_values(["--input", "x", "--compare"]) == ["--input", "x", "--compare", DEFAULT_COMPARE]
+    assert with_optional_values(["--compare", "greedy,a.toml"]) == ["--compare", "greedy,a.toml"]
 
 
 def test_run_labels_and_file_names():
     prompts = [Prompt("q one", "x"), Prompt("q2", "y")]
-    assert [j.label for j in plan_jobs(prompts[:1], ("entropix",), batch=False)] == [""]
-    assert [j.label for j in plan_jobs(prompts[:1], ("entropix", "normal"), batch=False)] == ["entropix", "normal"]
-    labels = [j.label for j in plan_jobs(prompts, ("entropix", "normal"), batch=True)]
-    assert labels == ["q-one.entropix", "q-one.normal", "q2.entropix", "q2.normal"]
+    one, two = resolve_methods("entropix"), resolve_methods("no_branch,normal")
+    assert [j.label for j in plan_jobs(prompts[:1], one, batch=False)] == [""]
+    assert [j.label for j in plan_jobs(prompts[:1], two, batch=False)] == ["no_branch", "normal"]
+    labels = [j.label for j in plan_jobs(prompts, two, batch=True)]
+    assert labels == ["q-one.no_branch", "q-one.normal", "q2.no_branch", "q2.normal"]
     assert artifact_path(Path("out/t.json"), "") == Path("out/t.json")
     assert artifact_path(Path("out/t.json"), "q2.normal") == Path("out/t.q2.normal.json")

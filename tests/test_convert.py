@@ -99,7 +99,7 @@ def test_refuses_a_non_empty_folder(lm, tmp_path):
 def test_dequantized_model_exports_dense_and_agrees(lm, prompt, expected, embedded_gguf_path,
                                                    tmp_path):
     weights, config, _ = load_gguf(embedded_gguf_path)
-    dense = lm.__class__(build_model(weights, config, dequantize=True), lm.tokenizer, config,
+    dense = lm.__class__(build_model(weights, config, dense=True), lm.tokenizer, config,
                          lm.name, lm.path)
     assert ours_greedy(dense, prompt) == expected
     out = convert(dense, tmp_path / "dense")

@@ -14,20 +14,16 @@ import typer
 from ..convert import ConvertError
 from ..load import LoadError, load
 from ..server.launch import ServerStartError
+from ..convert import convert
+from .baseline import DEFAULT_INSTALL, default_install
 from .branches import branch_costs
 from .measure import BenchError, ratios, repeat
 from .report import check_targets, machine, markdown
 from .server import server_comparison
-from .variants import (
-    BASELINE,
-    engine_variants,
-    load_mlx_lm,
-    mlx_lm_variant,
-    synthetic_prompt,
-)
+from .variants import SAME_WEIGHTS, engine_variants, load_mlx_lm, mlx_lm_variant, synthetic_prompt
 
 # Environment that changes what is measured, repeated in the recorded command.
-RELEVANT_ENV = ("LD_PRELOAD", "MLX_ENTROPIX_DEQUANTIZE")
+RELEVANT_ENV = ("MLX_ENTROPIX_BLAS", "MLX_ENTROPIX_DENSE_RAM_SHARE")
 
 
 def parse_ints(text: str, option: str, minimum: int) -> list[int]:
@@ -54,18 +50,29 @@ def command_line(options: dict[str, object]) -> str:
 
 
 def run_benchmark(model: str | None, contexts: list[int], max_tokens: int, reps: int,
-                  warmup: int, branches: list[int], branch_steps: int, server: bool) -> dict:
-    """Every measurement of one benchmark run, as the JSON report."""
-    lm = load(model)
+                  warmup: int, branches: list[int], branch_steps: int, server: bool,
+                  weights: str = "auto") -> dict:
+    """Every measurement of one benchmark run, as the JSON report.
+
+    Ratios are to mlx-lm as installed (its own process, the quantized weights as
+    float32 activations, the mlx wheel's BLAS); greedy tokens are checked against
+    mlx-lm on our very weights in this process."""
+    lm = load(model, weights)
+    quantized = lm if lm.weights.mode == "quantized" else load(model, "quantized")
     prompts = {c: synthetic_prompt(lm, c) for c in contexts}
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-mlx-lm-") as tmp:
-        baseline_variant = mlx_lm_variant(*load_mlx_lm(lm, Path(tmp) / "model"))
+        installed = default_install(convert(quantized, Path(tmp) / "quantized", float32=True),
+                                    list(prompts.values()), max_tokens, reps, warmup)
+        same_weights = mlx_lm_variant(*load_mlx_lm(lm, Path(tmp) / "same"))
         for context, prompt in prompts.items():
-            baseline = repeat(baseline_variant.stream, prompt, max_tokens, reps, warmup)
-            expected = baseline.runs[0].tokens
-            results.append({"context": context, "variant": BASELINE, "summary": baseline.to_dict(),
-                            "ratio_to_mlx_lm": ratios(baseline, baseline), "same_tokens": True})
+            baseline = installed[context]
+            results.append({"context": context, "variant": DEFAULT_INSTALL, "summary": baseline.to_dict(),
+                            "ratio_to_mlx_lm": ratios(baseline, baseline), "same_tokens": None})
+            reference = repeat(same_weights.stream, prompt, max_tokens, reps, warmup)
+            expected = reference.runs[0].tokens
+            results.append({"context": context, "variant": SAME_WEIGHTS, "summary": reference.to_dict(),
+                            "ratio_to_mlx_lm": ratios(reference, baseline), "same_tokens": True})
             for variant in engine_variants(lm):
                 summary = repeat(variant.stream, prompt, max_tokens, reps, warmup)
                 same = summary.runs[0].tokens == expected if "greedy" in variant.name else None
@@ -78,15 +85,16 @@ def run_benchmark(model: str | None, contexts: list[int], max_tokens: int, reps:
         branching = {"skipped": "no --branches given"}
     serving = (server_comparison(lm, model, max_tokens, reps, warmup) if server
                else {"skipped": "--no-server"})
-    options = {"model": model, "contexts": contexts, "max_tokens": max_tokens, "reps": reps,
-               "warmup": warmup, "branches": branches, "branch_steps": branch_steps, "server": server}
+    options = {"model": model, "weights": weights, "contexts": contexts, "max_tokens": max_tokens,
+               "reps": reps, "warmup": warmup, "branches": branches, "branch_steps": branch_steps,
+               "server": server}
     return {
         "command": command_line(options),
-        "machine": machine(),
+        "machine": machine(lm),
         "settings": {"model": lm.name, "contexts": contexts, "max_tokens": max_tokens, "reps": reps,
                      "warmup": warmup, "branches": branches, "branch_steps": branch_steps},
         "results": results,
-        "targets": check_targets(results),
+        "targets": check_targets(results, branching),
         "branching": branching,
         "server": serving,
     }
@@ -102,6 +110,7 @@ def bench_command(
     branches: Annotated[str, typer.Option(help="Branch counts N to time ('' to skip)")] = "2,4,8",
     branch_steps: Annotated[int, typer.Option(help="Tokens per branch continuation")] = 8,
     server: Annotated[bool, typer.Option(help="Also time mlx_server.py through an SSE client")] = True,
+    weights: Annotated[str, typer.Option(help="Our weight mode: auto, dense or quantized")] = "auto",
     out: Annotated[Optional[Path], typer.Option(help="Folder for bench.md and bench.json")] = None,
 ) -> None:
     """Time mlx-lm and our engine (greedy, metrics none/logits/all, entropix), branching and the server."""
@@ -113,7 +122,7 @@ def bench_command(
         if max_tokens < 2 or reps < 1 or warmup < 0 or branch_steps < 1:
             raise BenchError("need --max-tokens >= 2, --reps >= 1, --warmup >= 0, --branch-steps >= 1")
         report = run_benchmark(model, context_list, max_tokens, reps, warmup, branch_list,
-                               branch_steps, server)
+                               branch_steps, server, weights)
     except (BenchError, ConvertError, LoadError, ServerStartError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from None

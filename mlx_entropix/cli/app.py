@@ -18,10 +18,12 @@ from rich.console import Console
 from mlx_entropix.convert import convert_command
 from mlx_entropix.eval.cli import eval_command
 from mlx_entropix.load import LoadedModel, load
+from mlx_entropix.methods import NORMAL, MethodSpec, resolve_methods
 from mlx_entropix.plots import plot_trace
 from mlx_entropix.prompts import BUILTIN_PROMPTS, DEFAULT_CSV, Prompt, load_prompt_csv
 from mlx_entropix.runner import NormalParams
 from mlx_entropix.sampler import PRESETS, get_preset, load_config
+from mlx_entropix.text import checked_text, decoded_text
 from mlx_entropix.trace import Trace, load_trace
 
 from .batch import batch_table, run_batch
@@ -32,6 +34,7 @@ from .live import stream_job
 from .render import make_console, print_legend
 
 PLOT_SUFFIXES = (".png", ".html")
+DEFAULT_COMPARE = "entropix,normal"
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 app.command("eval")(eval_command)
@@ -60,9 +63,10 @@ def reported_errors(debug: bool) -> Iterator[None]:
 
 
 def read_input(text: str) -> Prompt:
-    """The `--input` prompt; `-` reads it from stdin."""
+    """The `--input` prompt; `-` reads it from stdin. Either must be UTF-8 text."""
     if text == "-":
-        text = sys.stdin.read()
+        text = decoded_text(sys.stdin.buffer.read(), "the text on stdin")
+    checked_text(text, "--input")
     if not text.strip():
         raise ValueError("the prompt is empty: give --input TEXT (or pipe text with --input -)")
     return Prompt("input", text)
@@ -84,20 +88,36 @@ def choose_prompts(input_text: str | None, builtin: bool, csv_path: Path | None
     return load_prompt_csv(csv_path), True
 
 
-def choose_methods(normal: bool, compare: bool) -> tuple[str, ...]:
-    if normal and compare:
-        raise ValueError("--compare already runs the normal baseline: drop --normal")
-    if compare:
-        return ("entropix", "normal")
-    return ("normal",) if normal else ("entropix",)
+def choose_methods(normal: bool, compare: str | None, preset: str | None, config: Path | None
+                   ) -> tuple[MethodSpec, ...]:
+    """The methods to run: --compare's list, else one of --normal, --preset,
+    --config or the entropix preset."""
+    if config is not None and preset is not None:
+        raise ValueError("give --preset or --config, not both")
+    if compare is not None:
+        if normal:
+            raise ValueError("--compare already runs the methods it names: drop --normal "
+                             "(name normal in its list)")
+        if preset is not None or config is not None:
+            raise ValueError("--compare names its methods itself: drop --preset/--config and list the "
+                             "presets or config files, e.g. --compare greedy,no_branch,my.toml")
+        return resolve_methods(compare, "--compare")
+    if normal:
+        if preset is not None or config is not None:
+            raise ValueError("--preset and --config set the entropix sampler: drop them with --normal")
+        return (MethodSpec(NORMAL, NORMAL),)
+    if config is not None:
+        return (MethodSpec(config.stem, str(config), load_config(config)),)
+    name = preset or "entropix"
+    return (MethodSpec(name, "preset", get_preset(name)),)
 
 
-def normal_params(methods: tuple[str, ...], temp: float | None, top_p: float | None,
+def normal_params(methods: tuple[MethodSpec, ...], temp: float | None, top_p: float | None,
                   min_p: float | None, top_k: int | None) -> NormalParams:
     """The baseline's parameters; the flags only make sense when it runs."""
     given = {k: v for k, v in (("temperature", temp), ("top_p", top_p), ("min_p", min_p),
                                ("top_k", top_k)) if v is not None}
-    if given and "normal" not in methods:
+    if given and not any(m.is_normal for m in methods):
         raise ValueError("--temp, --top-p, --min-p and --top-k set the normal baseline: "
                          "add --normal or --compare")
     try:
@@ -146,8 +166,13 @@ def generate(
     top_p: Optional[float] = typer.Option(None, "--top-p", help="Baseline top-p; default 0.9."),
     min_p: Optional[float] = typer.Option(None, "--min-p", help="Baseline min-p; default 0.03."),
     top_k: Optional[int] = typer.Option(None, "--top-k", help="Baseline top-k, 0 for off; default 0."),
-    compare: bool = typer.Option(
-        False, "--compare", help="Run entropix, then the baseline, on the same prompt and seed, and compare them."),
+    compare: Optional[str] = typer.Option(
+        None, "--compare",
+        help=f"Run several methods on the same prompt and seed and compare them: a comma-separated list "
+             f"of normal, presets and .toml/.json sampler configs. Given without a list: {DEFAULT_COMPARE}."),
+    branch_details: bool = typer.Option(
+        False, "--branch-details",
+        help="Below the answer, list each branch point's kept and dropped continuations with their scores."),
     no_color: bool = typer.Option(
         False, "--no-color", help="No colours (they are off anyway when stdout is not a terminal)."),
     trace: Optional[Path] = typer.Option(
@@ -157,6 +182,10 @@ def generate(
     plot: Optional[Path] = typer.Option(
         None, "--plot",
         help="Save the entropy plots, FILE.png or FILE.html (interactive); several runs are named as for --trace."),
+    weights: str = typer.Option(
+        "auto", "--weights",
+        help="auto (dense float32 on a Linux CPU with the optimised BLAS when it fits in "
+             "MLX_ENTROPIX_DENSE_RAM_SHARE of RAM, default 0.25; else quantized), dense or quantized."),
     debug: bool = typer.Option(False, "--debug", help="Show the traceback of errors."),
 ) -> None:
     """Generate with entropix sampling (the default command), each token streamed in the
@@ -165,35 +194,30 @@ def generate(
         return
     with reported_errors(debug):
         prompt_list, batch = choose_prompts(input_text, prompts, prompt_csv)
-        methods = choose_methods(normal, compare)
+        methods = choose_methods(normal, compare, preset, config)
         if max_tokens < 1:
             raise ValueError(f"--max-tokens must be at least 1, got {max_tokens}")
         if seed < 0:
             raise ValueError(f"--seed must be >= 0, got {seed}")
-        if config is not None and preset is not None:
-            raise ValueError("give --preset or --config, not both")
-        if "entropix" not in methods and (config is not None or preset is not None):
-            raise ValueError("--preset and --config set the entropix sampler: drop them with --normal")
+        if system_prompt is not None:
+            checked_text(system_prompt, "--system-prompt")
         params = normal_params(methods, temp, top_p, min_p, top_k)
-        sampler_config = load_config(config) if config is not None else None
-        if preset is not None:
-            get_preset(preset)
         check_output(trace, "--trace")
         check_output(plot, "--plot", PLOT_SUFFIXES)
 
         out = make_console(color=not no_color and sys.stdout.isatty(), file=sys.stdout)
-        lm = load(model)
+        lm = load(model, weights)
         settings = Settings(max_tokens=min(max_tokens, lm.context_length), seed=seed,
-                            system_prompt=system_prompt, preset=preset or "entropix",
-                            config=sampler_config, normal=params)
+                            system_prompt=system_prompt, normal=params)
 
         if out.color_system:
             print_legend(out)
-        run_jobs(lm, plan_jobs(prompt_list, methods, batch), settings, out, batch, trace, plot)
+        run_jobs(lm, plan_jobs(prompt_list, methods, batch), settings, out, batch, trace, plot,
+                 branch_details)
 
 
 def run_jobs(lm: LoadedModel, jobs: list[Job], settings: Settings, out: Console, batch: bool,
-             trace: Path | None, plot: Path | None) -> None:
+             trace: Path | None, plot: Path | None, branch_details: bool = False) -> None:
     """Stream lone and compared runs; run batches under a progress bar. Each
     run's files are written as soon as it ends, so an interrupted batch keeps them."""
 
@@ -202,12 +226,13 @@ def run_jobs(lm: LoadedModel, jobs: list[Job], settings: Settings, out: Console,
             out.print(f"wrote {path}")
 
     if batch:
-        results = run_batch(lm, jobs, settings, out, make_console(color=False, file=sys.stderr), after)
+        results = run_batch(lm, jobs, settings, out, make_console(color=False, file=sys.stderr), after,
+                            branch_details)
         out.print(batch_table(results))
         return
     results = []
     for job in jobs:
-        run_trace = stream_job(lm, job, settings, out)
+        run_trace = stream_job(lm, job, settings, out, branch_details)
         after(job, run_trace)
         results.append((job, run_trace))
     if len(results) > 1:
@@ -230,20 +255,21 @@ def plot_command(
     typer.echo(f"wrote {path}")
 
 
-def with_default_csv(args: list[str]) -> list[str]:
-    """Give a bare `--prompt_csv` its default file (typer has no options whose
-    value is optional)."""
-    out = list(args)
-    for i, arg in enumerate(out):
-        if arg == "--prompt_csv" and (i + 1 == len(out) or out[i + 1].startswith("-")):
-            out.insert(i + 1, str(DEFAULT_CSV))
-            break
+def with_optional_values(args: list[str]) -> list[str]:
+    """Give a bare `--prompt_csv` its default file and a bare `--compare` its
+    default methods (typer has no options whose value is optional)."""
+    defaults = {"--prompt_csv": str(DEFAULT_CSV), "--compare": DEFAULT_COMPARE}
+    out = []
+    for i, arg in enumerate(args):
+        out.append(arg)
+        if arg in defaults and (i + 1 == len(args) or args[i + 1].startswith("-")):
+            out.append(defaults.pop(arg))
     return out
 
 
 def main(argv: list[str] | None = None) -> None:
     """The entry point: usage errors, too, become one `error:` line."""
-    args = with_default_csv(sys.argv[1:] if argv is None else argv)
+    args = with_optional_values(sys.argv[1:] if argv is None else argv)
     try:
         code = app(args=args, prog_name="mlx_main.py", standalone_mode=False)
     except typer.TyperException as e:

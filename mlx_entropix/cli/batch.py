@@ -21,7 +21,8 @@ from .summary import SUMMARY_FIELDS, summary_row
 
 
 def run_batch(lm: LoadedModel, jobs: list[Job], settings: Settings, out: Console, err: Console,
-              after: Callable[[Job, Trace], None]) -> list[tuple[Job, Trace]]:
+              after: Callable[[Job, Trace], None], branch_details: bool = False
+              ) -> list[tuple[Job, Trace]]:
     """Run every job, printing each answer to `out` as it finishes.
 
     The bar shares the answers' console when that is a terminal (so rich keeps
@@ -42,7 +43,7 @@ def run_batch(lm: LoadedModel, jobs: list[Job], settings: Settings, out: Console
             trace = run(lm, job.request(settings), on_response)
             print_heading(out, job.label)
             print_tokens(out, trace)
-            print_closing(out, trace)
+            print_closing(out, trace, branch_details)
             after(job, trace)
             results.append((job, trace))
             progress.advance(task)
@@ -52,7 +53,7 @@ def run_batch(lm: LoadedModel, jobs: list[Job], settings: Settings, out: Console
 def batch_table(results: list[tuple[Job, Trace]]) -> Table:
     """One row per run, labelled as its files are; an `expected` column when
     any prompt has an expected answer. Only the outcomes column wraps."""
-    methods = list(dict.fromkeys(job.method for job, _ in results))
+    methods = list(dict.fromkeys(job.method.label for job, _ in results))
     with_expected = any(job.prompt.expected for job, _ in results)
     table = Table(title=f"runs: {' vs '.join(methods)} (mean H: entropy in nats)", box=box.SIMPLE_HEAD)
     table.add_column("run", no_wrap=True)

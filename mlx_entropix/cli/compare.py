@@ -1,5 +1,6 @@
-"""`--compare`: the same prompt and seed through entropix and the normal
-baseline, summarised side by side (one column per method)."""
+"""`--compare`: the same prompt and seed through several methods (entropix and
+the normal baseline unless named), summarised side by side (one column per
+method)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ from .summary import SUMMARY_FIELDS, summary_row
 
 def compare_table(results: list[tuple[Job, Trace]]) -> Table:
     """Rows are the summary fields, columns the runs, labelled by method."""
-    table = Table(title="entropix vs normal (mean H: entropy in nats)", box=box.SIMPLE_HEAD)
+    labels = [job.method.label for job, _ in results]
+    table = Table(title=f"{' vs '.join(labels)} (mean H: entropy in nats)", box=box.SIMPLE_HEAD)
     table.add_column("")
     rows = [summary_row(trace) for _, trace in results]
-    for job, _ in results:
-        table.add_column(job.method, justify="right")
+    for label in labels:
+        table.add_column(label, justify="right")
     for name in SUMMARY_FIELDS:
         table.add_row(name, *(row[name] for row in rows))
     return table

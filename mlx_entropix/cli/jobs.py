@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlx_entropix.engine import GenerationOptions
+from mlx_entropix.methods import MethodSpec
 from mlx_entropix.plots import plot_trace
 from mlx_entropix.runner import NormalParams, RunRequest
-from mlx_entropix.sampler import SamplerConfig
 from mlx_entropix.trace import Trace
 
 from mlx_entropix.prompts import Prompt, slug
@@ -22,38 +22,33 @@ class Settings:
     max_tokens: int = 4096
     seed: int = 0
     system_prompt: str | None = None
-    preset: str = "entropix"
-    config: SamplerConfig | None = None
     normal: NormalParams = field(default_factory=NormalParams)
 
 
 @dataclass(frozen=True)
 class Job:
     """One run. label is empty for a lone run, else `<prompt name>`,
-    `<method>` or `<prompt name>.<method>`: it names the run in tables and
-    goes into its output file names."""
+    `<method label>` or `<prompt name>.<method label>`: it names the run in
+    tables and goes into its output file names."""
 
     prompt: Prompt
-    method: str
+    method: MethodSpec
     label: str = ""
 
     def request(self, settings: Settings) -> RunRequest:
-        return RunRequest(
-            messages=self.prompt.messages(settings.system_prompt),
-            method=self.method,
-            config=settings.config,
-            preset=settings.preset,
-            normal=settings.normal,
-            options=GenerationOptions(max_tokens=settings.max_tokens, seed=settings.seed),
+        return self.method.request(
+            self.prompt.messages(settings.system_prompt),
+            GenerationOptions(max_tokens=settings.max_tokens, seed=settings.seed),
+            settings.normal,
         )
 
 
-def plan_jobs(prompts: list[Prompt], methods: tuple[str, ...], batch: bool) -> list[Job]:
+def plan_jobs(prompts: list[Prompt], methods: tuple[MethodSpec, ...], batch: bool) -> list[Job]:
     """Every prompt through every method, in that order."""
     jobs = []
     for prompt in prompts:
         for method in methods:
-            parts = ([slug(prompt.name)] if batch else []) + ([method] if len(methods) > 1 else [])
+            parts = ([slug(prompt.name)] if batch else []) + ([method.label] if len(methods) > 1 else [])
             jobs.append(Job(prompt, method, ".".join(parts)))
     return jobs
 

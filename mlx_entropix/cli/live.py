@@ -14,7 +14,8 @@ from .jobs import Job, Settings
 from .render import SEPARATOR, TokenPrinter, print_closing, print_heading
 
 
-def stream_job(lm: LoadedModel, job: Job, settings: Settings, out: Console) -> Trace:
+def stream_job(lm: LoadedModel, job: Job, settings: Settings, out: Console,
+               branch_details: bool = False) -> Trace:
     """Generate one run, printing each token as it arrives; returns its trace."""
     if job.label:
         print_heading(out, job.label)
@@ -31,5 +32,5 @@ def stream_job(lm: LoadedModel, job: Job, settings: Settings, out: Console) -> T
         trace = run(lm, job.request(settings), on_response)
     finally:
         printer.finish()
-    print_closing(out, trace)
+    print_closing(out, trace, branch_details)
     return trace

@@ -1,7 +1,8 @@
 """The answer in the terminal, token by token: each token in the colour of the
-outcome that chose it, inserted thinking tokens between ⟨think: … ⟩ markers,
-branch points underlined and followed (once the kept continuation has been
-shown) by a dim summary of the continuations that lost."""
+outcome that chose it, inserted thinking tokens in bold, branch points
+underlined. Nothing but the model's own text goes between its words: how the
+branch points were decided is told below the answer, in one line, or one line
+per branch point with --branch-details."""
 
 from __future__ import annotations
 
@@ -15,11 +16,11 @@ from rich.text import Text
 from mlx_entropix.plots import OUTCOME_COLORS
 from mlx_entropix.trace import OUTCOMES, Branch, Trace, TokenRecord
 
-from .summary import closing_lines, outcome_counts_text
+from .summary import closing_lines, outcome_counts_text, run_on_line
 
 SEPARATOR = "=" * 10  # mlx-lm's line around the generated text
 DIM = Style(dim=True)
-THINK_MARK = Style(color=OUTCOME_COLORS["think"], bold=True)
+THINK_MARK = Style(bold=True)
 LOSER_TEXT_LIMIT = 40
 PIPE_WIDTH = 160  # tables written to a file or pipe: wide enough not to squash a run table
 
@@ -34,18 +35,16 @@ def make_console(color: bool, file: IO[str] | None = None) -> Console:
 
 
 def print_legend(console: Console) -> None:
-    """One line naming each outcome in its colour, and the markers."""
+    """One line naming each outcome in its colour, and the styles."""
     legend = Text("outcomes: ")
     for outcome in OUTCOMES:
         legend.append(outcome, Style(color=OUTCOME_COLORS[outcome]))
         legend.append("  ")
     legend.append("| ")
-    legend.append("⟨think: …⟩", THINK_MARK)
+    legend.append("bold", THINK_MARK)
     legend.append(" inserted thinking  ")
     legend.append("underlined", Style(underline=True))
-    legend.append(" branch point, then ")
-    legend.append("⟨branch …⟩", DIM)
-    legend.append(" the continuations it dropped")
+    legend.append(" branch point (summary below the answer)")
     console.print(legend)
 
 
@@ -56,62 +55,52 @@ def _quoted(text: str) -> str:
     return f'"{text}"'
 
 
-def branch_summary(branch: Branch, at: str) -> str:
-    """`⟨branch at "The": kept 3 of 4 by entropy; dropped "To find…" 1.29, …⟩`."""
+def branch_line(branch: Branch, index: int, at: str) -> str:
+    """`token 4 " 9": kept 2 of 4 " 9.9 or 9.11." (entropy 0.40); dropped "9.5" 1.29, …`."""
     losers = [f"{_quoted(c.text)} {c.score:.2f}"
               for i, c in enumerate(branch.candidates) if i != branch.winner]
     kept = branch.candidates[branch.winner]
-    return (f" ⟨branch at {_quoted(at)}: kept {branch.winner + 1} of {len(branch.candidates)} "
-            f"({branch.score_kind} {kept.score:.2f}); dropped {', '.join(losers)}⟩")
+    return (f"  token {index} {_quoted(at)}: kept {branch.winner + 1} of {len(branch.candidates)} "
+            f"{_quoted(kept.text)} ({branch.score_kind} {kept.score:.2f}); dropped {', '.join(losers)}")
+
+
+def print_branches(console: Console, trace: Trace, details: bool) -> None:
+    """Below the answer: how many branch points there were, and with `details`
+    each one's kept and dropped continuations with their scores."""
+    points = [rec for rec in trace.tokens if rec.branch is not None]
+    if not points:
+        return
+    kinds = sorted({rec.branch.score_kind for rec in points})
+    hint = "" if details else " (--branch-details lists the continuations)"
+    console.print(f"Branch points: {len(points)}, kept by {', '.join(kinds)}{hint}")
+    if details:
+        for rec in points:
+            console.print(Text(branch_line(rec.branch, rec.index, rec.text), DIM))
 
 
 class TokenPrinter:
-    """Prints one run's tokens as they arrive; call finish() at the end."""
+    """Prints one run's tokens as they arrive, styled by outcome; call finish() at the end."""
 
     def __init__(self, console: Console):
         self.console = console
-        self._in_think = False
-        self._branch: Branch | None = None
-        self._branch_at = ""
-        self._branch_left = 0
 
     def _write(self, text: str, style: Style | None = None) -> None:
         self.console.print(Text(text, style or ""), end="")
 
     def add(self, rec: TokenRecord) -> None:
-        if self._in_think and not rec.inserted:
-            self._write("⟩", THINK_MARK)
-            self._in_think = False
-        if rec.inserted and not self._in_think:
-            self._write("⟨think:", THINK_MARK)
-            self._in_think = True
         style = Style(color=OUTCOME_COLORS.get(rec.outcome))
+        if rec.inserted:
+            style += THINK_MARK
         if rec.branch is not None:
-            self._close_branch()
             style += Style(underline=True)
-            self._branch, self._branch_at = rec.branch, rec.text
-            self._branch_left = len(rec.branch.candidates[rec.branch.winner].tokens)
         self._write(rec.text, style)
-        if self._branch is not None:
-            self._branch_left -= 1
-            if self._branch_left <= 0:
-                self._close_branch()
 
     def tail(self, text: str) -> None:
         """Text that ends the stream without a token of its own (detokenizer leftovers)."""
         if text:
             self._write(text)
 
-    def _close_branch(self) -> None:
-        if self._branch is not None:
-            self._write(branch_summary(self._branch, self._branch_at), DIM)
-            self._branch = None
-
     def finish(self) -> None:
-        if self._in_think:
-            self._write("⟩", THINK_MARK)
-            self._in_think = False
-        self._close_branch()
         self.console.print()
 
 
@@ -131,8 +120,8 @@ def print_heading(console: Console, label: str) -> None:
     console.print(f"── {label} ──")
 
 
-def print_closing(console: Console, trace: Trace) -> None:
-    """mlx-lm's closing lines and the outcome count."""
+def print_closing(console: Console, trace: Trace, branch_details: bool = False) -> None:
+    """mlx-lm's closing lines, the outcome count, the branch points and where the run ran."""
     console.print(SEPARATOR)
     if trace.stats is None:
         return
@@ -141,3 +130,5 @@ def print_closing(console: Console, trace: Trace) -> None:
     console.print(f"Outcomes: {outcome_counts_text(trace.stats.outcome_counts)}")
     if "thresholds" in trace.sampler:
         console.print(f"Thresholds: {trace.sampler['thresholds']}")
+    print_branches(console, trace, branch_details)
+    console.print(run_on_line(trace.model))

@@ -18,6 +18,12 @@ def closing_lines(stats: Stats) -> list[str]:
     ]
 
 
+def run_on_line(model: dict) -> str:
+    """Where the run ran: device, weight mode and the BLAS behind CPU matmuls."""
+    return (f"Ran on: {model.get('backend', '?')}, {model.get('weights', '?')} weights "
+            f"({model.get('weights_reason', '?')}), BLAS {model.get('blas', '?')}")
+
+
 def outcome_counts_text(counts: dict[str, int]) -> str:
     """`argmax 12, adaptive 5` in the legend's order; `none` for an empty run."""
     parts = [f"{o} {counts[o]}" for o in OUTCOMES if counts.get(o)]

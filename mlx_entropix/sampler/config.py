@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..text import TextError, checked_text
+
 LN2 = math.log(2.0)
 
 BRANCH_SCORES = ("entropy", "margin")
@@ -142,7 +144,7 @@ class SamplerConfig:
     max_think_insertions: int = _i(3, "Most think insertions per generation (0 = never insert).", NONNEG)
     branching: bool = _b(True, "Open branch points (explore tokens, and tokens where H and V are both high).")
     n_branches: int = _i(4, "Continuations rolled forward at a branch point.", Range(2, 16))
-    branch_max_tokens: int = _i(8, "Longest continuation of a branch (it also stops at punctuation or newline).", Range(1, 256))
+    branch_max_tokens: int = _i(8, "Longest continuation of a branch (it also stops at the end of a sentence or line).", Range(1, 256))
     branch_fraction: float = _f(0.8, "Also branch when H > fraction * high_ent and V > fraction * high_vent.", Range(0.0, 1.0, lo_open=True))
     branch_score: str = _s("entropy", "How the winning branch is picked: 'entropy' (lowest mean entropy) or 'margin' (highest mean top-2 probability margin, the answer confidence of CoT-decoding).", BRANCH_SCORES)
     branch_candidates: str = _s("sampled", "Branch first tokens: 'sampled' (drawn without replacement under the position's parameters) or 'top' (the most probable ones, as CoT-decoding branches on the top-k).", BRANCH_CANDIDATES)
@@ -166,6 +168,14 @@ class SamplerConfig:
                 raise ConfigError(f"{low} must be <= {high}, got {getattr(self, low):g} > {getattr(self, high):g}")
         if not self.think_text:
             raise ConfigError("think_text must not be empty; set max_think_insertions = 0 to disable insertions")
+
+    def check_depth(self, n_layers: int) -> SamplerConfig:
+        """Refuse an attn_layer the model does not have (the config alone cannot
+        know the depth; a missing layer would turn every attention signal into NaN)."""
+        if self.attn_layer >= n_layers:
+            raise ConfigError(f"sampler field 'attn_layer' = {self.attn_layer} but the model has "
+                              f"{n_layers} layers; use 0..{n_layers - 1}, or -1 for the mean over layers")
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -205,6 +215,11 @@ def _check(f: dataclasses.Field, value: Any) -> Any:
     }[kind]
     if not ok_type:
         raise ConfigError(f"sampler field '{f.name}' must be {_type_name(kind)}, got {value!r}")
+    if kind is str:
+        try:
+            checked_text(value, f"sampler field '{f.name}'")
+        except TextError as e:
+            raise ConfigError(str(e)) from None
     rng: Range | None = f.metadata.get("range")
     if rng is not None and not rng.contains(value):
         raise ConfigError(f"sampler field '{f.name}' = {value!r} is out of range; accepted: {rng}")

@@ -32,12 +32,13 @@ def checked_max_tokens(requested: int | None, lm: LoadedModel, param: str) -> in
     return requested
 
 
-def _config(base: SamplerConfig, overrides: dict[str, Any], given: dict[str, dict[str, Any]]
-            ) -> SamplerConfig:
-    """base with overrides; the error names the request field that caused it
-    (`given` maps a param prefix, "" for top-level fields, to the fields it set)."""
+def _config(base: SamplerConfig, overrides: dict[str, Any], given: dict[str, dict[str, Any]],
+            lm: LoadedModel) -> SamplerConfig:
+    """base with overrides, checked against the model's depth; the error names
+    the request field that caused it (`given` maps a param prefix, "" for
+    top-level fields, to the fields it set)."""
     try:
-        return base.with_overrides(overrides)
+        return base.with_overrides(overrides).check_depth(lm.model.args.num_hidden_layers)
     except ConfigError as e:
         param = next((f"{prefix}{name}" for prefix, fields in given.items() for name in fields
                       if f"'{name}'" in str(e)), None)
@@ -66,7 +67,7 @@ def openai_run_request(body: ChatCompletionRequest | CompletionRequest, lm: Load
         extra = body.sampler_config or {}
         if sampling or extra:  # else the trace names the preset, not "custom"
             config = _config(resolve_preset("entropix", lm), {**sampling, **extra},
-                             {"sampler_config.": extra, "": sampling})
+                             {"sampler_config.": extra, "": sampling}, lm)
     elif method == "normal":
         normal = _normal({**dataclasses.asdict(normal), **sampling}, "temperature")
     if isinstance(body, ChatCompletionRequest):
@@ -88,7 +89,7 @@ def native_run_request(body: GenerateRequest, lm: LoadedModel, default_method: s
         raise invalid(str(e), "preset") from None
     options = GenerationOptions(max_tokens=checked_max_tokens(body.max_tokens, lm, "max_tokens"),
                                 seed=body.seed)
-    config = _config(base, body.config, {"config.": body.config}) if body.config else None
+    config = _config(base, body.config, {"config.": body.config}, lm) if body.config else None
     return RunRequest(messages=[m.plain() for m in body.messages], method=body.method or default_method,
                       config=config, preset=body.preset,
                       normal=_normal(body.normal.model_dump(), "normal"), options=options)

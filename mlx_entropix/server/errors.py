@@ -34,6 +34,9 @@ class ApiError(Exception):
     def __init__(self, status: int, message: str, param: str | None = None,
                  code: str | None = None, kind: str = "invalid_request_error",
                  headers: dict[str, str] | None = None):
+        # A message may quote the client's own text; a lone surrogate in it
+        # could not be encoded as the UTF-8 body, so it is shown escaped.
+        message = message.encode("utf-8", "backslashreplace").decode("utf-8")
         super().__init__(message)
         self.status, self.message, self.param, self.code = status, message, param, code
         self.kind, self.headers = kind, headers
@@ -79,7 +82,8 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def _location(loc: tuple[Any, ...]) -> str | None:
-    parts = [str(p) for p in loc if p != "body"]
+    # Drop "body" and pydantic's union-member tags such as "function-after[...]" or "list[TextPart]".
+    parts = [str(p) for p in loc if p != "body" and "[" not in str(p)]
     return ".".join(parts) or None
 
 
@@ -90,6 +94,8 @@ def _validation_error(exc: RequestValidationError) -> ApiError:
         reason = (first.get("ctx") or {}).get("error") or first.get("msg")
         return ApiError(400, f"the request body is not valid JSON: {reason}", code="invalid_json")
     param = _location(tuple(first.get("loc", ())))
+    if first.get("type") == "string_unicode":
+        return invalid(f"{param} is not valid Unicode text (a lone surrogate); send UTF-8 text", param)
     more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
     return ApiError(422, f"{param or 'body'}: {first.get('msg')}{more}", param, "invalid_type")
 

@@ -7,16 +7,29 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from ..runner import NormalParams
+from ..text import TextError, checked_text
 
 MAX_STOPS = 4
 MAX_TOP_LOGPROBS = 5  # the engine records the 5 most probable alternatives per token
 
 Float = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 Int = Annotated[int, Field(strict=True)]
-Str = Annotated[str, Field(strict=True)]
+
+
+def _unicode(text: str) -> str:
+    """Refuse a lone surrogate (valid JSON, but no text the tokenizer can encode)
+    as pydantic itself does for constrained strings, so every field answers alike."""
+    try:
+        return checked_text(text, "the text")
+    except TextError as e:
+        raise PydanticCustomError("string_unicode", str(e)) from None
+
+
+Str = Annotated[str, Field(strict=True), AfterValidator(_unicode)]
 Bool = Annotated[bool, Field(strict=True)]
 PositiveInt = Annotated[int, Field(strict=True, ge=1)]
 Sampler = Literal["entropix", "normal", "greedy"]
@@ -76,7 +89,7 @@ class ChatCompletionRequest(_OpenAIRequest):
 
 
 class CompletionRequest(_OpenAIRequest):
-    prompt: Annotated[str, Field(strict=True, min_length=1)]
+    prompt: Annotated[Str, Field(min_length=1)]
     logprobs: Annotated[int, Field(strict=True, ge=0, le=MAX_TOP_LOGPROBS)] | None = None
 
 

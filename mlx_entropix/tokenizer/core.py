@@ -9,12 +9,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tokenizers import Tokenizer as BackendTokenizer
 from transformers import PreTrainedTokenizerFast
 
+from ..text import checked_text
 from .chat import bos_on_encode, render_chat, with_one_bos
 from .detokenizer import StreamingDetokenizer, piece_bytes
 from .end_tokens import end_ids, listed_ids
 from .gguf_vocab import gguf_end_ids, hf_tokenizer_from_gguf
+from .mid_text import mid_text_tokenizer
 
 
 def hf_tokenizer_from_folder(path: Path) -> PreTrainedTokenizerFast:
@@ -34,13 +37,14 @@ class Tokenizer:
     hf: PreTrainedTokenizerFast
     eos_token_ids: frozenset[int]
     _piece_bytes: list[bytes] = field(init=False, repr=False)
-    _containing: dict[bytes, frozenset[int]] = field(init=False, repr=False, default_factory=dict)
     _strip_first_space: bool = field(init=False, repr=False)
     _bos_on_encode: bool = field(init=False, repr=False)
+    _mid_text: BackendTokenizer | None = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._piece_bytes, self._strip_first_space = piece_bytes(self.hf)
         self._bos_on_encode = bos_on_encode(self.hf)
+        self._mid_text = mid_text_tokenizer(self.hf.backend_tokenizer)
 
     @classmethod
     def from_hf(cls, hf: PreTrainedTokenizerFast, extra_eos_ids: Iterable[int] = ()) -> Tokenizer:
@@ -62,8 +66,16 @@ class Tokenizer:
         return cls.from_hf(hf_tokenizer_from_folder(path), extra)
 
     def encode(self, text: str) -> list[int]:
-        """Token ids of `text` as is: no BOS/EOS added (special-token text still maps to its id)."""
-        return self.hf.encode(text, add_special_tokens=False)
+        """Token ids of `text` as is: no BOS/EOS added (special-token text still maps to its id).
+        Text that is not valid Unicode is refused with a TextError (a ValueError)."""
+        return self.hf.encode(checked_text(text, "the text"), add_special_tokens=False)
+
+    def encode_mid_text(self, text: str) -> list[int]:
+        """Token ids of `text` inserted in the middle of a text (the think text):
+        no leading space added, as SentencePiece-style tokenizers add at the start."""
+        if self._mid_text is None:
+            return self.encode(text)
+        return self._mid_text.encode(checked_text(text, "the text"), add_special_tokens=False).ids
 
     def decode(self, ids: Sequence[int]) -> str:
         """Text of `ids`, special tokens included, with no space clean-up (so streaming matches it)."""
@@ -78,6 +90,11 @@ class Tokenizer:
         return with_one_bos(self.encode(self.chat_prompt(messages)), self.hf.bos_token_id,
                             self._bos_on_encode)
 
+    def raw_prompt_tokens(self, text: str) -> list[int]:
+        """A raw prompt's ids (no chat template) with exactly one BOS when the
+        tokenizer wants one, as mlx-lm encodes string prompts."""
+        return with_one_bos(self.encode(text), self.hf.bos_token_id, self._bos_on_encode)
+
     def token_text(self, token_id: int) -> str:
         """One token's own text for displays; bytes of a partial character show as \\xNN escapes."""
         return self._piece_bytes[token_id].decode("utf-8", errors="backslashreplace")
@@ -85,15 +102,6 @@ class Tokenizer:
     def token_bytes(self, token_id: int) -> bytes:
         """The raw bytes one token contributes to the text."""
         return self._piece_bytes[token_id]
-
-    def ids_containing(self, chars: str) -> frozenset[int]:
-        """Ids of the tokens whose text contains any of `chars` (e.g. sentence ends)."""
-        key = chars.encode()
-        if key not in self._containing:
-            wanted = [c.encode() for c in chars]
-            self._containing[key] = frozenset(
-                i for i, piece in enumerate(self._piece_bytes) if any(w in piece for w in wanted))
-        return self._containing[key]
 
     def detokenizer(self) -> StreamingDetokenizer:
         """A fresh streaming detokenizer for one generated answer."""

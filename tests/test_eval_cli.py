@@ -1,0 +1,60 @@
+"""`mlx_main.py eval` options, in-process with the fake model: methods from
+presets and config files, the split, and one-line errors."""
+
+import json
+
+import pytest
+import typer
+from eval_fakes import make_fake_generate
+from typer.testing import CliRunner
+
+import mlx_entropix.runner
+from mlx_entropix.eval.cli import eval_command
+from mlx_entropix.sampler import SamplerConfig, save_config
+
+app = typer.Typer()
+app.command()(eval_command)
+
+
+@pytest.fixture
+def invoke(monkeypatch):
+    monkeypatch.setattr(mlx_entropix.runner, "make_generate", lambda model: make_fake_generate())
+    return lambda *args: CliRunner().invoke(app, list(args))
+
+
+@pytest.fixture
+def dataset(tmp_path):
+    path = tmp_path / "sums.jsonl"
+    path.write_text("".join(
+        json.dumps({"id": f"q{i}", "question": f"What is {i} + 1?", "answer": str(i + 1),
+                    "split": "dev" if i % 3 == 0 else "test"}) + "\n" for i in range(12)))
+    return path
+
+
+def test_methods_from_presets_and_files_on_one_split(invoke, dataset, tmp_path):
+    config = tmp_path / "fitted.toml"
+    save_config(SamplerConfig(branching=False), config)
+    out = tmp_path / "run"
+    r = invoke("--dataset", str(dataset), "--methods", f"greedy,no_branch,{config}", "--split", "test",
+               "--out", str(out))
+    assert r.exit_code == 0, r.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert list(summary["methods"]) == ["greedy", "no_branch", "fitted"]
+    assert summary["setup"]["n"] == 8 and summary["setup"]["split"] == "test"
+    assert summary["setup"]["configs"]["fitted"]["config"]["branching"] is False
+    assert [(p["a"], p["b"]) for p in summary["pairs"][:2]] == [("no_branch", "greedy"), ("fitted", "greedy")]
+    assert "fitted - greedy" in r.output and "argmax share" in r.output
+    assert sorted(p.name for p in (out / "traces").iterdir())[:3] == [
+        "00001-fitted.json", "00001-greedy.json", "00001-no_branch.json"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--methods", "greedy,beam"], "unknown method 'beam'"),
+    (["--methods", "greedy,missing.toml"], "not found"),
+    (["--split", "train"], "choose dev, test or all"),
+])
+def test_bad_options_are_one_line(invoke, dataset, tmp_path, args, message):
+    r = invoke("--dataset", str(dataset), "--out", str(tmp_path / "o"), *args)
+    assert r.exit_code == 2
+    lines = r.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
