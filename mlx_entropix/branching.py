@@ -105,12 +105,14 @@ def select_row(cache: list[KVCache | ForkedWindow], row: int, length: int
     return kept
 
 
-def draw_candidates(logits: mx.array, row: Row, n: int, key: mx.array) -> mx.array:
+def draw_candidates(logits: mx.array, row: Row, n: int, key: mx.array, top: bool = False) -> mx.array:
     """n distinct tokens drawn without replacement (Gumbel top-n) under the
-    position's effective parameters; impossible ones come out with -inf score."""
+    position's effective parameters, or with `top` the n most probable of them
+    (CoT-decoding's top-k branching); impossible ones come out with -inf score."""
     lp = filtered_logprobs(logits, *row.params)
-    gumbel = -mx.log(-mx.log(mx.random.uniform(low=1e-20, high=1.0, shape=lp.shape, key=key)))
-    scores = lp + gumbel
+    scores = lp
+    if not top:
+        scores = lp - mx.log(-mx.log(mx.random.uniform(low=1e-20, high=1.0, shape=lp.shape, key=key)))
     k = min(n, scores.shape[-1])
     top = mx.argpartition(-scores, k - 1, axis=-1)[:, :k]
     valid = mx.take_along_axis(lp, top, axis=-1) > -math.inf
@@ -165,7 +167,8 @@ def run_branches(engine: Engine, cache: list[KVCache], logits: mx.array, row: np
     Candidates that the position's filters rule out are rolled along in the
     batch (dropping them would cost a synchronisation) but never win."""
     cfg = engine.cfg
-    drawn = draw_candidates(logits, Row(row), cfg.n_branches, next_key())
+    drawn = draw_candidates(logits, Row(row), cfg.n_branches, next_key(),
+                            top=cfg.branch_candidates == "top")
     steps = max(1, min(cfg.branch_max_tokens, budget))
     forked = fork_cache(cache, drawn.shape[1])
     first, rows, logits_seen = roll_forward(engine, forked, drawn, steps, next_key)

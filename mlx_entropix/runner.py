@@ -28,6 +28,7 @@ from .metrics import log_softmax, token_signals
 from .packed import pack_step
 from .sampler import Decision, SamplerConfig, get_preset
 from .sampler.config import MAX_TEMPERATURE
+from .sampler.fitted import describe_thresholds, resolve_preset
 from .sync import SyncCounter
 from .text import checked_text
 from .trace import Stats, Trace
@@ -75,12 +76,13 @@ class RunRequest:
     options: GenerationOptions = dataclasses.field(default_factory=GenerationOptions)
     label: str | None = None  # the method's name in an eval or a comparison, kept in the trace
 
-    def sampler_config(self) -> SamplerConfig:
+    def sampler_config(self, lm: LoadedModel) -> SamplerConfig:
+        """The config itself, else the preset as it applies to this model."""
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
         if self.method == "greedy":
             return get_preset("greedy")
-        return self.config or get_preset(self.preset)
+        return self.config or resolve_preset(self.preset, lm)
 
 
 class _Recording(nn.Module):
@@ -183,7 +185,7 @@ def start_run(lm: LoadedModel, req: RunRequest, syncs: SyncCounter | None = None
     Errors in the request (unknown method, empty prompt, prompt too long) raise
     here, before anything is generated.
     """
-    cfg = req.sampler_config().check_depth(lm.model.args.num_hidden_layers)
+    cfg = req.sampler_config(lm).check_depth(lm.model.args.num_hidden_layers)
     if req.method != "normal":
         req.options.check_sampler(cfg)
     ids, header = prompt_tokens(lm, req)
@@ -197,7 +199,7 @@ def start_run(lm: LoadedModel, req: RunRequest, syncs: SyncCounter | None = None
         stream = normal_stream(lm, ids, req.normal, req.options)
     else:
         preset = "greedy" if req.method == "greedy" else req.preset if req.config is None else "custom"
-        sampler = {"method": req.method, "preset": preset,
+        sampler = {"method": req.method, "preset": preset, "thresholds": describe_thresholds(cfg, lm),
                    "seed": req.options.seed, "config": cfg.to_dict()}
         stream = stream_generate(lm, ids, cfg, req.options, syncs)
     if req.label is not None:

@@ -1,33 +1,96 @@
 import numpy as np
 import pytest
 
-from mlx_entropix.calibrate import Percentiles, calibrated_config, collect_signals
+from mlx_entropix.calibrate import ShareTargets, collect_signals, fit_thresholds, outcome_shares
+from mlx_entropix.fit_search import CandidateResult, choose
 from mlx_entropix.prompts import Prompt
-from mlx_entropix.sampler import get_preset, load_config, save_config
+from mlx_entropix.sampler import SamplerConfig
 from mlx_entropix.trace import METRIC_NAMES
 
 
-def test_thresholds_are_the_chosen_percentiles(tmp_path):
-    h = np.arange(101, dtype=float) / 10  # 0.0 .. 10.0
-    v = np.arange(101, dtype=float) / 5  # 0.0 .. 20.0
-    cfg = calibrated_config({"entropy": h, "varentropy": v}, get_preset("entropix"), Percentiles(10, 50, 90))
-    assert (cfg.low_ent, cfg.med_ent, cfg.high_ent) == pytest.approx((1.0, 5.0, 9.0))
-    assert (cfg.low_vent, cfg.high_vent) == pytest.approx((2.0, 18.0))
-    assert cfg.temperature == get_preset("entropix").temperature
-    save_config(cfg, tmp_path / "c.toml")
-    assert load_config(tmp_path / "c.toml") == cfg
+def signals(n: int = 4000, seed: int = 0) -> dict[str, np.ndarray]:
+    """Correlated signals shaped like a small model's: H and V rise together,
+    the attention signals loosely with them."""
+    rng = np.random.default_rng(seed)
+    h = rng.gamma(0.6, 1.5, n)
+    v = h * rng.uniform(0.5, 3.0, n) + rng.gamma(0.5, 0.3, n)
+    noise = rng.normal(0, 0.3, (4, n))
+    return {"entropy": h, "varentropy": v, "attn_entropy": 2 + 0.2 * h + noise[0],
+            "attn_varentropy": np.abs(0.3 + 0.05 * v + noise[1]), "agreement": np.abs(0.01 + 0.01 * noise[2]),
+            "interaction_strength": np.abs(1 + 0.1 * h + noise[3])}
 
 
-def test_bad_percentiles_and_empty_signals():
-    with pytest.raises(ValueError, match="percentiles"):
-        Percentiles(60, 50, 90).check()
+@pytest.mark.parametrize("gating, argmax", [("quadrant", 0.3), ("quadrant", 0.5), ("quadrant", 0.7),
+                                            ("frog", 0.3), ("frog", 0.5)])
+def test_the_fit_gives_the_target_argmax_share(gating, argmax):
+    s = signals()
+    fit = fit_thresholds(s, ShareTargets(argmax=argmax, high_vent=0.1, explore=0.5), gating)
+    assert fit.shares["argmax"] == pytest.approx(argmax, abs=0.01)
+    cfg = SamplerConfig(gating=gating).with_fitted(fit.thresholds)
+    assert outcome_shares(s, cfg) == fit.shares
+    assert cfg.thresholds == "fitted"
+    assert np.mean(s["varentropy"] > cfg.high_vent) == pytest.approx(0.1, abs=0.01)
+    if gating == "quadrant":
+        torn = s["varentropy"] > cfg.high_vent
+        assert np.mean(s["entropy"][torn] < cfg.med_ent) == pytest.approx(0.5, abs=0.02)
+        assert fit.shares["explore"] + fit.shares["resample"] == pytest.approx(0.1, abs=0.01)
+
+
+def test_the_old_fixed_percentiles_made_argmax_rare_and_shares_do_not():
+    s = signals()
+    p10 = SamplerConfig().with_fitted({"low_ent": float(np.percentile(s["entropy"], 10)),
+                                       "low_vent": float(np.percentile(s["varentropy"], 10))})
+    assert outcome_shares(s, p10)["argmax"] <= 0.1
+    assert fit_thresholds(s, ShareTargets(argmax=0.5)).shares["argmax"] > 0.45
+
+
+def test_an_unreachable_target_stops_at_the_high_thresholds():
+    fit = fit_thresholds(signals(), ShareTargets(argmax=0.9, high_vent=0.1), "frog")
+    assert fit.low_percentile == pytest.approx(90.0)
+    assert fit.shares["argmax"] < 0.9
+
+
+def test_bad_targets_and_empty_signals():
+    with pytest.raises(ValueError, match="target share argmax must be in"):
+        ShareTargets(argmax=1.5).check()
+    with pytest.raises(ValueError, match="argmax \\+ high_vent must be <= 1"):
+        ShareTargets(argmax=0.95, high_vent=0.1).check()
+    empty = {name: np.array([]) for name in METRIC_NAMES}
     with pytest.raises(ValueError, match="no tokens"):
-        calibrated_config({"entropy": np.array([]), "varentropy": np.array([])},
-                          get_preset("entropix"), Percentiles())
+        fit_thresholds(empty, ShareTargets())
+
+
+def result(label: str, correct: int, argmax: float, ratio: float) -> CandidateResult:
+    return CandidateResult(label, ShareTargets(), correct / 30, correct, 30, argmax, ratio,
+                           argmax >= 0.3 and ratio <= 2.0)
+
+
+def test_the_search_takes_the_most_accurate_candidate_within_the_bounds():
+    chosen = choose([result("rare-argmax", 12, 0.1, 1.5), result("slow", 12, 0.5, 2.5),
+                     result("ok", 10, 0.5, 1.8), result("ok-faster", 10, 0.6, 1.2)])
+    assert chosen.label == "ok-faster"
+    fallback = choose([result("rare-argmax", 12, 0.1, 1.5), result("slow", 11, 0.5, 2.5)])
+    assert fallback.label == "rare-argmax" and not fallback.eligible
 
 
 def test_collects_every_metric_of_every_token(lm):
-    signals = collect_signals(lm, [Prompt("p", "Name a colour.")], max_tokens=3, seed=0)
-    assert set(signals) == set(METRIC_NAMES)
-    assert 1 <= len(signals["entropy"]) <= 3
-    assert all(np.isfinite(v).all() for v in signals.values())
+    found = collect_signals(lm, [Prompt("p", "Name a colour.").messages()], max_tokens=3, seed=0)
+    assert set(found) == set(METRIC_NAMES)
+    assert 1 <= len(found["entropy"]) <= 3
+    assert all(np.isfinite(v).all() for v in found.values())
+
+
+def test_the_search_runs_greedy_and_each_candidate_on_the_dev_items(lm, tmp_path):
+    from mlx_entropix.eval.dataset import load_dataset, select_split
+    from mlx_entropix.fit_search import search_targets
+
+    dataset = tmp_path / "d.jsonl"
+    dataset.write_text('{"question": "What is 2 + 3?", "answer": "5", "split": "dev"}\n'
+                       '{"question": "What is 4 + 4?", "answer": "8", "split": "test"}\n')
+    items = select_split(load_dataset(dataset), "dev", dataset)
+    grid = [ShareTargets(argmax=0.5), ShareTargets(argmax=0.8, high_vent=0.05)]
+    best, results = search_targets(lm, signals(), grid, items, dataset, tmp_path / "out", max_tokens=3, seed=0)
+    assert [r.label for r in results] == ["fit-a50-v10-e50", "fit-a80-v5-e50"]
+    assert all(r.n == 1 and 0 <= r.argmax_share <= 1 and r.time_ratio > 0 for r in results)
+    assert best in results
+    assert (tmp_path / "out" / "report.md").is_file()

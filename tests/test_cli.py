@@ -132,14 +132,14 @@ def test_malformed_prompt_csv_is_one_line(invoke, tmp_path):
 def test_trace_and_plots_of_a_branching_run(invoke, tmp_path):
     trace_path, png = tmp_path / "t.json", tmp_path / "t.png"
     r = invoke("--input", "Which number is larger, 9.9 or 9.11?", "--max-tokens", "3",
-               "--trace", str(trace_path), "--plot", str(png))
+               "--preset", "entropix-paper", "--trace", str(trace_path), "--plot", str(png))
     assert r.exit_code == 0, r.output
     data = json.loads(trace_path.read_text())
     trace = load_trace(trace_path)
     n = int(CLOSING.search(r.stdout).group(1))
     assert len(data["tokens"]) == len(trace.tokens) == trace.stats.generation_tokens == n > 0
     assert all(math.isfinite(v) for t in data["tokens"] for v in t["metrics"].values())
-    assert trace.stats.outcome_counts.get("branch"), "this prompt branches at its first token"
+    assert trace.stats.outcome_counts.get("branch"), "this prompt branches at its first token (published thresholds)"
     answer = r.stdout.split("==========\n")[1]
     assert answer == trace.text + "\n"  # the words alone; branch details below them
     points = sum(t.branch is not None for t in trace.tokens)
@@ -242,7 +242,7 @@ def test_entry_point_errors_are_one_line_and_debug_shows_traceback():
     assert "--max-tokens" in r.stderr
     r = main("--input", "x", "--model", "/no/such/model", "--debug")
     assert r.returncode != 0 and "Traceback" in r.stderr and "LoadError" in r.stderr
-    for args in (["calibrate", "--low-pct", "90", "--med-pct", "10"], ["convert", "--model", "/no/such"]):
+    for args in (["calibrate", "--argmax-share", "1.5"], ["convert", "--model", "/no/such"]):
         r = main(*args)
         assert r.returncode == 1 and r.stderr.startswith("error: "), r.stderr
         assert len(r.stderr.strip().splitlines()) == 1, r.stderr

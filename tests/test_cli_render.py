@@ -93,3 +93,6 @@ def test_closing_lines_follow_mlx_lm_format():
     print_closing(make_console(False, file=buf), Trace({}, {}, {}, [], stats=stats))
     assert buf.getvalue().splitlines()[-2] == "Outcomes: argmax 2, adaptive 6"
     assert buf.getvalue().splitlines()[-1].startswith("Ran on: ")
+    buf = io.StringIO()
+    print_closing(make_console(False, file=buf), Trace({}, {}, {"thresholds": "custom"}, [], stats=stats))
+    assert buf.getvalue().splitlines()[-3:-1] == ["Outcomes: argmax 2, adaptive 6", "Thresholds: custom"]

@@ -10,6 +10,15 @@ from mlx_entropix.sampler import PRESETS, ConfigError, SamplerConfig, save_confi
 MESSAGES = [{"role": "user", "content": "Hi"}]
 
 
+class UnfittedModel:
+    """A model with no fitted thresholds anywhere: presets resolve to themselves."""
+
+    name, config = "unfitted", {"hidden_size": 3}
+
+    def __init__(self, path):
+        self.path = str(path)
+
+
 def test_builtins_presets_and_files_resolve_in_order(tmp_path, monkeypatch):
     path = tmp_path / "fitted.toml"
     save_config(SamplerConfig(low_ent=0.5, med_ent=1.0, high_ent=2.0), path)
@@ -22,7 +31,9 @@ def test_builtins_presets_and_files_resolve_in_order(tmp_path, monkeypatch):
     assert specs[4].config == SamplerConfig(branching=False)
 
 
-def test_each_method_becomes_a_labelled_request(tmp_path):
+def test_each_method_becomes_a_labelled_request(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLX_ENTROPIX_FITTED_DIR", str(tmp_path / "fits"))
+    lm = UnfittedModel(tmp_path / "no-weights")
     path = tmp_path / "mine.json"
     save_config(SamplerConfig(n_branches=2), path)
     normal, preset, custom = resolve_methods(f"normal,no_branch,{path}")
@@ -31,15 +42,15 @@ def test_each_method_becomes_a_labelled_request(tmp_path):
     assert (req.method, req.label) == ("normal", "normal")
     req = preset.request(MESSAGES, opts)
     assert (req.method, req.preset, req.label) == ("entropix", "no_branch", "no_branch")
-    assert req.sampler_config() == PRESETS["no_branch"]
+    assert req.sampler_config(lm) == PRESETS["no_branch"]
     req = custom.request(MESSAGES, opts)
-    assert (req.label, req.sampler_config().n_branches) == ("mine", 2)
+    assert (req.label, req.sampler_config(lm).n_branches) == ("mine", 2)
 
 
 @pytest.mark.parametrize("text, message", [
     ("", "empty"),
     ("greedy,,greedy", "'greedy' twice"),
-    ("beam", "unknown method 'beam'.*normal, entropix, greedy, no_branch"),
+    ("beam", "unknown method 'beam'.*normal, entropix, entropix-paper, greedy, no_branch"),
     ("missing.toml", "not found"),
 ])
 def test_bad_lists_are_refused_with_one_line(text, message):

@@ -84,14 +84,15 @@ def test_toml_file_is_flat_and_readable(tmp_path):
 def test_partial_file_keeps_defaults(tmp_path):
     path = tmp_path / "cfg.toml"
     path.write_text("low_ent = 0.07\nbranching = false\n")
-    assert load_config(path) == SamplerConfig(low_ent=0.07, branching=False)
+    assert load_config(path) == SamplerConfig(low_ent=0.07, branching=False, thresholds="custom")
 
 
 def test_overrides_change_only_named_fields_and_accept_ints_for_floats():
     cfg = SamplerConfig().with_overrides({"low_ent": 0, "top_k": 40})
     assert cfg.low_ent == 0.0 and isinstance(cfg.low_ent, float)
     assert cfg.top_k == 40
-    assert dataclasses.replace(cfg, low_ent=SamplerConfig().low_ent, top_k=27) == SamplerConfig()
+    assert cfg.thresholds == "custom"
+    assert dataclasses.replace(cfg, low_ent=SamplerConfig().low_ent, top_k=27, thresholds="published") == SamplerConfig()
 
 
 def test_unknown_field_error_lists_known_fields():
@@ -155,12 +156,31 @@ def test_load_errors(tmp_path):
 
 
 def test_presets():
-    assert get_preset("entropix") == SamplerConfig()
+    assert get_preset("entropix") == get_preset("entropix-paper") == SamplerConfig()
+    assert get_preset("entropix-paper").thresholds == "published"
     assert get_preset("greedy").greedy
     assert not get_preset("no_branch").branching
-    assert set(PRESETS) == {"entropix", "greedy", "no_branch"}
-    with pytest.raises(ConfigError, match=r"^unknown preset 'hot'; known presets: entropix, greedy, no_branch$"):
+    assert get_preset("no_think").max_think_insertions == 0
+    assert get_preset("frog").gating == "frog"
+    assert (get_preset("cot_margin").branch_candidates, get_preset("cot_margin").branch_score) == ("top", "margin")
+    assert set(PRESETS) == {"entropix", "entropix-paper", "greedy", "no_branch", "no_think", "frog", "cot_margin"}
+    with pytest.raises(ConfigError, match=r"^unknown preset 'hot'; known presets: entropix, entropix-paper, greedy"):
         get_preset("hot")
+
+
+def test_overriding_a_threshold_marks_the_config_custom_and_a_fit_fitted():
+    assert SamplerConfig().with_overrides({"top_k": 5}).thresholds == "published"
+    assert SamplerConfig().with_overrides({"low_ent": 0.5}).thresholds == "custom"
+    assert SamplerConfig().with_overrides({"low_int": 0.5}).thresholds == "custom"
+    assert SamplerConfig().with_fitted({"low_ent": 0.5}).thresholds == "fitted"
+    assert SamplerConfig().with_overrides({"low_ent": 0.5, "thresholds": "fitted"}).thresholds == "fitted"
+
+
+def test_frog_low_thresholds_must_not_exceed_high_ones():
+    with pytest.raises(ConfigError, match=r"^low_agree must be <= high_agree, got 0.5 > 0.2$"):
+        SamplerConfig(low_agree=0.5, high_agree=0.2)
+    with pytest.raises(ConfigError, match=r"'gating' = 'six'; accepted: quadrant, frog"):
+        SamplerConfig(gating="six")
 
 
 def test_config_is_frozen_and_hashable():

@@ -18,6 +18,7 @@ from mlx_entropix.sampler.decide import (
     THINK,
     compiled_decide,
     decide,
+    region_outcomes,
     score_candidates,
 )
 from mlx_entropix.trace import OUTCOMES
@@ -304,3 +305,47 @@ def test_compiled_matches_eager():
             a, b = getattr(eager, f.name), getattr(compiled, f.name)
             assert a.dtype == b.dtype and a.shape == (10,), f.name
             np.testing.assert_allclose(np.array(a), np.array(b), rtol=1e-6, err_msg=f.name)
+
+
+FROG = SamplerConfig(gating="frog", low_attn_ent=1.0, high_attn_ent=3.0, low_attn_vent=0.2, high_attn_vent=0.5,
+                     low_agree=0.01, high_agree=0.1, low_int=1.0, high_int=2.0)
+CALM = {"attn_entropy": 0.5, "attn_varentropy": 0.1, "agreement": 0.005, "interaction_strength": 0.5}
+STORMY = {"attn_entropy": 4.0, "attn_varentropy": 1.0, "agreement": 0.2, "interaction_strength": 3.0}
+FORKED = {"attn_entropy": 0.5, "attn_varentropy": 1.0, "agreement": 0.005, "interaction_strength": 1.5}
+
+
+@pytest.mark.parametrize("case, attn, quadrant, frog", [
+    ("argmax", CALM, ARGMAX, ARGMAX),
+    ("argmax", ATTN, ARGMAX, ADAPTIVE),  # scattered attention: frog does not trust the sure logits
+    ("argmax", {**CALM, "interaction_strength": 1.5}, ARGMAX, ADAPTIVE),
+    ("think", CALM, THINK, THINK),
+    ("think", STORMY, THINK, ADAPTIVE),
+    ("explore", FORKED, EXPLORE, EXPLORE),
+    ("explore", {**FORKED, "attn_varentropy": 0.1}, EXPLORE, ADAPTIVE),  # heads agree: no fork
+    ("resample", STORMY, RESAMPLE, RESAMPLE),
+    ("resample", {**STORMY, "agreement": 0.05}, RESAMPLE, ADAPTIVE),
+    ("resample_med_ent", CALM, RESAMPLE, ADAPTIVE),
+])
+def test_frog_gating_also_asks_every_attention_signal(case, attn, quadrant, frog):
+    logits = CASES[case][0]
+    assert int(run([logits], attn=attn).outcome[0]) == quadrant
+    assert int(run([logits], cfg=FROG, attn=attn).outcome[0]) == frog
+
+
+def test_frog_explores_up_to_high_ent_where_quadrant_resamples():
+    h, v = entropy_varentropy(CASES["resample_med_ent"][0])
+    assert FROG.med_ent <= h < FROG.high_ent
+    assert int(run([CASES["resample_med_ent"][0]], cfg=FROG, attn=FORKED).outcome[0]) == EXPLORE
+
+
+@pytest.mark.parametrize("cfg", [CFG, FROG], ids=["quadrant", "frog"])
+def test_region_outcomes_are_the_outcomes_decide_takes(cfg):
+    rows = [CASES[n][0] for n in CASES] * 4
+    attns = [CALM, STORMY, FORKED, ATTN]
+    per_row = [a for a in attns for _ in CASES]
+    logits, metrics = batch(rows, attn=ATTN)
+    for k in ATTN:
+        metrics[k] = mx.array([a[k] for a in per_row], dtype=mx.float32)
+    d = decide(logits, metrics, mx.random.key(0), cfg, mx.full((len(rows),), True))
+    assert region_outcomes(metrics, cfg).tolist() == d.outcome.tolist()
+    assert len(set(d.outcome.tolist())) >= 4

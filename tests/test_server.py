@@ -166,7 +166,10 @@ def test_config_describes_model_samplers_and_outcomes(server: str) -> None:
     assert cfg["model"]["context_length"] == cfg["max_tokens_limit"] == 8192
     assert cfg["model"]["family"] == "llama" and cfg["model"]["attention_metrics"] is True
     assert cfg["max_tokens_default"] == 256
-    assert set(cfg["presets"]) == set(PRESETS)
+    assert set(cfg["presets"]) == set(cfg["thresholds"]) == set(PRESETS)
+    assert cfg["thresholds"]["entropix"].startswith("fitted for SmolLM2-135M-Instruct")
+    assert cfg["presets"]["entropix"]["thresholds"] == "fitted"
+    assert cfg["thresholds"]["entropix-paper"] == "published"
     assert set(cfg["presets"]["greedy"]) == {f["name"] for f in config_fields()}
     assert cfg["config_fields"] == json.loads(json.dumps(config_fields()))
     assert cfg["normal_defaults"] == {"temperature": 0.666, "top_p": 0.9, "min_p": 0.03, "top_k": 0}

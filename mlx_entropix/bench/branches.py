@@ -18,7 +18,7 @@ import mlx.core as mx
 from ..branching import fork_cache, roll_forward
 from ..engine import Engine, GenerationOptions
 from ..load import LoadedModel
-from ..sampler import get_preset
+from ..sampler.fitted import resolve_preset
 
 
 @dataclass
@@ -36,7 +36,7 @@ class BranchCost:
 def branch_costs(lm: LoadedModel, prompt: list[int], ns: list[int], steps: int, reps: int,
                  warmup: int) -> dict:
     """Seconds per rollout step for one sequence and for each N in `ns`."""
-    cfg = dataclasses.replace(get_preset("entropix"), branch_max_tokens=steps)
+    cfg = dataclasses.replace(resolve_preset("entropix", lm), branch_max_tokens=steps)
     engine = Engine(lm, cfg, GenerationOptions(metrics="all"))
     cache = lm.model.make_cache()
     engine.prefill(prompt, cache)

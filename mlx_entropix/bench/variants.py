@@ -19,6 +19,7 @@ from ..engine import GenerationOptions
 from ..generate import stream_generate
 from ..load import LoadedModel, activation_dtype
 from ..sampler import SamplerConfig, get_preset
+from ..sampler.fitted import resolve_preset
 from ..sync import SyncCounter, observed_syncs
 from .measure import BenchError, TokenStream
 
@@ -60,7 +61,7 @@ def engine_variants(lm: LoadedModel) -> list[Variant]:
     greedy = get_preset("greedy")
     return [engine_variant(f"ours greedy, metrics {m}", lm, greedy, m)
             for m in ("none", "logits", "all")] + [
-        engine_variant("ours entropix preset", lm, get_preset("entropix"), "all")]
+        engine_variant("ours entropix preset", lm, resolve_preset("entropix", lm), "all")]
 
 
 def load_mlx_lm(lm: LoadedModel, folder: Path) -> tuple[nn.Module, TokenizerWrapper]:

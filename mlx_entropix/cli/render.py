@@ -128,5 +128,7 @@ def print_closing(console: Console, trace: Trace, branch_details: bool = False) 
     for line in closing_lines(trace.stats):
         console.print(line)
     console.print(f"Outcomes: {outcome_counts_text(trace.stats.outcome_counts)}")
+    if "thresholds" in trace.sampler:
+        console.print(f"Thresholds: {trace.sampler['thresholds']}")
     print_branches(console, trace, branch_details)
     console.print(run_on_line(trace.model))

@@ -23,6 +23,15 @@ from ..text import TextError, checked_text
 LN2 = math.log(2.0)
 
 BRANCH_SCORES = ("entropy", "margin")
+BRANCH_CANDIDATES = ("sampled", "top")
+GATINGS = ("quadrant", "frog")
+THRESHOLD_SOURCES = ("published", "fitted", "custom")
+
+# The fields a threshold fit sets (FITTED_FIELDS) and that mark a config "custom" when overridden.
+QUADRANT_THRESHOLDS = ("low_ent", "low_vent", "med_ent", "high_ent", "high_vent")
+ATTN_THRESHOLDS = ("low_attn_ent", "high_attn_ent", "low_attn_vent", "high_attn_vent",
+                   "low_agree", "high_agree", "low_int", "high_int")
+THRESHOLD_FIELDS = QUADRANT_THRESHOLDS + ATTN_THRESHOLDS
 
 
 class ConfigError(ValueError):
@@ -98,6 +107,17 @@ class SamplerConfig:
     med_ent: float = _f(3.0 * LN2, "Entropy splitting explore (H < med_ent) from resample (H >= med_ent) when V is high (nats; 3 bits).", NONNEG)
     high_ent: float = _f(5.0 * LN2, "Entropy above which H is 'high' for the think rule (nats; 5 bits).", NONNEG)
     high_vent: float = _f(5.0 * LN2**2, "Varentropy above which V is 'high' (nats^2; 5 bits^2).", NONNEG)
+    thresholds: str = _s("published", "Where the thresholds come from: 'published' (the original's, in nats), 'fitted' (to the loaded model, see calibrate) or 'custom'; set to 'custom' whenever a threshold is overridden.", THRESHOLD_SOURCES)
+
+    gating: str = _s("quadrant", "Rule gating: 'quadrant' (entropy and varentropy only) or 'frog' (every rule also gated on the four attention signals' low/high thresholds below).", GATINGS)
+    low_attn_ent: float = _f(1.85, "Frog gating: attention entropy below which it is 'low' (nats; default: SmolLM2-135M's p25 over greedy dev answers).", NONNEG)
+    high_attn_ent: float = _f(2.05, "Frog gating: attention entropy above which it is 'high' (nats; SmolLM2-135M's p75).", NONNEG)
+    low_attn_vent: float = _f(0.45, "Frog gating: across-head attention-entropy variance below which it is 'low' (SmolLM2-135M's p25).", NONNEG)
+    high_attn_vent: float = _f(0.59, "Frog gating: across-head attention-entropy variance above which it is 'high' (SmolLM2-135M's p75).", NONNEG)
+    low_agree: float = _f(0.008, "Frog gating: agreement (mean head deviation) below which it is 'low' (SmolLM2-135M's p25).", NONNEG)
+    high_agree: float = _f(0.011, "Frog gating: agreement above which it is 'high' (SmolLM2-135M's p75).", NONNEG)
+    low_int: float = _f(3.46, "Frog gating: interaction strength below which it is 'low' (SmolLM2-135M's p25).", NONNEG)
+    high_int: float = _f(3.74, "Frog gating: interaction strength above which it is 'high' (SmolLM2-135M's p75).", NONNEG)
 
     helv_attn_ent_offset: float = _f(1.3, "Think region, insertion blocked: T = min(1.5, temperature * (offset + coef * attn_entropy)).")
     helv_attn_ent_coef: float = _f(0.2, "Think region, insertion blocked: attention-entropy coefficient of T.")
@@ -131,7 +151,8 @@ class SamplerConfig:
     n_branches: int = _i(4, "Continuations rolled forward at a branch point.", Range(2, 16))
     branch_max_tokens: int = _i(8, "Longest continuation of a branch (it also stops at the end of a sentence or line).", Range(1, 256))
     branch_fraction: float = _f(0.8, "Also branch when H > fraction * high_ent and V > fraction * high_vent.", Range(0.0, 1.0, lo_open=True))
-    branch_score: str = _s("entropy", "How the winning branch is picked: 'entropy' (lowest mean entropy) or 'margin' (highest top-2 margin).", BRANCH_SCORES)
+    branch_score: str = _s("entropy", "How the winning branch is picked: 'entropy' (lowest mean entropy) or 'margin' (highest mean top-2 probability margin, the answer confidence of CoT-decoding).", BRANCH_SCORES)
+    branch_candidates: str = _s("sampled", "Branch first tokens: 'sampled' (drawn without replacement under the position's parameters) or 'top' (the most probable ones, as CoT-decoding branches on the top-k).", BRANCH_CANDIDATES)
     attn_layer: int = _i(-1, "Layer whose attention feeds the metrics (-1 = mean over all layers).", Range(-1))
 
     def __post_init__(self) -> None:
@@ -146,6 +167,10 @@ class SamplerConfig:
             raise ConfigError(
                 f"varentropy thresholds must satisfy low_vent <= high_vent, got {self.low_vent:g}, {self.high_vent:g}"
             )
+        for low, high in (("low_attn_ent", "high_attn_ent"), ("low_attn_vent", "high_attn_vent"),
+                          ("low_agree", "high_agree"), ("low_int", "high_int")):
+            if getattr(self, low) > getattr(self, high):
+                raise ConfigError(f"{low} must be <= {high}, got {getattr(self, low):g} > {getattr(self, high):g}")
         if not self.think_text:
             raise ConfigError("think_text must not be empty; set max_think_insertions = 0 to disable insertions")
 
@@ -171,7 +196,13 @@ class SamplerConfig:
         unknown = [k for k in d if k not in FIELD_DOCS]
         if unknown:
             raise ConfigError(f"unknown sampler field '{unknown[0]}'; known fields: {', '.join(FIELD_DOCS)}")
+        if "thresholds" not in d and any(k in THRESHOLD_FIELDS for k in d):
+            d = {**d, "thresholds": "custom"}
         return dataclasses.replace(self, **d)
+
+    def with_fitted(self, thresholds: dict[str, float]) -> SamplerConfig:
+        """This config with thresholds fitted to a model (see sampler/fitted.py)."""
+        return self.with_overrides({**thresholds, "thresholds": "fitted"})
 
 
 def _type_name(t: type) -> str:
@@ -280,8 +311,23 @@ def save_config(cfg: SamplerConfig, path: str | Path) -> None:
 
 PRESETS: dict[str, SamplerConfig] = {
     "entropix": SamplerConfig(),
+    "entropix-paper": SamplerConfig(),
     "greedy": SamplerConfig(greedy=True, branching=False),
     "no_branch": SamplerConfig(branching=False),
+    "no_think": SamplerConfig(max_think_insertions=0),
+    "frog": SamplerConfig(gating="frog"),
+    "cot_margin": SamplerConfig(branch_candidates="top", branch_score="margin"),
+}
+
+# Presets whose thresholds are replaced by the loaded model's fitted ones when it has them
+# (sampler/fitted.py): the gating each takes its fitted table from. entropix-paper keeps
+# the published thresholds, for faithfulness; greedy has no use for thresholds.
+FITTED_PRESETS: dict[str, str] = {
+    "entropix": "quadrant",
+    "no_branch": "quadrant",
+    "no_think": "quadrant",
+    "cot_margin": "quadrant",
+    "frog": "frog",
 }
 
 

@@ -32,6 +32,9 @@ decides something:
              min_p = clip(min_p (1 - ada_min_p (H+V)), 0.01, 0.5);
              n_adaptive_samples candidates, the best by `score_candidates`.
 
+With cfg.gating == "frog" every rule's region is further gated on the four
+attention signals (see `regions`); the parameters of each rule stay as above.
+
 The original rule order (explore on H < high_ent before resample on
 H > med_ent) left med_ent dead; here explore/resample split at med_ent.
 top_k = 0 (off) stays off in every formula (they would otherwise turn it into
@@ -71,21 +74,49 @@ class Decision:
 
 
 @dataclass
-class _Regions:
+class Regions:
+    """Which rule's region each row is in ([B] bool arrays; they may overlap,
+    the rule order decides)."""
+
     argmax: mx.array
     helv: mx.array
     explore: mx.array
     resample: mx.array
 
 
-def _regions(h: mx.array, v: mx.array, cfg: SamplerConfig) -> _Regions:
+def regions(m: dict[str, mx.array], cfg: SamplerConfig) -> Regions:
+    """The rule regions of each row. Quadrant gating looks at H and V only.
+    Frog gating (the six-metric variant of the original) also asks, per rule:
+    argmax    all four attention signals low (focused, consistent heads);
+    think     the same, with high H: the model is unsure of a clear context;
+    explore   H below high_ent (not med_ent), attention entropy and agreement
+              low, its variance across heads high, interaction strength above low;
+    resample  every attention signal high.
+    "Low" is below the signal's low threshold, "high" above its high one."""
+    h, v = m["entropy"], m["varentropy"]
+    high_v = v > cfg.high_vent
     argmax = (h < cfg.low_ent) & (v < cfg.low_vent)
     helv = (h > cfg.high_ent) & (v < cfg.low_vent)
-    high_v = v > cfg.high_vent
-    return _Regions(argmax, helv, high_v & (h < cfg.med_ent), high_v & (h >= cfg.med_ent))
+    if cfg.gating == "quadrant":
+        return Regions(argmax, helv, high_v & (h < cfg.med_ent), high_v & (h >= cfg.med_ent))
+    ae, av, ag, i_s = m["attn_entropy"], m["attn_varentropy"], m["agreement"], m["interaction_strength"]
+    calm = (ae < cfg.low_attn_ent) & (av < cfg.low_attn_vent) & (ag < cfg.low_agree)
+    explore = (high_v & (h < cfg.high_ent) & (ae < cfg.low_attn_ent) & (av > cfg.high_attn_vent)
+               & (ag < cfg.low_agree) & (i_s > cfg.low_int))
+    resample = (high_v & (h >= cfg.med_ent) & (ae > cfg.high_attn_ent) & (av > cfg.high_attn_vent)
+                & (ag > cfg.high_agree) & (i_s > cfg.high_int))
+    quiet = calm & (i_s < cfg.low_int)
+    return Regions(argmax & quiet, helv & quiet, explore, resample)
 
 
-def _select(r: _Regions, argmax, helv, explore, resample, adaptive) -> mx.array:
+def region_outcomes(metrics: dict[str, mx.array], cfg: SamplerConfig) -> mx.array:
+    """The outcome code each row's signals select, think taken as allowed
+    (calibration measures outcome shares with it; decide uses the same regions)."""
+    m = {k: metrics[k].astype(mx.float32) for k in METRIC_KEYS}
+    return _select(regions(m, cfg), ARGMAX, THINK, EXPLORE, RESAMPLE, ADAPTIVE).astype(mx.int32)
+
+
+def _select(r: Regions, argmax, helv, explore, resample, adaptive) -> mx.array:
     """Per-row value by region (same priority as the rule order)."""
     return mx.where(
         r.argmax, argmax, mx.where(r.helv, helv, mx.where(r.explore, explore, mx.where(r.resample, resample, adaptive)))
@@ -159,7 +190,7 @@ def decide(
         return _greedy(logits, cfg)
     m = {k: metrics[k].astype(mx.float32) for k in METRIC_KEYS}
     h, v, ae, av, ag, i_s = (m[k] for k in METRIC_KEYS)
-    r = _regions(h, v, cfg)
+    r = regions(m, cfg)
     temp, base_k = cfg.temperature, cfg.top_k
 
     t_helv = mx.minimum(1.5, temp * (cfg.helv_attn_ent_offset + cfg.helv_attn_ent_coef * ae))

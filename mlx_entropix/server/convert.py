@@ -10,7 +10,8 @@ from typing import Any
 from ..engine import GenerationOptions
 from ..load import LoadedModel
 from ..runner import NormalParams, RunRequest
-from ..sampler import ConfigError, SamplerConfig, get_preset
+from ..sampler import ConfigError, SamplerConfig
+from ..sampler.fitted import resolve_preset
 from .errors import invalid
 from .schemas import ChatCompletionRequest, CompletionRequest, GenerateRequest
 
@@ -65,7 +66,7 @@ def openai_run_request(body: ChatCompletionRequest | CompletionRequest, lm: Load
     if method == "entropix":
         extra = body.sampler_config or {}
         if sampling or extra:  # else the trace names the preset, not "custom"
-            config = _config(get_preset("entropix"), {**sampling, **extra},
+            config = _config(resolve_preset("entropix", lm), {**sampling, **extra},
                              {"sampler_config.": extra, "": sampling}, lm)
     elif method == "normal":
         normal = _normal({**dataclasses.asdict(normal), **sampling}, "temperature", lm)
@@ -83,7 +84,7 @@ def openai_run_request(body: ChatCompletionRequest | CompletionRequest, lm: Load
 
 def native_run_request(body: GenerateRequest, lm: LoadedModel, default_method: str) -> RunRequest:
     try:
-        base = get_preset(body.preset)
+        base = resolve_preset(body.preset, lm)
     except ConfigError as e:
         raise invalid(str(e), "preset") from None
     options = GenerationOptions(max_tokens=checked_max_tokens(body.max_tokens, lm, "max_tokens"),

@@ -13,7 +13,8 @@ from sse_starlette import EventSourceResponse
 
 from ..generate import GenerationResponse
 from ..runner import NormalParams
-from ..sampler import PRESETS, config_fields
+from ..sampler import config_fields
+from ..sampler.fitted import describe_thresholds, presets_for
 from ..trace import OUTCOME_LABELS, OUTCOMES, UNIT
 from .context import ServerContext, dumps
 from .convert import max_tokens_default, native_run_request
@@ -31,7 +32,8 @@ def server_config(ctx: ServerContext) -> dict[str, Any]:
         "unit": UNIT,
         "default_method": ctx.default_method,
         "default_preset": "entropix",
-        "presets": {name: cfg.to_dict() for name, cfg in PRESETS.items()},
+        "presets": {name: cfg.to_dict() for name, cfg in presets_for(ctx.lm).items()},
+        "thresholds": {name: describe_thresholds(cfg, ctx.lm) for name, cfg in presets_for(ctx.lm).items()},
         "config_fields": config_fields(),
         "normal_defaults": dataclasses.asdict(NormalParams()),
         "max_tokens_default": max_tokens_default(ctx.lm),
