@@ -13,7 +13,6 @@ from mlx_entropix.sampler.fitted import (
     find_fit,
     model_fingerprint,
     presets_for,
-    read_fit,
     resolve_preset,
     write_fit,
 )
