@@ -58,3 +58,17 @@ def test_bad_options_are_one_line(invoke, dataset, tmp_path, args, message):
     assert r.exit_code == 2
     lines = r.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0]
+
+
+def test_n_items_are_spread_through_the_split_not_the_first_ones():
+    from pathlib import Path
+
+    from mlx_entropix.eval.cli import select_items
+    from mlx_entropix.eval.dataset import load_dataset, select_split
+
+    path = Path("data/eval/basics.jsonl")
+    test = select_split(load_dataset(path), "test", path)
+    chosen = select_items(test, 8, path)
+    assert len(chosen) == 8 and chosen[0] == test[0] and chosen[-1] == test[-1]
+    assert len({it.category for it in chosen}) > 2  # the split is ordered by category
+    assert select_items(test, None, path) == test

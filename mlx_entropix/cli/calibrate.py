@@ -14,7 +14,7 @@ from rich.table import Table
 
 from mlx_entropix.calibrate import FitResult, ShareTargets, collect_signals, default_prompts, fit_thresholds
 from mlx_entropix.eval.cli import BUILTIN_DATASET
-from mlx_entropix.eval.dataset import DatasetError, EvalItem, load_dataset, select_split
+from mlx_entropix.eval.dataset import DatasetError, load_dataset, select_split, spread
 from mlx_entropix.eval.errors import EvalError
 from mlx_entropix.eval.prompt import build_messages
 from mlx_entropix.load import LoadError, load
@@ -53,14 +53,6 @@ def parse_shares(text: str, flag: str) -> list[float]:
         return [float(x) for x in text.split(",") if x.strip()]
     except ValueError:
         raise ValueError(f"{flag} takes comma-separated fractions such as 0.3,0.5, got {text!r}") from None
-
-
-def spread(items: list[EvalItem], n: Optional[int]) -> list[EvalItem]:
-    """n items evenly spaced through the list (the dataset is ordered by
-    category, so its first n would all be arithmetic); all when n is None."""
-    if n is None or n >= len(items):
-        return items
-    return [items[round(i * (len(items) - 1) / max(1, n - 1))] for i in range(n)] if n > 1 else items[:1]
 
 
 def shown(path: Path) -> str:

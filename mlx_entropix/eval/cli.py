@@ -12,7 +12,7 @@ from rich.table import Table
 
 from ..methods import MethodError, resolve_methods
 from ..sampler import ConfigError
-from .dataset import EvalItem, file_sha256, load_dataset, select_split
+from .dataset import EvalItem, file_sha256, load_dataset, select_split, spread
 from .distributed import Group, init_distributed
 from .errors import EvalError
 from .runner import run_eval
@@ -22,12 +22,11 @@ BUILTIN_DATASET = Path(__file__).resolve().parents[2] / "data" / "eval" / "basic
 
 
 def select_items(items: list[EvalItem], n: Optional[int], path: Path) -> list[EvalItem]:
-    """The first n items (all when n is None)."""
-    if n is None:
-        return items
-    if n > len(items):
+    """n items spread evenly through the selection (all when n is None): the
+    data sets are ordered by category, so the first n would be one kind."""
+    if n is not None and n > len(items):
         raise EvalError(f"--n {n} but {path} has only {len(items)} items")
-    return items[:n]
+    return spread(items, n)
 
 
 def _print_summary(summary: dict, out: Path) -> None:
@@ -70,7 +69,7 @@ def eval_command(
         "all", "--split", help="dev, test or all: the items of one split of the dataset's 'split' field."
     ),
     n: Optional[int] = typer.Option(
-        None, "--n", min=1, help="Evaluate only the first N items (of the split)."
+        None, "--n", min=1, help="Evaluate only N items of the split, spread evenly through it."
     ),
     seed: int = typer.Option(0, "--seed", help="Run seed; each item's seed derives from it and its index."),
     max_tokens: int = typer.Option(256, "--max-tokens", min=1, help="Token budget per answer."),

@@ -146,3 +146,11 @@ def select_split(items: list[EvalItem], split: str, path: str | Path) -> list[Ev
 def file_sha256(path: str | Path) -> str:
     """Fingerprint of a dataset, so a resume can tell the file changed."""
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def spread(items: list[EvalItem], n: int | None) -> list[EvalItem]:
+    """n items evenly spaced through the list (the dataset is ordered by
+    category, so its first n would all be arithmetic); all when n is None."""
+    if n is None or n >= len(items):
+        return items
+    return [items[round(i * (len(items) - 1) / max(1, n - 1))] for i in range(n)] if n > 1 else items[:1]
