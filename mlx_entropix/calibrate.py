@@ -52,6 +52,10 @@ class ShareTargets:
         return self
 
 
+# The targets the study chose on the dev split for the embedded model (docs/study.md).
+CHOSEN_TARGETS = ShareTargets(argmax=0.9, high_vent=0.05, explore=1.0)
+
+
 @dataclass(frozen=True)
 class FitResult:
     thresholds: dict[str, float]  # the threshold fields, ready for SamplerConfig.with_fitted

@@ -1,7 +1,8 @@
 """Threshold fitting for the UI's settings panel, behind one function so the
-fitting method can change without touching the route: today the CLI's
-`calibrate` (percentiles of the model's own entropy and varentropy over the
-built-in prompts, mlx_entropix/calibrate.py)."""
+fitting method can change without touching the route: the CLI's `calibrate`
+(thresholds that give the model's own greedy tokens target outcome shares,
+mlx_entropix/calibrate.py), over the built-in prompts, at the targets the
+study chose on the dev split (docs/study.md)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from ..calibrate import Percentiles, calibrated_config, collect_signals, default_prompts
+from ..calibrate import CHOSEN_TARGETS, collect_signals, default_prompts
+from ..calibrate import fit_thresholds as fit_to_shares
 from ..load import LoadedModel
 from ..sampler import SamplerConfig
 
@@ -43,11 +45,11 @@ def fit_thresholds(lm: LoadedModel, base: SamplerConfig, prompts: int, max_token
     for i, prompt in enumerate(chosen):
         if cancelled():
             return
-        parts.append(collect_signals(lm, [prompt], max_tokens, seed + i))
+        parts.append(collect_signals(lm, [prompt.messages()], max_tokens, seed + i))
         yield FitProgress(i + 1, len(chosen), sum(len(p["entropy"]) for p in parts))
     signals = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
-    cfg = calibrated_config(signals, base, Percentiles().check())
-    yield FitResult(cfg.to_dict(), len(signals["entropy"]), len(chosen))
+    fit = fit_to_shares(signals, CHOSEN_TARGETS, base.gating, base)
+    yield FitResult(base.with_fitted(fit.thresholds).to_dict(), len(signals["entropy"]), len(chosen))
 
 
 def fitting_prompt_count() -> int:
