@@ -23,6 +23,7 @@ from mlx_entropix.trace import Trace, load_trace
 
 from .calibrate import calibrate_command
 from .convert import convert_command
+from .model import load
 
 if TYPE_CHECKING:  # the model, plots and generation load on first use: --help stays fast
     from rich.console import Console
@@ -39,13 +40,6 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 app.command("eval")(eval_command)
 app.command("calibrate")(calibrate_command)
 app.command("convert")(convert_command)
-
-
-def load(ref: str | None, weights: str = "auto") -> LoadedModel:
-    """The model loader, imported when a command first needs it."""
-    from mlx_entropix.load import load as load_model
-
-    return load_model(ref, weights)
 
 
 def _one_line(e: BaseException) -> str:

@@ -5,24 +5,27 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from mlx_entropix.calibrate import FitResult, ShareTargets, collect_signals, default_prompts, fit_thresholds
 from mlx_entropix.eval.cli import BUILTIN_DATASET
 from mlx_entropix.eval.dataset import DatasetError, load_dataset, select_split, spread
 from mlx_entropix.eval.errors import EvalError
 from mlx_entropix.eval.prompt import build_messages
-from mlx_entropix.load import LoadError, load
 from mlx_entropix.methods import resolve_methods
 from mlx_entropix.prompts import load_prompt_csv
 from mlx_entropix.sampler import ConfigError, get_preset, save_config
 from mlx_entropix.sampler.config import GATINGS
 from mlx_entropix.sampler.fitted import cache_dir, write_fit
+
+from .model import load
+
+if TYPE_CHECKING:  # the model code loads when the command runs: --help stays fast
+    from mlx_entropix.calibrate import FitResult, ShareTargets
 
 QUANTILES = (5, 10, 25, 50, 75, 90, 95)
 
@@ -68,6 +71,8 @@ def _chats(prompt_csv: Optional[Path], dataset: Path, split: str, n: Optional[in
     if prompt_csv is not None:
         return [p.messages() for p in load_prompt_csv(prompt_csv)], str(prompt_csv)
     if not dataset.is_file():
+        from mlx_entropix.calibrate import default_prompts
+
         return [p.messages() for p in default_prompts()], "the built-in prompts"
     items = spread(select_split(load_dataset(dataset), split, dataset), n)
     return [build_messages(it) for it in items], f"{shown(dataset)} ({split} split, {len(items)} items)"
@@ -96,6 +101,8 @@ def calibrate_command(
     the entropix preset then uses them for this model automatically."""
     console = Console()
     try:
+        from mlx_entropix.calibrate import ShareTargets, collect_signals, fit_thresholds
+
         targets = ShareTargets(argmax_share, high_vent_share, explore_share).check()
         grid = search_grid(targets, search, search_high_vent)
         specs = resolve_methods(compare, "--compare") if compare else ()
@@ -118,7 +125,7 @@ def calibrate_command(
                       f"these thresholds for {lm.name}" + (f"; and {out}" if out else ""))
         if specs:
             _compare(console, lm, list(specs), search_n, dataset, search_out, max_tokens, seed)
-    except (ValueError, EvalError, DatasetError, ConfigError, LoadError) as e:
+    except (ValueError, EvalError, DatasetError, ConfigError) as e:  # LoadError is a ValueError
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from None
 
@@ -147,6 +154,8 @@ def search_grid(targets: ShareTargets, search: Optional[str], search_high_vent: 
         return []
     argmax_grid = parse_shares(search, "--search")
     vent_grid = parse_shares(search_high_vent, "--search-high-vent") if search_high_vent else [targets.high_vent]
+    from mlx_entropix.calibrate import ShareTargets
+
     return [ShareTargets(a, v, targets.explore).check() for a in argmax_grid for v in vent_grid]
 
 
