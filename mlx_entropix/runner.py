@@ -27,7 +27,7 @@ from .load import LoadedModel, load
 from .metrics import log_softmax, token_signals
 from .packed import pack_step
 from .sampler import Decision, SamplerConfig, get_preset
-from .sampler.config import MAX_TEMPERATURE
+from .sampler.config import DEFAULT_PRESET, MAX_TEMPERATURE
 from .sampler.fitted import describe_thresholds, resolve_preset
 from .sync import SyncCounter
 from .text import checked_text
@@ -71,7 +71,7 @@ class RunRequest:
     prompt: str | None = None  # raw text, no chat template
     method: str = "entropix"
     config: SamplerConfig | None = None
-    preset: str = "entropix"
+    preset: str = DEFAULT_PRESET
     normal: NormalParams = NormalParams()
     options: GenerationOptions = dataclasses.field(default_factory=GenerationOptions)
     label: str | None = None  # the method's name in an eval or a comparison, kept in the trace

@@ -16,6 +16,7 @@ import pytest
 from openapi_spec_validator import validate
 
 from mlx_entropix.sampler import PRESETS, config_fields
+from mlx_entropix.sampler.config import DEFAULT_PRESET
 from mlx_entropix.server.launch import running_server
 from mlx_entropix.trace import METRIC_NAMES, OUTCOMES
 from tests.server_process import sse_events
@@ -146,7 +147,7 @@ def test_native_stream_sends_start_tokens_and_done(server: str) -> None:
     assert set(names[1:-1]) <= {"token", "branch"}
     start = events[0][1]
     assert start["sampler"]["method"] == "entropix" and start["sampler"]["seed"] == 5
-    assert start["sampler"]["preset"] == "entropix"
+    assert start["sampler"]["preset"] == DEFAULT_PRESET
     assert start["prompt"]["messages"] == MESSAGES and start["model"]["context_length"] == 8192
     tokens = [data for name, data in events if name == "token"]
     assert [t["index"] for t in tokens] == list(range(8))

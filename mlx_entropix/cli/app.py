@@ -17,7 +17,7 @@ import typer
 from mlx_entropix.eval.cli import eval_command
 from mlx_entropix.methods import NORMAL, MethodSpec, resolve_methods
 from mlx_entropix.prompts import BUILTIN_PROMPTS, DEFAULT_CSV, Prompt, load_prompt_csv
-from mlx_entropix.sampler.config import PRESETS, get_preset, load_config
+from mlx_entropix.sampler.config import DEFAULT_PRESET, PRESETS, get_preset, load_config
 from mlx_entropix.text import checked_text, decoded_text
 from mlx_entropix.trace import Trace, load_trace
 
@@ -108,7 +108,7 @@ def choose_methods(normal: bool, compare: str | None, preset: str | None, config
         return (MethodSpec(NORMAL, NORMAL),)
     if config is not None:
         return (MethodSpec(config.stem, str(config), load_config(config)),)
-    name = preset or "entropix"
+    name = preset or DEFAULT_PRESET
     return (MethodSpec(name, "preset", get_preset(name)),)
 
 
@@ -159,7 +159,7 @@ def generate(
     system_prompt: Optional[str] = typer.Option(
         None, "--system-prompt", help="System message (a CSV's system column wins over it)."),
     preset: Optional[str] = typer.Option(
-        None, "--preset", help=f"Entropix sampler preset: {', '.join(PRESETS)}; default entropix."),
+        None, "--preset", help=f"Entropix sampler preset: {', '.join(PRESETS)}; default {DEFAULT_PRESET}."),
     config: Optional[Path] = typer.Option(
         None, "--config", help="Entropix sampler config file, .json or .toml (missing fields keep their defaults)."),
     normal: bool = typer.Option(

@@ -319,6 +319,11 @@ PRESETS: dict[str, SamplerConfig] = {
     "cot_margin": SamplerConfig(branch_candidates="top", branch_score="margin"),
 }
 
+# The preset a run uses when none is named: the fitted thresholds without branching,
+# the variant least bad on the dev split (docs/study.md: the rule fixed before the
+# held-out run, which found the fitted default with branching behind greedy).
+DEFAULT_PRESET = "no_branch"
+
 # Presets whose thresholds are replaced by the loaded model's fitted ones when it has them
 # (sampler/fitted.py): the gating each takes its fitted table from. entropix-paper keeps
 # the published thresholds, for faithfulness; greedy has no use for thresholds.

@@ -11,6 +11,7 @@ from ..engine import GenerationOptions
 from ..load import LoadedModel
 from ..runner import NormalParams, RunRequest
 from ..sampler import ConfigError, SamplerConfig
+from ..sampler.config import DEFAULT_PRESET
 from ..sampler.fitted import resolve_preset
 from .errors import invalid
 from .schemas import ChatCompletionRequest, CompletionRequest, GenerateRequest
@@ -66,7 +67,7 @@ def openai_run_request(body: ChatCompletionRequest | CompletionRequest, lm: Load
     if method == "entropix":
         extra = body.sampler_config or {}
         if sampling or extra:  # else the trace names the preset, not "custom"
-            config = _config(resolve_preset("entropix", lm), {**sampling, **extra},
+            config = _config(resolve_preset(DEFAULT_PRESET, lm), {**sampling, **extra},
                              {"sampler_config.": extra, "": sampling}, lm)
     elif method == "normal":
         normal = _normal({**dataclasses.asdict(normal), **sampling}, "temperature", lm)

@@ -14,6 +14,7 @@ from sse_starlette import EventSourceResponse
 from ..generate import GenerationResponse
 from ..runner import NormalParams
 from ..sampler import config_fields
+from ..sampler.config import DEFAULT_PRESET
 from ..sampler.fitted import describe_thresholds, presets_for
 from ..trace import OUTCOME_LABELS, OUTCOMES, UNIT
 from .context import ServerContext, dumps
@@ -31,7 +32,7 @@ def server_config(ctx: ServerContext) -> dict[str, Any]:
         "model": ctx.lm.info(),
         "unit": UNIT,
         "default_method": ctx.default_method,
-        "default_preset": "entropix",
+        "default_preset": DEFAULT_PRESET,
         "presets": {name: cfg.to_dict() for name, cfg in presets_for(ctx.lm).items()},
         "thresholds": {name: describe_thresholds(cfg, ctx.lm) for name, cfg in presets_for(ctx.lm).items()},
         "config_fields": config_fields(),

@@ -12,6 +12,7 @@ from pydantic_core import PydanticCustomError
 
 from ..engine import SEED_LIMIT
 from ..runner import NormalParams
+from ..sampler.config import DEFAULT_PRESET
 from ..text import TextError, checked_text
 
 MAX_STOPS = 4
@@ -111,7 +112,7 @@ class GenerateRequest(BaseModel):
 
     messages: Annotated[list[ChatMessage], Field(min_length=1)]
     method: Sampler | None = None
-    preset: Str = "entropix"
+    preset: Str = DEFAULT_PRESET
     config: dict[str, Any] = Field(default_factory=dict)
     normal: NormalSettings = Field(default_factory=NormalSettings)
     seed: Seed = 0
