@@ -278,7 +278,11 @@ async function run(): Promise<void> {
     const regions = await boxes(page, "figure.quadrant rect.region");
     const labels = await boxes(page, "figure.quadrant .chart-labels text");
     const names = labels.filter((l) => l.outcome).map((l) => l.text);
-    expect(names.includes("adaptive"), `no label on the adaptive region: ${names.join(", ")}`);
+    // The adaptive band lies between the varentropy thresholds: wide with the published ones,
+    // a sliver with thresholds fitted to SmolLM2 (low_vent and high_vent a few pixels apart),
+    // where no label fits. Wherever a line of text fits, it must be named.
+    const band = regions.find((g) => g.outcome === "adaptive");
+    expect(!band || band.h < 11 || names.includes("adaptive"), `no label on the adaptive region (${band?.h} px high): ${names.join(", ")}`);
     for (const l of labels.filter((l) => l.outcome && l.outcome !== "adaptive")) {
       const r = regions.find((g) => g.outcome === l.outcome);
       expect(l.text === l.outcome, `region label ${l.text} on ${l.outcome}`);
