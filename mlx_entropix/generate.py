@@ -26,6 +26,7 @@ from .sampler.decide import OUTCOME_CODES
 from .sync import SyncCounter
 from .trace import TokenRecord
 
+
 @dataclass
 class GenerationResponse:
     """One step of the stream, shaped like mlx-lm's GenerationResponse.
