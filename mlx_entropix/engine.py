@@ -17,6 +17,7 @@ import numpy as np
 
 from .load import LoadedModel
 from .metrics import SIGNALS, log_softmax, token_signals
+from .model import LayerStats
 from .packed import Row, pack_step
 from .sampler import SamplerConfig, compiled_decide
 from .sampler.decide import OUTCOME_CODES
@@ -96,16 +97,26 @@ class Engine:
             self.lm.model.forward(tokens[:, :-1], cache)
             tokens = tokens[:, -1:]
         logits, stats = self.lm.model.forward(tokens, cache, with_stats=self.opts.metrics == "all")
-        logits = logits[:, -1, :].astype(mx.float32)
+        allowed = mx.full((logits.shape[0],), think_allowed)
+        step = self.decide_step(logits[:, -1, :], stats, key, allowed)
+        mx.async_eval(step.packed, step.token)
+        return step
+
+    def decide_step(self, logits: mx.array, stats: LayerStats | None, key: mx.array,
+                    think_allowed: mx.array) -> Step:
+        """Signals, decision and packed rows from the last position's logits [B, V].
+        key: one key for all rows (a lone sequence, a branch's rollouts), or
+        keys [B, 2], one per row (batch.py); think_allowed [B] bool."""
+        logits = logits.astype(mx.float32)
         logprobs = log_softmax(logits)
         if self.opts.metrics == "none":
             signals = {name: mx.zeros(logits.shape[:1]) for name in SIGNALS}
         else:
+            stats = stats if self.opts.metrics == "all" else None
             signals = token_signals(logprobs, stats, self.cfg.attn_layer)
-        allowed = mx.full((logits.shape[0],), think_allowed and bool(self.think_ids))
+        allowed = think_allowed & bool(self.think_ids)
         decision = self.decide(logits, signals, key, allowed)
         packed = pack_step(logprobs, signals, stats, decision, self.think, self.opts.layers)
-        mx.async_eval(packed, decision.token)
         return Step(packed, decision.token.astype(mx.int32), logits)
 
     def prefill(self, prompt: list[int], cache: list) -> None:
