@@ -82,11 +82,12 @@ class Engine:
     """Runs a LoadedModel under a sampler configuration."""
 
     def __init__(self, lm: LoadedModel, cfg: SamplerConfig, options: GenerationOptions,
-                 syncs: SyncCounter | None = None):
+                 syncs: SyncCounter | None = None, decide: Callable | None = None):
+        """decide replaces the config's compiled decision (batch.plain_decide)."""
         self.lm, self.cfg, self.opts = lm, cfg, options
         self.syncs = syncs or SyncCounter()
         self.think_ids = lm.tokenizer.encode_mid_text(cfg.think_text) if cfg.think_text else []
-        self.decide = compiled_decide(cfg)
+        self.decide = decide or compiled_decide(cfg)
         self.think = mx.array(self.think_ids, dtype=mx.int32)
         args = lm.model.args
         self._layers_shape = (2, args.num_hidden_layers, args.num_attention_heads)

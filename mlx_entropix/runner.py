@@ -21,6 +21,7 @@ from mlx_lm.generate import stream_generate as mlx_lm_stream_generate
 from mlx_lm.sample_utils import make_sampler
 from mlx_lm.tokenizer_utils import TokenizerWrapper
 
+from .batch import DEFAULT_MAX_BATCH, BatchGenerator, BatchRequest
 from .engine import Engine, GenerationError, GenerationOptions
 from .generate import GenerationResponse, peak_memory_gb, stream_generate
 from .load import LoadedModel, load
@@ -178,9 +179,8 @@ def prompt_tokens(lm: LoadedModel, req: RunRequest) -> tuple[list[int], dict[str
     return ids, {"raw": req.prompt, "text": req.prompt, "n_tokens": len(ids)}
 
 
-def start_run(lm: LoadedModel, req: RunRequest, syncs: SyncCounter | None = None
-              ) -> tuple[Trace, Iterator[GenerationResponse]]:
-    """Validate a request and return the trace header and the response stream.
+def run_header(lm: LoadedModel, req: RunRequest) -> tuple[Trace, list[int], SamplerConfig]:
+    """Validate a request: the trace header, the prompt ids and the sampler config.
 
     Errors in the request (unknown method, empty prompt, prompt too long) raise
     here, before anything is generated.
@@ -196,15 +196,22 @@ def start_run(lm: LoadedModel, req: RunRequest, syncs: SyncCounter | None = None
         req.normal.check(lm.model.args.vocab_size)
         sampler = {"method": "normal", "seed": req.options.seed,
                    "normal": dataclasses.asdict(req.normal), "config": cfg.to_dict()}
-        stream = normal_stream(lm, ids, req.normal, req.options)
     else:
         preset = "greedy" if req.method == "greedy" else req.preset if req.config is None else "custom"
         sampler = {"method": req.method, "preset": preset, "thresholds": describe_thresholds(cfg, lm),
                    "seed": req.options.seed, "config": cfg.to_dict()}
-        stream = stream_generate(lm, ids, cfg, req.options, syncs)
     if req.label is not None:
         sampler["label"] = req.label
-    return Trace(model=lm.info(), prompt=header, sampler=sampler, tokens=[]), stream
+    return Trace(model=lm.info(), prompt=header, sampler=sampler, tokens=[]), ids, cfg
+
+
+def start_run(lm: LoadedModel, req: RunRequest, syncs: SyncCounter | None = None
+              ) -> tuple[Trace, Iterator[GenerationResponse]]:
+    """Validate a request and return the trace header and the response stream."""
+    trace, ids, cfg = run_header(lm, req)
+    if req.method == "normal":
+        return trace, normal_stream(lm, ids, req.normal, req.options)
+    return trace, stream_generate(lm, ids, cfg, req.options, syncs)
 
 
 def finish_trace(trace: Trace, last: GenerationResponse | None, elapsed: float) -> Trace:
@@ -241,6 +248,46 @@ def run(lm: LoadedModel, req: RunRequest,
         if on_response:
             on_response(last)
     return finish_trace(trace, last, time.perf_counter() - start)
+
+
+def run_many(lm: LoadedModel, requests: list[RunRequest],
+             on_response: Callable[[int, GenerationResponse], None] | None = None,
+             max_batch: int = DEFAULT_MAX_BATCH) -> list[Trace]:
+    """Generate every request, up to max_batch of them per decode step
+    (batch.py), and return their traces in the requests' order.
+
+    Each trace equals `run(lm, request)`'s (tokens, records, text; metrics to
+    float tolerance), whatever requests share its steps: a row's draws come
+    from its own seed. The exception is `normal`: alone it is mlx-lm's
+    sampler on mlx-lm's global RNG, which no batch can reproduce per row; here
+    it is our engine's plain sampling (the same temperature, top-p, min-p and
+    top-k filters, one draw per token from the request's own seed), and its
+    trace says so (sampler.sampled_by = "engine"). on_response(i, response)
+    sees every response of request i as it comes. Invalid requests raise
+    before anything is generated. Times per trace run from the row's
+    admission to its end.
+    """
+    headers = [run_header(lm, req) for req in requests]
+    gen = BatchGenerator(lm, max_batch)
+    index: dict[int, int] = {}
+    for i, (req, (trace, ids, cfg)) in enumerate(zip(requests, headers)):
+        plain = req.normal if req.method == "normal" else None
+        if plain is not None:
+            trace.sampler["sampled_by"] = "engine"
+        index[gen.insert(BatchRequest(ids, cfg, req.options, plain=plain))] = i
+    last: dict[int, GenerationResponse] = {}
+    elapsed: dict[int, float] = {}
+    while not gen.done:
+        for uid, response in gen.step():
+            i = index[uid]
+            if response.record is not None:
+                headers[i][0].tokens.append(response.record)
+            last[i] = response
+            if on_response:
+                on_response(i, response)
+            if response.finish_reason is not None:
+                elapsed[i] = time.perf_counter() - gen.admitted[uid]
+    return [finish_trace(trace, last.get(i), elapsed.get(i, 0.0)) for i, (trace, _, _) in enumerate(headers)]
 
 
 def make_generate(model_ref: str | None
