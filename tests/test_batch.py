@@ -126,3 +126,20 @@ def test_padding_is_not_in_the_attention_statistics():
     padded = mx.concatenate([mx.full((2, 3, 4), -math.inf), scores], axis=-1)
     for a, b in zip(vars(attention_stats([scores])).values(), vars(attention_stats([padded])).values()):
         assert np.allclose(np.array(a), np.array(b), atol=1e-6)
+
+
+@pytest.mark.parametrize("family", ["qwen2", "gemma3_text"])  # gemma3: sliding windows of 6 keys
+def test_family_rows_equal_each_run_alone_through_the_recorder(family, tiny_lm):  # noqa: F811
+    from mlx_entropix.bench.family import random_model
+    from mlx_entropix.families import FamilyModel
+    from mlx_entropix.load import LoadedModel
+    from tests.family_fixtures import family_config
+
+    config = family_config(family, tiny_lm.model.args.vocab_size)
+    model = FamilyModel(random_model(config), family)
+    fam = LoadedModel(model, tiny_lm.tokenizer, config, family, family)
+    branchy = get_preset("entropix").with_overrides({"branch_fraction": 0.05, "n_branches": 3,
+                                                     "branch_max_tokens": 3, "max_think_insertions": 0})
+    reqs = requests("greedy")[:4] + requests(config=branchy)[4:]
+    alone = check_batched_equals_alone(fam, reqs, max_batch=3)
+    assert any(t.branch is not None for trace in alone for t in trace.tokens)
