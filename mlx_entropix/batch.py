@@ -39,7 +39,8 @@ import numpy as np
 from mlx_lm.models.cache import BatchKVCache, BatchRotatingKVCache, KVCache, RotatingKVCache
 
 from .branching import run_branches
-from .engine import Engine, GenerationOptions
+from .engine import Engine
+from .requests import GenerationOptions
 from .load import LoadedModel
 from .model import LayerStats
 from .sampler import Decision, SamplerConfig, filtered_logprobs, get_preset, sample

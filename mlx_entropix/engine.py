@@ -9,7 +9,6 @@ per sequence (packed.py). The generation loop (generate.py) and branching
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Callable
 
 import mlx.core as mx
@@ -19,6 +18,7 @@ from .load import LoadedModel
 from .metrics import SIGNALS, log_softmax, token_signals
 from .model import LayerStats
 from .packed import Row, pack_step
+from .requests import SEED_LIMIT, GenerationOptions, MetricsLevel  # noqa: F401 (their home before requests.py)
 from .sampler import SamplerConfig, compiled_decide
 from .sampler.decide import OUTCOME_CODES
 from .sync import SyncCounter
@@ -29,44 +29,6 @@ PREFILL_CHUNK = 512
 
 class GenerationError(ValueError):
     """A generation request that cannot run (e.g. a prompt longer than the context)."""
-
-
-SEED_LIMIT = 2**64  # MLX keys are unsigned 64-bit
-
-
-class MetricsLevel(StrEnum):
-    """What a decode step measures. The entropix rules read every signal, so
-    only ALL can drive them; LOGITS (no attention statistics, those signals
-    are zero) and NONE (every signal zero) are for greedy decoding and the
-    baseline, whose choices do not depend on them."""
-
-    ALL = "all"
-    LOGITS = "logits"
-    NONE = "none"
-
-
-@dataclass
-class GenerationOptions:
-    max_tokens: int = 256
-    seed: int = 0
-    metrics: MetricsLevel = MetricsLevel.ALL  # a plain "all" | "logits" | "none" is converted
-    layers: bool = False  # include per-layer, per-head attention arrays in the records
-    cancelled: Callable[[], bool] | None = None
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.seed < SEED_LIMIT:
-            raise ValueError(f"the seed must be in [0, 2**64), got {self.seed}")
-        try:
-            self.metrics = MetricsLevel(self.metrics)
-        except ValueError:
-            raise ValueError(f"metrics must be one of {', '.join(MetricsLevel)}, "
-                             f"got {self.metrics!r}") from None
-
-    def check_sampler(self, cfg: SamplerConfig) -> None:
-        """Refuse entropix rules fed by zeros: they need every signal measured."""
-        if not cfg.greedy and self.metrics is not MetricsLevel.ALL:
-            raise ValueError(f"the entropix sampler decides from every metric, but metrics is "
-                             f"{self.metrics.value!r}: use metrics 'all', or the greedy preset")
 
 
 @dataclass

@@ -15,7 +15,8 @@ from typing import Iterator
 import mlx.core as mx
 
 from .branching import run_branches
-from .engine import Engine, GenerationOptions, Step
+from .engine import Engine, Step
+from .requests import GenerationOptions
 from .load import LoadedModel
 from .sampler import SamplerConfig
 from .sequence import Event, GenerationResponse, Sequence, check_prompt, peak_memory_gb

@@ -16,7 +16,8 @@ from enum import StrEnum
 import mlx.core as mx
 import numpy as np
 
-from .engine import Engine, GenerationError, GenerationOptions
+from .engine import Engine, GenerationError
+from .requests import GenerationOptions
 from .load import LoadedModel
 from .packed import Row
 from .sampler.decide import OUTCOME_CODES

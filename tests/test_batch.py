@@ -10,7 +10,8 @@ import pytest
 
 from mlx_entropix.batch import BatchGenerator, BatchRequest
 from mlx_entropix.engine import GenerationOptions
-from mlx_entropix.runner import NormalParams, RunRequest, run, run_many
+from mlx_entropix.requests import NormalParams, RunRequest
+from mlx_entropix.runner import run, run_many
 from mlx_entropix.sampler import get_preset
 from mlx_entropix.trace import METRIC_NAMES
 from tests.test_engine_sampling import ALWAYS_THINK, tiny_lm  # noqa: F401 (the module fixture)
