@@ -40,7 +40,7 @@ from mlx_lm.models.cache import BatchKVCache, BatchRotatingKVCache, KVCache, Rot
 
 from .branching import run_branches
 from .engine import Engine
-from .requests import GenerationOptions
+from .requests import DEFAULT_MAX_BATCH, GenerationOptions
 from .load import LoadedModel
 from .model import LayerStats
 from .sampler import Decision, SamplerConfig, filtered_logprobs, get_preset, sample
@@ -49,7 +49,6 @@ from .sequence import Event, GenerationResponse, Sequence, check_prompt
 from .sync import SyncCounter
 from .trace import TokenRecord
 
-DEFAULT_MAX_BATCH = 8  # the 0.5B model's tokens/s flatten past 8 rows (mlx-lm: 8 = 5.7x, 12 = 6.1x)
 BATCH_CACHES = {KVCache: BatchKVCache, RotatingKVCache: BatchRotatingKVCache}
 _split_rows = mx.vmap(mx.random.split)  # keys [B, 2] -> [B, 2, 2]
 

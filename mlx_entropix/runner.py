@@ -20,14 +20,14 @@ from mlx_lm.generate import stream_generate as mlx_lm_stream_generate
 from mlx_lm.sample_utils import make_sampler
 from mlx_lm.tokenizer_utils import TokenizerWrapper
 
-from .batch import DEFAULT_MAX_BATCH, BatchGenerator, BatchRequest
+from .batch import BatchGenerator, BatchRequest
 from .engine import Engine, GenerationError
 from .generate import GenerationResponse, peak_memory_gb, stream_generate
 from .load import LoadedModel, load
 from .methods import MethodSpec, for_model
 from .metrics import log_softmax, token_signals
 from .packed import pack_step
-from .requests import GenerationOptions, NormalParams, RunRequest
+from .requests import DEFAULT_MAX_BATCH, GenerationOptions, NormalParams, RunRequest
 from .sampler import Decision, SamplerConfig, get_preset
 from .sampler.fitted import describe_thresholds
 from .sync import SyncCounter
@@ -200,7 +200,8 @@ def run(lm: LoadedModel, req: RunRequest,
 
 def run_many(lm: LoadedModel, requests: list[RunRequest],
              on_response: Callable[[int, GenerationResponse], None] | None = None,
-             max_batch: int = DEFAULT_MAX_BATCH) -> list[Trace]:
+             max_batch: int = DEFAULT_MAX_BATCH,
+             on_done: Callable[[int, Trace], None] | None = None) -> list[Trace]:
     """Generate every request, up to max_batch of them per decode step
     (batch.py), and return their traces in the requests' order.
 
@@ -210,10 +211,12 @@ def run_many(lm: LoadedModel, requests: list[RunRequest],
     sampler on mlx-lm's global RNG, which no batch can reproduce per row; here
     it is our engine's plain sampling (the same temperature, top-p, min-p and
     top-k filters, one draw per token from the request's own seed), and its
-    trace says so (sampler.sampled_by = "engine"). on_response(i, response)
-    sees every response of request i as it comes. Invalid requests raise
-    before anything is generated. Times per trace run from the row's
-    admission to its end.
+    trace says so (sampler.sampled_by = "engine").
+
+    on_response(i, response) sees every response of request i as it comes,
+    on_done(i, trace) each finished trace. Invalid requests raise before
+    anything is generated. A trace's time runs from its row's admission to
+    its end, so it includes the steps it shared.
     """
     headers = [run_header(lm, req) for req in requests]
     gen = BatchGenerator(lm, max_batch)
@@ -223,19 +226,20 @@ def run_many(lm: LoadedModel, requests: list[RunRequest],
         if plain is not None:
             trace.sampler["sampled_by"] = "engine"
         index[gen.insert(BatchRequest(ids, cfg, req.options, plain=plain))] = i
-    last: dict[int, GenerationResponse] = {}
-    elapsed: dict[int, float] = {}
+    traces: list[Trace | None] = [None] * len(requests)
     while not gen.done:
         for uid, response in gen.step():
             i = index[uid]
+            trace = headers[i][0]
             if response.record is not None:
-                headers[i][0].tokens.append(response.record)
-            last[i] = response
+                trace.tokens.append(response.record)
             if on_response:
                 on_response(i, response)
             if response.finish_reason is not None:
-                elapsed[i] = time.perf_counter() - gen.admitted[uid]
-    return [finish_trace(trace, last.get(i), elapsed.get(i, 0.0)) for i, (trace, _, _) in enumerate(headers)]
+                traces[i] = finish_trace(trace, response, time.perf_counter() - gen.admitted.pop(uid))
+                if on_done:
+                    on_done(i, traces[i])
+    return traces
 
 
 def make_generate(model_ref: str | None, specs: tuple[MethodSpec, ...]
