@@ -22,7 +22,7 @@ from mlx_entropix.convert import convert
 from mlx_entropix.engine import GenerationOptions
 from mlx_entropix.families import FamilyModel, UnsupportedFamily, check_family, family_of
 from mlx_entropix.families.model import layer_stats
-from mlx_entropix.families.recorder import MLX_LM_SDPA, RecorderError, exposed_attention
+from mlx_entropix.families.recorder import MLX_LM_SDPA, exposed_attention
 from mlx_entropix.generate import rewind, stream_generate
 from mlx_entropix.load import LoadError, build_model, load
 from mlx_entropix.model import attention_stats
