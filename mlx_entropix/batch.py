@@ -128,7 +128,7 @@ class BatchGenerator:
         self.waiting: list[tuple[int, BatchRequest, int]] = []  # uid, request, max_tokens
         self.rows: list[_Row] = []  # in the batch cache's row order
         self.cache: list | None = None
-        self.admitted: dict[int, float] = {}  # uid -> when its prefill started (perf_counter)
+        self.admitted: dict[int, float] = {}  # uid -> its prefill's start (perf_counter); pop when done
 
     @property
     def running(self) -> int:
@@ -165,6 +165,7 @@ class BatchGenerator:
     def remove(self, uid: int) -> None:
         """Drop a waiting or running request; its row leaves before the next step."""
         self.waiting = [w for w in self.waiting if w[0] != uid]
+        self.admitted.pop(uid, None)
         keep = [i for i, r in enumerate(self.rows) if r.uid != uid]
         if len(keep) != len(self.rows):
             self._keep(keep)
