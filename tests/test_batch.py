@@ -144,3 +144,45 @@ def test_family_rows_equal_each_run_alone_through_the_recorder(family, tiny_lm):
     reqs = requests("greedy")[:4] + requests(config=branchy)[4:]
     alone = check_batched_equals_alone(fam, reqs, max_batch=3)
     assert any(t.branch is not None for trace in alone for t in trace.tokens)
+
+
+def test_server_worker_lets_a_new_request_join_a_running_one(tiny_lm):  # noqa: F811
+    """Continuous batching: B submitted while A decodes shares A's steps, and
+    both streams carry what each run alone gives."""
+    import asyncio
+
+    from mlx_entropix.server.worker import Worker
+
+    def req(prompt, n):
+        return RunRequest(prompt=prompt, method="greedy", options=GenerationOptions(max_tokens=n))
+
+    async def scenario():
+        worker = Worker(tiny_lm, queue_size=2, max_batch=2)
+        real_step = worker._batch.step
+
+        def step():
+            responses = real_step()
+            steps.append({uid for uid, _ in responses})
+            return responses
+
+        worker._batch.step = step
+        worker.start()
+        try:
+            a = worker.submit(req(PROMPTS[2], 30))
+            stream_a = a.responses()
+            first = [await stream_a.__anext__() for _ in range(3)]
+            b = worker.submit(req(PROMPTS[1], 6))
+            got_b = [r async for r in b.responses()]
+            rest = [r async for r in stream_a]
+            return first + rest, got_b
+        finally:
+            worker.stop()
+
+    steps: list[set[int]] = []
+    got_a, got_b = asyncio.run(scenario())
+    assert sum(len(s) == 2 for s in steps) >= 5  # B's tokens came in A's steps
+    for got, (p, n) in ((got_a, (PROMPTS[2], 30)), (got_b, (PROMPTS[1], 6))):
+        alone = run(tiny_lm, req(p, n))
+        assert [r.record.id for r in got if r.record] == [t.id for t in alone.tokens]
+        assert got[-1].finish_reason == alone.stats.finish_reason
+    assert len(got_a) > len(got_b)
