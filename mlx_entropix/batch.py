@@ -38,6 +38,7 @@ import mlx.core as mx
 import numpy as np
 from mlx_lm.models.cache import BatchKVCache, BatchRotatingKVCache, KVCache, RotatingKVCache
 
+from .blas import use_threads
 from .branching import run_branches
 from .engine import Engine
 from .requests import DEFAULT_MAX_BATCH, GenerationOptions
@@ -215,6 +216,7 @@ class BatchGenerator:
         for i, r in enumerate(rows):
             r.key = split[i, 0]
         tokens = mx.array([[r.feed] for r in rows], dtype=mx.int32)
+        use_threads(*tokens.shape)
         with_stats = any(r.engine.opts.metrics == "all" for r in rows)
         logits, stats = self.lm.model.forward(tokens, self.cache, with_stats=with_stats)
         logits = logits[:, -1, :]
