@@ -20,6 +20,7 @@ from mlx_lm.generate import stream_generate as mlx_lm_stream_generate
 from mlx_lm.sample_utils import make_sampler
 from mlx_lm.tokenizer_utils import TokenizerWrapper
 
+from .batch import BatchGenerator, BatchRequest
 from .blas import use_threads
 from .engine import Engine, GenerationError
 from .generate import GenerationResponse, peak_memory_gb, stream_generate
@@ -27,8 +28,8 @@ from .load import LoadedModel, load
 from .methods import MethodSpec, for_model
 from .metrics import log_softmax, token_signals
 from .packed import pack_step
-from .requests import GenerationOptions, NormalParams, RunRequest
-from .sampler import Decision, get_preset
+from .requests import DEFAULT_MAX_BATCH, GenerationOptions, NormalParams, RunRequest
+from .sampler import Decision, SamplerConfig, get_preset
 from .sampler.fitted import describe_thresholds
 from .sync import SyncCounter
 from .text import checked_text
@@ -129,9 +130,8 @@ def prompt_tokens(lm: LoadedModel, req: RunRequest) -> tuple[list[int], dict[str
     return ids, {"raw": req.prompt, "text": req.prompt, "n_tokens": len(ids)}
 
 
-def start_run(lm: LoadedModel, req: RunRequest, syncs: SyncCounter | None = None
-              ) -> tuple[Trace, Iterator[GenerationResponse]]:
-    """Validate a request and return the trace header and the response stream.
+def run_header(lm: LoadedModel, req: RunRequest) -> tuple[Trace, list[int], SamplerConfig]:
+    """Validate a request: the trace header, the prompt ids and the sampler config.
 
     Errors in the request (unknown method, empty prompt, prompt too long) raise
     here, before anything is generated.
@@ -147,14 +147,21 @@ def start_run(lm: LoadedModel, req: RunRequest, syncs: SyncCounter | None = None
         req.normal.check(lm.model.args.vocab_size)
         sampler = {"method": "normal", "seed": req.options.seed,
                    "normal": dataclasses.asdict(req.normal), "config": cfg.to_dict()}
-        stream = normal_stream(lm, ids, req.normal, req.options)
     else:
         sampler = {"method": req.method, "preset": req.preset_name, "thresholds": describe_thresholds(cfg, lm),
                    "seed": req.options.seed, "config": cfg.to_dict()}
-        stream = stream_generate(lm, ids, cfg, req.options, syncs)
     if req.label is not None:
         sampler["label"] = req.label
-    return Trace(model=lm.info(), prompt=header, sampler=sampler, tokens=[]), stream
+    return Trace(model=lm.info(), prompt=header, sampler=sampler, tokens=[]), ids, cfg
+
+
+def start_run(lm: LoadedModel, req: RunRequest, syncs: SyncCounter | None = None
+              ) -> tuple[Trace, Iterator[GenerationResponse]]:
+    """Validate a request and return the trace header and the response stream."""
+    trace, ids, cfg = run_header(lm, req)
+    if req.method == "normal":
+        return trace, normal_stream(lm, ids, req.normal, req.options)
+    return trace, stream_generate(lm, ids, cfg, req.options, syncs)
 
 
 def finish_trace(trace: Trace, last: GenerationResponse | None, elapsed: float) -> Trace:
@@ -191,6 +198,50 @@ def run(lm: LoadedModel, req: RunRequest,
         if on_response:
             on_response(last)
     return finish_trace(trace, last, time.perf_counter() - start)
+
+
+def run_many(lm: LoadedModel, requests: list[RunRequest],
+             on_response: Callable[[int, GenerationResponse], None] | None = None,
+             max_batch: int = DEFAULT_MAX_BATCH,
+             on_done: Callable[[int, Trace], None] | None = None) -> list[Trace]:
+    """Generate every request, up to max_batch of them per decode step
+    (batch.py), and return their traces in the requests' order.
+
+    Each trace equals `run(lm, request)`'s (tokens, records, text; metrics to
+    float tolerance), whatever requests share its steps: a row's draws come
+    from its own seed. The exception is `normal`: alone it is mlx-lm's
+    sampler on mlx-lm's global RNG, which no batch can reproduce per row; here
+    it is our engine's plain sampling (the same temperature, top-p, min-p and
+    top-k filters, one draw per token from the request's own seed), and its
+    trace says so (sampler.sampled_by = "engine").
+
+    on_response(i, response) sees every response of request i as it comes,
+    on_done(i, trace) each finished trace. Invalid requests raise before
+    anything is generated. A trace's time runs from its row's admission to
+    its end, so it includes the steps it shared.
+    """
+    headers = [run_header(lm, req) for req in requests]
+    gen = BatchGenerator(lm, max_batch)
+    index: dict[int, int] = {}
+    for i, (req, (trace, ids, cfg)) in enumerate(zip(requests, headers)):
+        plain = req.normal if req.method == "normal" else None
+        if plain is not None:
+            trace.sampler["sampled_by"] = "engine"
+        index[gen.insert(BatchRequest(ids, cfg, req.options, plain=plain))] = i
+    traces: list[Trace | None] = [None] * len(requests)
+    while not gen.done:
+        for uid, response in gen.step():
+            i = index[uid]
+            trace = headers[i][0]
+            if response.record is not None:
+                trace.tokens.append(response.record)
+            if on_response:
+                on_response(i, response)
+            if response.finish_reason is not None:
+                traces[i] = finish_trace(trace, response, time.perf_counter() - gen.admitted.pop(uid))
+                if on_done:
+                    on_done(i, traces[i])
+    return traces
 
 
 def make_generate(model_ref: str | None, specs: tuple[MethodSpec, ...]
