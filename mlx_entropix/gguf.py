@@ -232,6 +232,9 @@ def read_gguf(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[s
     from gguf.quants import dequantize
 
     header = read_header(path)
+    if header.architecture not in ARCHITECTURES:
+        raise GGUFError(f"GGUF architecture {header.architecture!r} is not supported; supported: "
+                        f"{', '.join(sorted(ARCHITECTURES))}")
     bad = sorted({t for t in header.types.values() if t not in DEQUANTISED_TYPES})
     if bad:
         raise GGUFError(f"tensor type {', '.join(bad)} is not supported; supported: "

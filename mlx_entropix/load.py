@@ -60,6 +60,7 @@ class LoadedModel:
             "family": family_of(self.config),
             "attention_metrics": not self.attention_note,
             "attention_note": self.attention_note,
+            "chat_template": self.tokenizer.has_chat_template,
             "n_layers": args.num_hidden_layers,
             "n_heads": args.num_attention_heads,
             "n_kv_heads": args.num_key_value_heads,

@@ -1,8 +1,19 @@
+import os
 from pathlib import Path
 
 import pytest
 
 from mlx_entropix.load import embedded_gguf_path as locate_embedded_gguf
+
+
+@pytest.fixture(scope="session", autouse=True)
+def converted_gguf_dir(tmp_path_factory) -> Path:
+    """GGUF files the tests convert go to a temporary folder, never the user's cache."""
+    from mlx_entropix.gguf_cache import CACHE_ENV
+
+    path = tmp_path_factory.mktemp("converted")
+    os.environ[CACHE_ENV] = str(path)
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@ that `--help` and bad-argument errors never wait for MLX, mlx-lm and the model c
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -10,6 +11,12 @@ if TYPE_CHECKING:
 
 
 def load(ref: str | None, weights: str = "auto") -> LoadedModel:
+    """The model, with a note on stderr (once, here) when it is a base model
+    whose chat prompts run as raw completions."""
     from mlx_entropix.load import load as load_model
+    from mlx_entropix.tokenizer.chat import RAW_COMPLETION_NOTE
 
-    return load_model(ref, weights)
+    lm = load_model(ref, weights)
+    if not lm.tokenizer.has_chat_template:
+        print(f"note: {lm.name} {RAW_COMPLETION_NOTE}", file=sys.stderr)
+    return lm
