@@ -20,3 +20,23 @@ def load(ref: str | None, weights: str = "auto") -> LoadedModel:
     if not lm.tokenizer.has_chat_template:
         print(f"note: {lm.name} {RAW_COMPLETION_NOTE}", file=sys.stderr)
     return lm
+
+
+def fit_on_first_use(lm: LoadedModel, presets: list[str | None]) -> None:
+    """Fit the model's thresholds before a fitted preset runs on a model without
+    a fit (first_fit.py), with one progress line on stderr."""
+    import time
+
+    from mlx_entropix.first_fit import FirstFitDone, first_fit, needs_first_fit
+
+    if not needs_first_fit(lm, presets):
+        return
+    t0 = time.perf_counter()
+    for item in first_fit(lm):
+        if isinstance(item, FirstFitDone):
+            print(f"\rFitted thresholds for {lm.name} on first use: {item.tokens} tokens of "
+                  f"{item.prompts} prompts in {time.perf_counter() - t0:.0f} s; saved {item.path}",
+                  file=sys.stderr, flush=True)
+        else:
+            print(f"\rFitting thresholds for {lm.name} on first use (once per model): prompt "
+                  f"{item.done}/{item.total}, {item.tokens} tokens", end="", file=sys.stderr, flush=True)

@@ -10,21 +10,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-from ..calibrate import CHOSEN_TARGETS, collect_signals, default_prompts
+from ..calibrate import CHOSEN_TARGETS, FitProgress, collect_with_progress, default_prompts
 from ..calibrate import fit_thresholds as fit_to_shares
 from ..load import LoadedModel
 from ..sampler import SamplerConfig
 
-
-@dataclass(frozen=True)
-class FitProgress:
-    """After each prompt: how far the fitting is and how many tokens it has seen."""
-
-    done: int
-    total: int
-    tokens: int
+__all__ = ["FitProgress", "FitResult", "fit_thresholds", "fitting_prompt_count"]
 
 
 @dataclass(frozen=True)
@@ -41,13 +32,10 @@ def fit_thresholds(lm: LoadedModel, base: SamplerConfig, prompts: int, max_token
     """Generate with the first `prompts` fitting prompts, report progress after
     each, and end with the fitted config; stops early when `cancelled()`."""
     chosen = default_prompts()[:prompts]
-    parts: list[dict[str, np.ndarray]] = []
-    for i, prompt in enumerate(chosen):
-        if cancelled():
-            return
-        parts.append(collect_signals(lm, [prompt.messages()], max_tokens, seed + i))
-        yield FitProgress(i + 1, len(chosen), sum(len(p["entropy"]) for p in parts))
-    signals = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+    signals = yield from collect_with_progress(lm, [p.messages() for p in chosen], max_tokens, seed,
+                                               cancelled)
+    if signals is None:
+        return
     fit = fit_to_shares(signals, CHOSEN_TARGETS, base.gating, base)
     yield FitResult(base.with_fitted(fit.thresholds).to_dict(), len(signals["entropy"]), len(chosen))
 
