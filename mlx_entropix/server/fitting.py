@@ -12,10 +12,13 @@ from typing import Any
 
 from ..calibrate import CHOSEN_TARGETS, FitProgress, collect_with_progress, default_prompts
 from ..calibrate import fit_thresholds as fit_to_shares
+from ..first_fit import FirstFitDone, FirstFitPlan, first_fit, needs_first_fit
 from ..load import LoadedModel
 from ..sampler import SamplerConfig
+from ..sampler.config import FITTED_PRESETS
 
-__all__ = ["FitProgress", "FitResult", "fit_thresholds", "fitting_prompt_count"]
+__all__ = ["FirstFitStatus", "FitProgress", "FitResult", "fit_thresholds", "fitting_prompt_count",
+           "start_first_fit"]
 
 
 @dataclass(frozen=True)
@@ -43,3 +46,47 @@ def fit_thresholds(lm: LoadedModel, base: SamplerConfig, prompts: int, max_token
 def fitting_prompt_count() -> int:
     """How many prompts a fitting can use (the UI's upper bound)."""
     return len(default_prompts())
+
+
+@dataclass
+class FirstFitStatus:
+    """The first-use fit of a model without one (first_fit.py), as `/api/config`'s
+    `first_fit` shows it: state not_needed | running | done | failed; prompts
+    done of total and tokens seen while running; the fit file, or the error."""
+
+    state: str = "not_needed"
+    done: int = 0
+    total: int = 0
+    tokens: int = 0
+    path: str | None = None
+    error: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+    def follow(self, items: Iterator[FitProgress | FirstFitDone]) -> Iterator[object]:
+        """Run the fit, keeping this status current (the worker runs it; nobody reads its items)."""
+        try:
+            for item in items:
+                if isinstance(item, FirstFitDone):
+                    self.state, self.path, self.tokens = "done", str(item.path), item.tokens
+                else:
+                    self.done, self.total, self.tokens = item.done, item.total, item.tokens
+                yield item
+        except Exception as e:  # noqa: BLE001 - reported in /api/config, the server keeps serving
+            self.state, self.error = "failed", f"{type(e).__name__}: {e}"
+        else:
+            if self.state == "running":  # cancelled: the server stopped first
+                self.state = "failed"
+                self.error = "stopped before the fit finished"
+
+
+def start_first_fit(lm: LoadedModel, status: FirstFitStatus,
+                    submit: Callable[[Callable[[Callable[[], bool]], Iterator[object]]], object]) -> None:
+    """Queue the first-use fit on the worker when a fitted preset would otherwise
+    run the published thresholds on this model."""
+    if not needs_first_fit(lm, FITTED_PRESETS):
+        return
+    status.state, status.total = "running", FirstFitPlan.from_env().prompts
+    submit(lambda cancelled: status.follow(first_fit(lm, cancelled=cancelled)))
