@@ -24,8 +24,8 @@ class ServerContext:
     def submit(self, req: RunRequest) -> Generation:
         """Queue a run, or raise the ApiError a client should see (4xx, 503;
         503 also while the first-use fit runs, for a preset waiting for it)."""
-        if (self.first_fit.running and req.method == "entropix" and req.config is None
-                and req.preset in FITTED_PRESETS):
+        if (self.first_fit.running and req.method == "entropix" and req.preset in FITTED_PRESETS
+                and (req.config is None or req.config.thresholds == "published")):
             raise fitting(self.first_fit.done, self.first_fit.total)
         try:
             return self.worker.submit(req)
