@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 import mlx.core as mx
 import numpy as np
 
-from .gguf_families import ARCHITECTURES, hf_name, unpermute
+from .gguf_families import ARCHITECTURES, GGUFArchError, hf_config, hf_name, unpermute
 
 # ggml tensor type ids (ggml.h) and the ones mx.load decodes faithfully.
 GGML_TYPE_NAMES = {
@@ -136,37 +136,15 @@ def _meta_value(v: Any) -> Any:
 
 def config_from_metadata(md: dict[str, Any], quant: dict[str, int] | None,
                          has_output: bool) -> dict[str, Any]:
-    """An HF-style Llama config.json dict from GGUF metadata."""
-    arch = md.get("general.architecture")
-    if arch != "llama":
-        raise GGUFError(f"architecture {arch!r} is not supported (only llama)")
-
-    def get(key: str, default: Any = None) -> Any:
-        value = md.get(f"llama.{key}", default)
-        if value is None:
-            raise GGUFError(f"metadata lacks llama.{key}")
-        return _meta_value(value)
-
-    n_heads = get("attention.head_count")
-    hidden = get("embedding_length")
-    config: dict[str, Any] = {
-        "model_type": "llama",
-        "hidden_size": hidden,
-        "num_hidden_layers": get("block_count"),
-        "intermediate_size": get("feed_forward_length"),
-        "num_attention_heads": n_heads,
-        "num_key_value_heads": get("attention.head_count_kv", n_heads),
-        "head_dim": get("rope.dimension_count", hidden // n_heads),
-        "rms_norm_eps": get("attention.layer_norm_rms_epsilon"),
-        "rope_theta": get("rope.freq_base", 10000.0),
-        "max_position_embeddings": get("context_length"),
-        "vocab_size": get("vocab_size", len(md.get("tokenizer.ggml.tokens", []))),
-        "tie_word_embeddings": not has_output,
-    }
-    scaling = _meta_value(md.get("llama.rope.scaling.type"))
-    if scaling == "linear":
-        config["rope_scaling"] = {"rope_type": "linear",
-                                  "factor": get("rope.scaling.factor")}
+    """An HF-style Llama config.json dict from the metadata `mx.load` gave."""
+    plain = {k: _meta_value(v) for k, v in md.items()}
+    if plain.get("general.architecture") != "llama":
+        raise GGUFError(f"architecture {plain.get('general.architecture')!r} is not supported "
+                        "by MLX's reader (only llama)")
+    try:
+        config = hf_config(plain, has_output)
+    except GGUFArchError as e:
+        raise GGUFError(str(e)) from None
     if quant:
         config["quantization"] = quant
     return config
