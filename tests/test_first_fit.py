@@ -33,7 +33,8 @@ def test_default_preset_fits_on_first_use_then_reuses_the_fit(tmp_path):
     assert find_fit(load(str(path))) is None
     first = run_cli("--model", str(path), "--input", "Hi", "--max-tokens", "3")
     assert first.exit_code == 0, first.output
-    assert "Fitting thresholds for tiny-11 on first use (once per model): prompt 1/1" in first.stderr
+    assert "Fitting thresholds for tiny-11 on first use (once per model): 1 prompts of up to 4" in first.stderr
+    assert "\r  prompt 1/1, " in first.stderr
     assert "Fitted thresholds for tiny-11 on first use" in first.stderr
     assert "Thresholds: fitted for tiny-11" in first.stdout
     lm = load(str(path))

@@ -27,16 +27,19 @@ def fit_on_first_use(lm: LoadedModel, presets: list[str | None]) -> None:
     a fit (first_fit.py), with one progress line on stderr."""
     import time
 
-    from mlx_entropix.first_fit import FirstFitDone, first_fit, needs_first_fit
+    from mlx_entropix.first_fit import FirstFitDone, FirstFitPlan, first_fit, needs_first_fit
 
     if not needs_first_fit(lm, presets):
         return
     t0 = time.perf_counter()
-    for item in first_fit(lm):
+    plan = FirstFitPlan.from_env()
+    print(f"Fitting thresholds for {lm.name} on first use (once per model): {plan.prompts} prompts of up "
+          f"to {plan.max_tokens} tokens ...", file=sys.stderr, flush=True)
+    for item in first_fit(lm, plan):
         if isinstance(item, FirstFitDone):
             print(f"\rFitted thresholds for {lm.name} on first use: {item.tokens} tokens of "
                   f"{item.prompts} prompts in {time.perf_counter() - t0:.0f} s; saved {item.path}",
                   file=sys.stderr, flush=True)
         else:
-            print(f"\rFitting thresholds for {lm.name} on first use (once per model): prompt "
-                  f"{item.done}/{item.total}, {item.tokens} tokens", end="", file=sys.stderr, flush=True)
+            print(f"\r  prompt {item.done}/{item.total}, {item.tokens} tokens, "
+                  f"{time.perf_counter() - t0:.0f} s", end="", file=sys.stderr, flush=True)
