@@ -126,3 +126,15 @@ def test_unknown_architecture_is_one_clear_line(tmp_path):
     w.close()
     with pytest.raises(LoadError, match="architecture 'mamba' is not supported; supported: .*qwen2"):
         load(str(tmp_path / "m.gguf"))
+
+
+def test_convert_writes_a_folder_mlx_lm_loads(qwen2_gguf, tmp_path):
+    from mlx_lm.utils import load as mlx_lm_load
+
+    from mlx_entropix.convert import convert
+
+    path, config, held = qwen2_gguf
+    out = convert(load(str(path)), tmp_path / "out", float32=True)
+    model, _ = mlx_lm_load(str(out))
+    reference = np.array(reference_model(config, held)(TOKENS))
+    np.testing.assert_allclose(np.array(model(TOKENS)), reference, atol=2e-4, rtol=2e-4)
