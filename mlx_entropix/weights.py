@@ -116,7 +116,7 @@ def dequantize_weights(weights: dict[str, mx.array], quant: dict[str, Any]) -> d
         params = quant[module] if isinstance(quant.get(module), dict) else quant
         dense[f"{module}.weight"] = mx.dequantize(
             dense[f"{module}.weight"], dense.pop(name), dense.pop(f"{module}.biases", None),
-            group_size=params["group_size"], bits=params["bits"])
+            group_size=params["group_size"], bits=params["bits"], mode=params.get("mode", "affine"))
     return dense
 
 
@@ -134,7 +134,7 @@ def load_into(model: nn.Module, weights: dict[str, mx.array], quant: dict[str, A
             return override if isinstance(override, dict) else True
 
         nn.quantize(model, group_size=quant["group_size"], bits=quant["bits"],
-                    class_predicate=quantized)
+                    mode=quant.get("mode", "affine"), class_predicate=quantized)
     weights = {k: v.astype(dtype) if mx.issubdtype(v.dtype, mx.floating) else v
                for k, v in weights.items()}
     if quant and dense:  # after the cast, so the scales have the activation dtype as in the kernels
