@@ -86,7 +86,8 @@ def test_real_gguf_greedy_equals_mlx_lm_on_an_independent_conversion(name):
     ref_tok = PreTrainedTokenizerFast.from_pretrained(str(folder))
     assert has_template == (ref_tok.chat_template is not None)
     if has_template:
-        assert prompt == ref_tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=True)
+        rendered = ref_tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        assert prompt == ref_tok.encode(rendered, add_special_tokens=False)
         assert "<|im_start|>assistant" in ref_tok.decode(prompt)  # the template ran
     else:
         assert prompt == ref_tok.encode(messages[0]["content"])  # raw completion, BOS as the file says
