@@ -89,6 +89,7 @@ class Header:
 
     architecture: str | None
     types: dict[str, str]  # tensor name -> ggml type name
+    scalars: dict[str, Any]  # every metadata value that is not an array
 
     def mlx_readable(self) -> bool:
         """A Llama file `mx.load` decodes exactly (load_gguf)."""
@@ -109,11 +110,13 @@ def read_header(path: Path) -> Header:
         if version not in (2, 3):
             raise GGUFError(f"unsupported GGUF version {version}")
         n_tensors, n_kv = _read(f, "<Q"), _read(f, "<Q")
-        arch = None
+        scalars: dict[str, Any] = {}
         for _ in range(n_kv):
             key, vtype = _read_string(f), _read(f, "<I")
-            if key == "general.architecture" and vtype == 8:
-                arch = _read_string(f)
+            if vtype in _SCALARS:
+                scalars[key] = _read(f, _SCALARS[vtype])
+            elif vtype == 8:
+                scalars[key] = _read_string(f)
             else:
                 _skip_value(f, vtype)
         types = {}
@@ -123,7 +126,8 @@ def read_header(path: Path) -> Header:
             type_id = _read(f, "<I")
             _read(f, "<Q")
             types[name] = GGML_TYPE_NAMES.get(type_id, f"type {type_id}")
-        return Header(arch, types)
+        arch = scalars.get("general.architecture")
+        return Header(arch if isinstance(arch, str) else None, types, scalars)
 
 
 def _hf_name(gguf_name: str) -> str | None:
@@ -203,12 +207,8 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def read_gguf(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, str]]:
-    """(metadata as plain Python, tensors dequantised to float32 by the gguf
-    package in HF orientation [out, in], ggml type names) of any GGUF file."""
-    from gguf import GGUFReader
-    from gguf.quants import dequantize
-
+def _readable_header(path: Path) -> Header:
+    """The header of a file whose architecture and tensor types `read_gguf` takes."""
     header = read_header(path)
     if header.architecture not in ARCHITECTURES:
         raise GGUFError(f"GGUF architecture {header.architecture!r} is not supported; supported: "
@@ -217,6 +217,27 @@ def read_gguf(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[s
     if bad:
         raise GGUFError(f"tensor type {', '.join(bad)} is not supported; supported: "
                         f"{', '.join(sorted(DEQUANTISED_TYPES))}")
+    return header
+
+
+def check_convertible(path: Path) -> Header:
+    """Refuse, from the header alone (fast), a file that could not become a
+    model: its architecture, tensor types or config metadata."""
+    header = _readable_header(path)
+    try:
+        hf_config({**header.scalars, "tokenizer.ggml.tokens": []}, "output.weight" in header.types)
+    except GGUFArchError as e:
+        raise GGUFError(str(e)) from None
+    return header
+
+
+def read_gguf(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, str]]:
+    """(metadata as plain Python, tensors dequantised to float32 by the gguf
+    package in HF orientation [out, in], ggml type names) of any GGUF file."""
+    from gguf import GGUFReader
+    from gguf.quants import dequantize
+
+    header = _readable_header(path)
     try:
         reader = GGUFReader(str(path))
     except (ValueError, OSError) as e:

@@ -22,7 +22,7 @@ from typing import Any
 
 import mlx.core as mx
 
-from .gguf import GGUFError, read_gguf, requant_bits
+from .gguf import GGUFError, check_convertible, read_gguf, requant_bits
 from .gguf_families import GGUFArchError, hf_config, hf_weights
 from .sampler.fitted import file_digest
 from .tokenizer.gguf_vocab import gguf_end_ids, hf_tokenizer_from_gguf
@@ -80,6 +80,7 @@ def converted_folder(path: Path, quiet: bool = False) -> Path:
     out = cache_dir() / fingerprint(path)
     if (out / "config.json").is_file():
         return out
+    check_convertible(path)  # a file that cannot convert fails here, in one line, before the wait
     if not quiet:
         print(f"Converting {path.name} once into {out} (later starts reuse it) ...",
               file=sys.stderr, flush=True)
