@@ -13,6 +13,7 @@ ratio, so the spread is visible.
 from __future__ import annotations
 
 import statistics
+import sys
 import tempfile
 from pathlib import Path
 
@@ -56,9 +57,11 @@ def interleaved_decode(ref: str, weights: str, context: int, max_tokens: int, ro
         for v in variants:
             measure(v.stream, prompt, max_tokens)
         runs: dict[str, list[RunTiming]] = {v.name: [] for v in variants}
-        for _ in range(rounds):
+        for i in range(rounds):
             for v in variants:
                 runs[v.name].append(measure(v.stream, prompt, max_tokens))
+                print(f"round {i + 1}/{rounds}, {v.name}: decode {runs[v.name][-1].decode_tps:.3f} tok/s",
+                      file=sys.stderr, flush=True)  # a run cut short still shows its rounds
     base = runs[baseline.name]
     rows = []
     for v in variants:
