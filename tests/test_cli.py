@@ -187,7 +187,7 @@ def test_bad_config_files(invoke, tmp_path):
 def test_unusable_model_files_are_one_error_line(invoke, tmp_path):
     k_quant = tmp_path / "k.gguf"
     k_quant.write_bytes(gguf_bytes(12))
-    assert "Q4_K cannot be decoded by MLX" in error_line(invoke("--input", "x", "--model", str(k_quant)))
+    assert "metadata lacks llama.attention.head_count" in error_line(invoke("--input", "x", "--model", str(k_quant)))
     folder = tmp_path / "corrupt"
     folder.mkdir()
     (folder / "config.json").write_text('{"model_type": "llama"}')

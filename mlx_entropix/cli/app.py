@@ -24,7 +24,7 @@ from mlx_entropix.trace import Trace, load_trace
 
 from .calibrate import calibrate_command
 from .convert import convert_command
-from .model import load
+from .model import fit_on_first_use, load
 
 if TYPE_CHECKING:  # the model, plots and generation load on first use: --help stays fast
     from rich.console import Console
@@ -216,6 +216,7 @@ def generate(
 
         out = make_console(color=not no_color and sys.stdout.isatty(), file=sys.stdout)
         lm = load(model, weights)
+        fit_on_first_use(lm, [m.label for m in methods if m.source == "preset"])  # before resolving
         methods = for_model(methods, lm)  # what runs is what the tables and traces record
         settings = Settings(max_tokens=min(max_tokens, lm.context_length), seed=seed,
                             system_prompt=system_prompt, normal=params)
