@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 import { fetchConfig, generate, type GenerateRequest, type ServerConfig } from "./api";
-import { thresholdsOf, THRESHOLD_NAMES } from "./classify";
+import { ATTN_THRESHOLD_NAMES, THRESHOLD_NAMES } from "./classify";
 import { ComparePanel, type ComparePair } from "./components/ComparePanel";
 import { AttentionHeatmap } from "./components/AttentionHeatmap";
 import { ChartsPanel } from "./components/ChartsPanel";
@@ -51,9 +51,12 @@ async function streamRun(req: GenerateRequest, report: (r: Run) => void, signal:
 function settingsForTrace(config: ServerConfig, s: Settings, trace: Trace): Settings {
   const sampler = trace.sampler as { preset?: unknown; seed?: unknown; config?: Record<string, unknown> };
   const preset = typeof sampler.preset === "string" && sampler.preset in config.presets ? sampler.preset : s.preset;
-  const t = thresholdsOf(sampler.config);
+  const ran = sampler.config ?? {};
   const overrides: Settings["overrides"] = {};
-  if (t) for (const k of THRESHOLD_NAMES) if (config.presets[preset]?.[k] !== t[k]) overrides[k] = t[k];
+  for (const k of [...THRESHOLD_NAMES, ...ATTN_THRESHOLD_NAMES, "gating"]) {
+    const v = ran[k];
+    if ((typeof v === "number" || typeof v === "string") && config.presets[preset]?.[k] !== v) overrides[k] = v;
+  }
   return { ...s, preset, overrides, seed: typeof sampler.seed === "number" ? sampler.seed : s.seed };
 }
 

@@ -16,7 +16,7 @@ describe("tokenAxis", () => {
 });
 
 describe("regionBoxes", () => {
-  const t: Thresholds = { low_ent: 0.069, med_ent: 2.0, high_ent: 3.0, low_vent: 0.048, high_vent: 4.0 };
+  const t: Thresholds = { low_ent: 0.069, med_ent: 2.0, high_ent: 3.0, low_vent: 0.048, high_vent: 4.0, gating: "quadrant", attention: {}, greedy: false };
   const x = makeScale("sqrt", 0, 6, 50, 446);
   const y = makeScale("sqrt", 0, 8, 360, 14);
   const boxes = regionBoxes(t, x, y, { x0: 50, x1: 446, y0: 360, y1: 14 });

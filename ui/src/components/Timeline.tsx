@@ -4,6 +4,7 @@ import { outcomeColor, shownOutcome, type ColourMode, type Reclassify } from "..
 import { tokenAxis } from "../layout";
 import { makeScale } from "../scale";
 import type { MetricName, TokenRecord } from "../trace";
+import type { ThresholdName } from "../classify";
 import { ExportButtons } from "./ExportButtons";
 import { svgPoint } from "./pointer";
 
@@ -20,7 +21,7 @@ interface Props {
 interface Row {
   metric: MetricName;
   label: string;
-  lines: (keyof Reclassify["now"])[];
+  lines: ThresholdName[];
   note?: string;
 }
 
