@@ -236,8 +236,10 @@ export interface EvalMethodResult {
 export interface EvalItem {
   index: number;
   id?: string;
-  category?: string;
+  category?: string | null;
   question: string;
+  /** A multiple-choice item's options, lettered A, B, … in order. */
+  choices?: string[] | null;
   gold: string;
   methods: Record<string, EvalMethodResult>;
 }
@@ -251,12 +253,26 @@ export interface EvalPair {
   significant: boolean;
 }
 
+/** One method's numbers in summary.json (mlx_entropix/eval/report.py); `k` for multi-trace methods. */
+export interface EvalMethodSummary {
+  n: number;
+  correct: number;
+  accuracy: number;
+  ci95: [number, number];
+  mean_tokens: number;
+  mean_time_s: number;
+  hit_max_tokens: number;
+  k?: number;
+}
+
 export interface EvalRun {
   dir: string;
+  settings?: { configs?: Record<string, Record<string, unknown>> } | null;
   summary: {
     setup: Record<string, unknown>;
-    methods: Record<string, { n: number; correct: number; accuracy: number; ci95: [number, number]; mean_tokens: number; mean_time_s: number; hit_max_tokens: number }>;
+    methods: Record<string, EvalMethodSummary>;
     pairs: EvalPair[];
+    categories?: Record<string, Record<string, EvalMethodSummary>>;
   };
   items: EvalItem[];
 }

@@ -11,6 +11,7 @@ export function fmt(x: number | null | undefined, digits = 3): string {
 
 export function pct(p: number): string {
   if (p >= 0.995) return "100%";
+  if (p === 0) return "0%";
   if (p < 0.001) return "<0.1%";
   return `${(p * 100).toFixed(p < 0.1 ? 1 : 0)}%`;
 }
