@@ -176,6 +176,8 @@ async function run(): Promise<void> {
   mkdirSync(SHOTS, { recursive: true });
   const evalRoot = join(TMP, "evals");
   runSync("uv", ["run", "mlx_main.py", "eval", "--n", "2", "--max-tokens", "4", "--methods", "greedy,entropix", "--out", join(evalRoot, "smoke")], "eval fixture");
+  runSync("uv", ["run", "python", join(UI, "e2e", "study_fixture.py"), join(evalRoot, "smoke"), join(evalRoot, "study")], "study-shaped eval fixture");
+  const study = readFileSync(join(evalRoot, "study", "results.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
   const layersTrace = join(TMP, "layers-trace.json");
   runSync("uv", ["run", "python", join(UI, "e2e", "layers_trace.py"), layersTrace], "per-layer trace fixture");
 
@@ -473,6 +475,53 @@ async function run(): Promise<void> {
     await page.locator("[data-testid=eval-trace]").first().click();
     await page.waitForSelector("[data-testid=inspecting]");
     expect(await page.locator("[data-testid=conversation] .tok").count() > 0, "the item's trace shows no tokens");
+    await page.click("[data-testid=back-to-chat]");
+    await page.getByRole("tab", { name: "Eval results" }).click();
+    expect(await page.inputValue("select[name=eval-run]") === "smoke", "the eval tab forgot the open run");
+    expect(await page.locator("[data-testid=eval-items] tbody tr").count() === 2, "the eval tab forgot the run's items");
+  });
+
+  await check("a study's eval run: accuracy against tokens, k curve, categories, choices, items side by side", page, async () => {
+    await page.selectOption("select[name=eval-run]", "study");
+    await page.waitForSelector("[data-testid=accuracy-tokens] g.method-point");
+    const methods = Object.keys(study[0].methods);
+    const shown = await page.locator("[data-testid=accuracy-tokens] g.method-point").evaluateAll((els) => els.map((e) => e.getAttribute("data-method")));
+    expect(shown.join() === methods.join(), `points ${shown.join()} for methods ${methods.join()}`);
+    const curve = page.locator("[data-testid=accuracy-tokens] path.budget-curve");
+    expect(await curve.count() === 1 && (await curve.getAttribute("data-family")) === "self_consistency", "no self-consistency curve over k");
+    expect(((await curve.getAttribute("d")) ?? "").split("L").length === 3, "the k curve does not join its 3 budgets");
+    // Points sit at their mean tokens: further right for a larger budget.
+    const xs = await page.locator("[data-testid=accuracy-tokens] g.method-point circle").evaluateAll((els) => els.map((e) => Number(e.getAttribute("cx"))));
+    expect(xs[2] < xs[3] && xs[3] < xs[4], `k points at x ${xs.join(", ")}`);
+    await page.screenshot({ path: join(SHOTS, "evals-accuracy.png"), fullPage: false });
+    await page.locator("[data-testid=accuracy-tokens]").screenshot({ path: join(SHOTS, "accuracy-tokens.png") });
+    const svg = readFileSync(await download(page, () => page.locator("[data-testid=export-accuracy-tokens] button", { hasText: "SVG" }).click(), "accuracy-tokens.svg"), "utf8");
+    expect(svg.startsWith("<svg") && svg.includes("circle") && !svg.includes("var(--"), "the accuracy SVG is not standalone");
+    const allY = await page.locator("[data-testid=accuracy-tokens] g.method-point circle").evaluateAll((els) => els.map((e) => e.getAttribute("cy")));
+    await page.selectOption("select[name=accuracy-category]", "choice");
+    const choiceY = await page.locator("[data-testid=accuracy-tokens] g.method-point circle").evaluateAll((els) => els.map((e) => e.getAttribute("cy")));
+    expect(choiceY.length === methods.length && choiceY.join() !== allY.join(), "the category view shows the overall numbers");
+    await page.selectOption("select[name=accuracy-category]", "");
+    const choices = page.locator("[data-testid=eval-items] [data-testid=eval-choices]");
+    const mc = study.filter((r) => r.choices).length;
+    expect(await choices.count() === mc && ((await choices.first().textContent()) ?? "").includes("A. "), `${await choices.count()} items show choices, ${mc} have them`);
+    const rows = () => page.locator("[data-testid=eval-items] tbody tr").count();
+    const disagree = study.filter((r) => new Set(methods.map((m) => r.methods[m].correct)).size === 2).length;
+    await page.selectOption("select[name=item-filter]", "disagree");
+    expect(await rows() === disagree, `${await rows()} rows where methods disagree, expected ${disagree}`);
+    const onlyFrog = study.filter((r) => methods.every((m) => r.methods[m].correct === (m === "frog"))).length;
+    await page.selectOption("select[name=item-filter]", "only:frog");
+    expect(await rows() === onlyFrog, `${await rows()} rows where only frog is right, expected ${onlyFrog}`);
+    await page.selectOption("select[name=item-filter]", "all");
+    await page.locator("[data-testid=eval-item-open]").first().click();
+    const answers = page.locator("[data-testid=eval-item] [data-testid=eval-answer]");
+    expect(await answers.count() === methods.length, `${await answers.count()} answers side by side for ${methods.length} methods`);
+    const marked = await answers.evaluateAll((els) => els.map((e) => e.getAttribute("data-correct")));
+    expect(marked.join() === methods.map((m) => String(study[0].methods[m].correct)).join(), `right/wrong marks ${marked.join()}`);
+    await page.screenshot({ path: join(SHOTS, "evals-items.png"), fullPage: true });
+    await page.locator("[data-testid=eval-answer-trace]").first().click();
+    await page.waitForSelector("[data-testid=inspecting]");
+    expect(await page.locator("[data-testid=conversation] .tok").count() > 0, "the answer's trace shows no tokens");
     await page.click("[data-testid=back-to-chat]");
   });
 

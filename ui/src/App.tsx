@@ -313,9 +313,10 @@ export function App() {
             </div>
           </section>
 
-          {tab === "evals" ? (
+          <div hidden={tab !== "evals"}>
             <EvalsPanel onOpenTrace={(t, source) => inspect(runFromTrace(t, source))} />
-          ) : tab === "compare" ? (
+          </div>
+          {tab === "evals" ? null : tab === "compare" ? (
             <ComparePanel pair={pair} config={config} unit={unit} rc={reclassifyFor(config, settings, pair.entropix?.trace ?? null)} now={now} onInspect={inspect} />
           ) : (
             <>
