@@ -431,6 +431,17 @@ async function run(): Promise<void> {
     expect(await tokenCount(page, "[data-testid=conversation]") === tokens, "the chat run was thrown away");
   });
 
+  await check("per-layer attention from a live run: the toggle fills the heatmap", page, async () => {
+    expect(await page.locator("[data-testid=heatmap-empty]").count() === 1, "a run without per-layer arrays shows a heatmap");
+    await page.check("input[name=layers]");
+    await generateInChat(page, "Name a colour.");
+    await page.waitForSelector("[data-testid=conversation] [data-testid=run-stats][data-status=done]", { timeout: GENERATION_MS });
+    const info = await fetch(`${base}/api/config`).then((r) => r.json());
+    const layers = Number(await page.locator("[data-testid=heatmap] canvas").getAttribute("data-layers"));
+    expect(layers === info.model.n_layers, `heatmap of ${layers} layers, the model has ${info.model.n_layers}`);
+    await page.uncheck("input[name=layers]");
+  });
+
   await check("a per-layer trace shows the attention heatmap and the branch tree", page, async () => {
     await page.setInputFiles("[data-testid=load-trace]", layersTrace);
     await page.getByText("replaying layers-trace.json").waitFor();
@@ -445,6 +456,29 @@ async function run(): Promise<void> {
     await tree.locator("[data-testid=branch-candidate]").first().click();
     expect(((await tree.locator("[data-testid=branch-tokens]").textContent()) ?? "").includes("tokens"), "a candidate's tokens are not shown");
     await page.screenshot({ path: join(SHOTS, "layers-branches.png"), fullPage: true });
+  });
+
+  await check("a long per-layer trace scrolls sideways at legible size, zooms, and exports as SVG", page, async () => {
+    const long = join(TMP, "layers-long.json");
+    longTrace(layersTrace, 450, long);
+    await page.setInputFiles("[data-testid=load-trace]", long);
+    await page.getByText("replaying layers-long.json").waitFor();
+    const canvas = page.locator("[data-testid=heatmap] canvas");
+    const layers = Number(await canvas.getAttribute("data-layers"));
+    const drawn = await canvas.evaluate((c: HTMLCanvasElement) => ({ px: c.width, css: c.getBoundingClientRect().width }));
+    expect(Math.abs(drawn.px - drawn.css) < 1, `the canvas is ${drawn.px} px drawn into ${drawn.css} css px: labels shrink`);
+    const scroll = await page.locator("[data-testid=heatmap-scroll]").evaluate((e) => ({ sw: e.scrollWidth, cw: e.clientWidth }));
+    expect(scroll.sw > scroll.cw, `450 tokens do not scroll (${scroll.sw} in ${scroll.cw})`);
+    await page.selectOption("select[name=heatmap-zoom]", "8");
+    expect(Number(await canvas.getAttribute("width")) === 34 + 450 * 8, "zoom 8 px/token did not widen the heatmap");
+    const path = await download(page, () => page.locator("[data-testid=export-heatmap] button", { hasText: "SVG" }).click(), "heatmap.svg");
+    const svg = readFileSync(path, "utf8");
+    const cells = await page.evaluate((text) => {
+      const doc = new DOMParser().parseFromString(text, "image/svg+xml");
+      return doc.querySelector("parsererror") ? -1 : doc.querySelectorAll("rect").length;
+    }, svg);
+    expect(cells === layers * 450 + 1, `the heatmap SVG has ${cells} rects for ${layers} x 450 cells`);
+    await page.locator("[data-testid=heatmap]").screenshot({ path: join(SHOTS, "heatmap-450.png") });
   });
 
   await check("a 2,000-token trace renders every view (render time stated)", page, async () => {

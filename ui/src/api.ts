@@ -49,6 +49,8 @@ export interface GenerateRequest {
   normal: NormalParams;
   seed: number;
   max_tokens: number;
+  /** Per-layer, per-head attention arrays on every token (the heatmap). */
+  layers?: boolean;
 }
 
 export interface StartEvent {

@@ -132,6 +132,10 @@ export function SettingsPanel({ config, settings: s, onChange, onProblem, observ
         onProblem={onProblem}
         onChange={(v) => onChange({ ...s, maxTokens: v })}
       />
+      <label className="field" title="each token also carries its attention entropy per layer and head, for the layers × tokens heatmap">
+        <span className="field-label">per-layer attention</span>
+        <input type="checkbox" name="layers" checked={s.layers} onChange={(e) => onChange({ ...s, layers: e.target.checked })} />
+      </label>
       {others.length ? (
         <details className="more-fields">
           <summary>All sampler fields ({others.length})</summary>
