@@ -3,6 +3,7 @@ client, the native event stream, concurrency, disconnects and bad input."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -15,8 +16,10 @@ import openai
 import pytest
 from openapi_spec_validator import validate
 
+from mlx_entropix.calibrate import CHOSEN_TARGETS
 from mlx_entropix.sampler import PRESETS, config_fields
 from mlx_entropix.sampler.config import DEFAULT_PRESET
+from mlx_entropix.server.fitting import fitting_prompt_count
 from mlx_entropix.server.launch import running_server
 from mlx_entropix.trace import METRIC_NAMES, OUTCOMES
 from tests.server_process import sse_events
@@ -190,6 +193,8 @@ def test_config_describes_model_samplers_and_outcomes(server: str) -> None:
     assert cfg["normal_defaults"] == {"temperature": 0.666, "top_p": 0.9, "min_p": 0.03, "top_k": 0}
     assert [o["name"] for o in cfg["outcomes"]] == list(OUTCOMES)
     assert all(o["label"] for o in cfg["outcomes"])
+    assert cfg["fit_prompts_limit"] == fitting_prompt_count() > 1
+    assert cfg["fit_targets"] == dataclasses.asdict(CHOSEN_TARGETS)
 
 
 def test_models_and_health(server: str, client: openai.OpenAI) -> None:

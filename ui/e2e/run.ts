@@ -381,6 +381,11 @@ async function run(): Promise<void> {
 
   await check("fitting thresholds from the settings panel applies them", page, async () => {
     await page.locator("[data-testid=fit] summary").click();
+    expect(!((await page.locator("[data-testid=fit-description]").textContent()) ?? "").includes("percentile"), "the fit is described as percentiles");
+    const limit = (await fetch(`${base}/api/config`).then((r) => r.json())).fit_prompts_limit;
+    await page.fill("input[name=fit_prompts]", String(limit + 1));
+    expect(await page.locator("[data-testid=fit-start]").isDisabled(), `Fit enabled with ${limit + 1} prompts (the server takes ${limit})`);
+    expect(((await page.locator("[data-testid=fit]").textContent()) ?? "").includes(`1–${limit}`), "the prompts field does not show its limit");
     await page.fill("input[name=fit_prompts]", "1");
     await page.fill("input[name=fit_max_tokens]", "3");
     const before = await page.inputValue("input[name=low_ent]");
@@ -388,6 +393,9 @@ async function run(): Promise<void> {
     await page.waitForSelector("[data-testid=fit-result]", { timeout: GENERATION_MS });
     await page.click("[data-testid=fit-apply]");
     const fitted = /low_ent ([\d.e-]+)/.exec((await page.locator("[data-testid=fit-result]").textContent()) ?? "")?.[1];
+    const ents = ["low_ent", "med_ent", "high_ent"].map((k) => new RegExp(`${k} ([\\d.e-]+)`).exec((await page.locator("[data-testid=fit-result]").textContent().catch(() => "")) ?? "")?.[1]);
+    // One prompt of 3 tokens: the entropy thresholds come out equal, which must be said.
+    expect(new Set(ents).size > 1 || (await page.locator("[data-testid=fit-degenerate]").count()) === 1, `equal thresholds ${ents.join(", ")} without a warning`);
     await page.waitForFunction((v) => (document.querySelector("input[name=low_ent]") as HTMLInputElement).value !== v, before, { timeout: 5_000 });
     const after = await page.inputValue("input[name=low_ent]");
     expect(fitted !== undefined && Math.abs(Number(after) - Number(fitted)) / Number(fitted) < 0.01, `low_ent ${after}, fitted ${fitted}`);

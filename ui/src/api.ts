@@ -36,6 +36,9 @@ export interface ServerConfig {
   max_tokens_default: number;
   max_tokens_limit: number;
   outcomes: { name: string; label: string }[];
+  /** The most prompts a fit (/api/calibrate) takes, and the outcome shares it aims at. */
+  fit_prompts_limit?: number;
+  fit_targets?: { argmax: number; high_vent: number; explore: number };
 }
 
 export type Method = "entropix" | "normal" | "greedy";

@@ -98,6 +98,7 @@ export function SettingsPanel({ config, settings: s, onChange, onProblem, observ
       <p className="hint">Moving one re-classifies the tokens in the charts at once.</p>
       {THRESHOLD_NAMES.map((n) => configField(n, thresholdMax(n)))}
       <FitThresholds
+        config={config}
         preset={s.preset}
         onApply={(t) => onChange(Object.entries(t).reduce((acc, [k, v]) => setOverride(config, acc, k, v), s))}
       />
