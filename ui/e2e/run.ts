@@ -393,7 +393,8 @@ async function run(): Promise<void> {
     await page.waitForSelector("[data-testid=fit-result]", { timeout: GENERATION_MS });
     await page.click("[data-testid=fit-apply]");
     const fitted = /low_ent ([\d.e-]+)/.exec((await page.locator("[data-testid=fit-result]").textContent()) ?? "")?.[1];
-    const ents = ["low_ent", "med_ent", "high_ent"].map((k) => new RegExp(`${k} ([\\d.e-]+)`).exec((await page.locator("[data-testid=fit-result]").textContent().catch(() => "")) ?? "")?.[1]);
+    const fitText = (await page.locator("[data-testid=fit-result]").textContent()) ?? "";
+    const ents = ["low_ent", "med_ent", "high_ent"].map((k) => new RegExp(`${k} ([\\d.e-]+)`).exec(fitText)?.[1]);
     // One prompt of 3 tokens: the entropy thresholds come out equal, which must be said.
     expect(new Set(ents).size > 1 || (await page.locator("[data-testid=fit-degenerate]").count()) === 1, `equal thresholds ${ents.join(", ")} without a warning`);
     await page.waitForFunction((v) => (document.querySelector("input[name=low_ent]") as HTMLInputElement).value !== v, before, { timeout: 5_000 });
