@@ -282,9 +282,17 @@ async function run(): Promise<void> {
     const names = labels.filter((l) => l.outcome).map((l) => l.text);
     // The adaptive band lies between the varentropy thresholds: wide with the published ones,
     // a sliver with thresholds fitted to SmolLM2 (low_vent and high_vent a few pixels apart),
-    // where no label fits. Wherever a line of text fits, it must be named.
-    const band = regions.find((g) => g.outcome === "adaptive");
-    expect(!band || band.h < 11 || names.includes("adaptive"), `no label on the adaptive region (${band?.h} px high): ${names.join(", ")}`);
+    // named then in the right margin. Every threshold is named (high_vent used to be dropped).
+    expect(names.includes("adaptive"), `the adaptive band is not named: ${names.join(", ")}`);
+    const thresholdNames = labels.filter((l) => !l.outcome).map((l) => l.text).sort();
+    expect(thresholdNames.join() === "high_ent,high_vent,low_ent,low_vent,med_ent", `threshold labels: ${thresholdNames.join(", ")}`);
+    const lines = await page.locator("figure.quadrant .thresholds line").evaluateAll((els) => els.map((e) => { const r = e.getBoundingClientRect(); return { x: r.x, y: r.y, w: r.width, h: r.height }; }));
+    for (const l of labels) for (const ln of lines) {
+      const crossed = ln.x < l.x + l.w && l.x < ln.x + Math.max(ln.w, 0.5) && ln.y < l.y + l.h && l.y < ln.y + Math.max(ln.h, 0.5);
+      expect(!crossed, `the dashed line at ${ln.x.toFixed(0)},${ln.y.toFixed(0)} crosses label "${l.text}"`);
+    }
+    const order = await page.locator("figure.quadrant svg > g").evaluateAll((els) => els.map((e) => e.getAttribute("class")));
+    expect(order.indexOf("chart-labels") > order.indexOf("points"), `labels are drawn under the points (${order.join(", ")})`);
     for (const l of labels.filter((l) => l.outcome && l.outcome !== "adaptive")) {
       const r = regions.find((g) => g.outcome === l.outcome);
       expect(l.text === l.outcome, `region label ${l.text} on ${l.outcome}`);

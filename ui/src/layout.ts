@@ -61,12 +61,14 @@ export interface Label {
   x: number;
   y: number;
   anchor: "start" | "middle" | "end";
+  /** The way to move it, one step a try, when it would collide (default: a line down). */
+  step?: { dx: number; dy: number };
 }
 
 export type Placed<L extends Label> = L & { box: Box };
 
 const CHAR_W = 6.2;
-const LINE_H = 11;
+export const LINE_H = 11;
 
 function labelBox(l: Label): Box {
   const w = l.text.length * CHAR_W;
@@ -79,14 +81,16 @@ function overlaps(a: Box, b: Box): boolean {
 }
 
 /**
- * Place labels in order, moving each one down a line at a time (a few tries)
- * until it overlaps no label placed before it, else dropping it; earlier labels win.
+ * Place labels in order, moving each one a step at a time (a line down unless it
+ * says otherwise; a few tries) until it overlaps no label placed before it, else
+ * dropping it; earlier labels win.
  */
-export function placeLabels<L extends Label>(labels: L[], tries = 3): Placed<L>[] {
+export function placeLabels<L extends Label>(labels: L[], tries = 5): Placed<L>[] {
   const placed: Placed<L>[] = [];
   for (const l of labels) {
+    const step = l.step ?? { dx: 0, dy: LINE_H };
     for (let k = 0; k <= tries; k++) {
-      const moved = { ...l, y: l.y + k * LINE_H };
+      const moved = { ...l, x: l.x + k * step.dx, y: l.y + k * step.dy };
       const box = labelBox(moved);
       if (!placed.some((p) => overlaps(p.box, box))) {
         placed.push({ ...moved, box });
