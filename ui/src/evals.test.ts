@@ -1,7 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { EvalItem, EvalRun } from "./api";
 import { accuracyPoints, budgetCurves, choiceLines, keepItem, methodBudget } from "./evals";
-import { pct } from "./format";
 
 const s = (accuracy: number, mean_tokens: number, k?: number) => ({
   n: 10, correct: accuracy * 10, accuracy, ci95: [accuracy / 2, (1 + accuracy) / 2] as [number, number], mean_tokens, mean_time_s: 1, hit_max_tokens: 0, ...(k ? { k } : {}),
@@ -59,13 +58,5 @@ describe("items", () => {
     expect(keepItem(item({ a: true, b: false, c: false }), ms, { kind: "only", method: "a" })).toBe(true);
     expect(keepItem(item({ a: true, b: true, c: false }), ms, { kind: "only", method: "a" })).toBe(false);
     expect(keepItem(item({ a: false, b: true, c: false }), ms, { kind: "only", method: "a" })).toBe(false);
-  });
-});
-
-describe("pct", () => {
-  it("shows zero as 0%, and keeps <0.1% for small non-zero shares", () => {
-    expect(pct(0)).toBe("0%");
-    expect(pct(0.0004)).toBe("<0.1%");
-    expect(pct(0.5)).toBe("50%");
   });
 });
