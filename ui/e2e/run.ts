@@ -198,6 +198,8 @@ async function run(): Promise<void> {
   page.setDefaultTimeout(30_000);
   const pageErrors: string[] = [];
   page.on("pageerror", (e) => pageErrors.push(e.message));
+  const aborted: string[] = [];
+  page.on("requestfailed", (r) => aborted.push(`${r.url()} ${r.failure()?.errorText ?? ""}`));
   const missing: string[] = [];
   page.on("response", (r) => {
     if (r.status() === 404) missing.push(r.url());
@@ -230,6 +232,34 @@ async function run(): Promise<void> {
     );
     expect(labels.length > 5 && labels.every((l) => !l.cut), `cut labels: ${labels.filter((l) => l.cut).map((l) => l.text).join(", ")}`);
     expect(new Set(labels.map((l) => l.text)).size === labels.length, "two sampler fields look the same");
+    // A long name may wrap only after an underscore, never inside a word.
+    const midWord = await page.locator(".settings .field-label").evaluateAll((els) =>
+      els.flatMap((e) => {
+        const text = e.textContent ?? "";
+        const range = document.createRange();
+        const tops: number[] = [];
+        let node: Node | null;
+        const walk = document.createTreeWalker(e, NodeFilter.SHOW_TEXT);
+        while ((node = walk.nextNode())) {
+          for (let i = 0; i < (node.textContent ?? "").length; i++) {
+            range.setStart(node, i);
+            range.setEnd(node, i + 1);
+            tops.push(range.getBoundingClientRect().top);
+          }
+        }
+        return tops.some((t, i) => i > 0 && t > tops[i - 1] + 2 && text[i - 1] !== "_" && text[i - 1] !== " ") ? [text] : [];
+      }),
+    );
+    expect(midWord.length === 0, `labels broken inside a word: ${midWord.join(", ")}`);
+    const menus = await page.locator(".settings select").evaluateAll((els) =>
+      (els as HTMLSelectElement[]).flatMap((sel) => {
+        const ctx = document.createElement("canvas").getContext("2d")!;
+        ctx.font = getComputedStyle(sel).font;
+        const widest = Math.max(...[...sel.options].map((o) => ctx.measureText(o.text).width));
+        return widest + 24 > sel.clientWidth ? [`${sel.name} (${Math.round(widest)} px of text in ${sel.clientWidth} px)`] : [];
+      }),
+    );
+    expect(menus.length === 0, `menus cut their options: ${menus.join(", ")}`);
     await page.locator("details.more-fields summary").click();
   });
 
@@ -361,6 +391,10 @@ async function run(): Promise<void> {
     expect(await page.locator("figure.distributions [data-threshold]").count() === 5, "threshold lines missing on the histograms");
     const bars = await page.locator("figure.distributions .hist[data-metric=entropy] rect.bar").count();
     expect(bars > 0, "no entropy bars");
+    const [frame] = await boxes(page, "figure.distributions svg");
+    const names = await boxes(page, "figure.distributions .threshold-label");
+    const clipped = names.filter((n) => n.x < frame.x - 0.5 || n.x + n.w > frame.x + frame.w + 0.5);
+    expect(clipped.length === 0, `threshold names clipped at the edge: ${clipped.map((n) => n.text).join(", ")}`);
   });
 
   await check("charts export as SVG and PNG, tokens as CSV", page, async () => {
@@ -574,6 +608,23 @@ async function run(): Promise<void> {
     await page.waitForSelector("[data-testid=inspecting]");
     expect(await page.locator("[data-testid=conversation] .tok").count() > 0, "the answer's trace shows no tokens");
     await page.click("[data-testid=back-to-chat]");
+  });
+
+  await check("finished streams end cleanly (no aborted requests), and a small window shows every setting", page, async () => {
+    expect(aborted.length === 0, `requests failed: ${aborted.join("; ")}`);
+    await page.setViewportSize({ width: 1024, height: 700 });
+    await page.getByRole("tab", { name: "Chat" }).click();
+    const field = page.locator("label.field", { has: page.locator("input[name=max_tokens]") });
+    await field.scrollIntoViewIfNeeded();
+    const [side] = await boxes(page, "aside.settings");
+    const [label] = await boxes(page, "label.field:has(input[name=max_tokens]) .field-label");
+    const [input] = await boxes(page, "input[name=max_tokens]");
+    const inside = (b: { x: number; w: number }) => b.x >= side.x - 0.5 && b.x + b.w <= side.x + side.w + 0.5;
+    expect(label.text === "max tokens" && inside(label) && inside(input) && input.w >= 40, `at 1024x700: label ${JSON.stringify(label)}, input ${JSON.stringify(input)}, sidebar ${JSON.stringify(side)}`);
+    const cut = await page.locator(".settings .field-label").evaluateAll((els) => els.filter((e) => e.scrollWidth > e.clientWidth + 1).map((e) => e.textContent));
+    expect(cut.length === 0, `labels cut at 1024x700: ${cut.join(", ")}`);
+    await page.screenshot({ path: join(SHOTS, "settings-1024x700.png") });
+    await page.setViewportSize({ width: 1400, height: 900 });
   });
 
   await check("a value the server refuses shows the server's message", page, async () => {

@@ -177,14 +177,19 @@ export async function generate(
 ): Promise<void> {
   const res = await postStream("/api/generate", req, signal);
   let lost = "";
+  let done = false;
   try {
+    // Read on past `done` to the body's end (the server closes it at once): leaving the body
+    // unread makes the browser abort the request, which it logs as net::ERR_ABORTED.
     for await (const ev of readSSE(res)) {
-      const decoded = decodeEvent(ev.event, ev.data);
+      const decoded: GenerateEvent | null = done ? null : decodeEvent(ev.event, ev.data);
       if (!decoded) continue;
       onEvent(decoded);
-      if (decoded.type === "done") return;
+      done = decoded.type === "done";
     }
+    if (done) return;
   } catch (e) {
+    if (done) return;
     // A read that fails mid-stream (the browser says only "network error") is the same story as a stream cut short.
     if (e instanceof ApiError || signal.aborted) throw e;
     lost = `: ${(e as Error).message}`;

@@ -1,6 +1,7 @@
 import { METHODS, type Method, type ServerConfig } from "../api";
 import { THRESHOLD_NAMES } from "../classify";
 import { effectiveConfig, SAMPLING_FIELDS, setOverride, settingsProblem, type Settings } from "../settings";
+import { FieldName } from "./FieldName";
 import { FitThresholds } from "./FitThresholds";
 import { NumberField } from "./NumberField";
 
@@ -75,7 +76,7 @@ export function SettingsPanel({ config, settings: s, onChange, onProblem, observ
           </tbody>
         </table>
       </details>
-      <label className="field">
+      <label className="field menu">
         <span className="field-label">method</span>
         <select name="method" value={s.method} onChange={(e) => onChange({ ...s, method: e.target.value as Method })}>
           {METHODS.map((m) => (
@@ -83,7 +84,7 @@ export function SettingsPanel({ config, settings: s, onChange, onProblem, observ
           ))}
         </select>
       </label>
-      <label className="field">
+      <label className="field menu">
         <span className="field-label">preset</span>
         <select name="preset" value={s.preset} onChange={(e) => onChange({ ...s, preset: e.target.value, overrides: {} })}>
           {Object.keys(config.presets).map((p) => (
@@ -145,7 +146,7 @@ export function SettingsPanel({ config, settings: s, onChange, onProblem, observ
             if (typeof v === "boolean") {
               return (
                 <label key={f.name} className={`field${f.name in s.overrides ? " changed" : ""}`} title={f.description}>
-                  <span className="field-label">{f.name}</span>
+                  <span className="field-label"><FieldName name={f.name} /></span>
                   <input type="checkbox" checked={v} onChange={(e) => onChange(setOverride(config, s, f.name, e.target.checked))} />
                 </label>
               );
@@ -154,7 +155,7 @@ export function SettingsPanel({ config, settings: s, onChange, onProblem, observ
               const set = (nv: string) => onChange(setOverride(config, s, f.name, nv));
               return (
                 <label key={f.name} className={`field${f.name in s.overrides ? " changed" : ""}`} title={f.description}>
-                  <span className="field-label">{f.name}</span>
+                  <span className="field-label"><FieldName name={f.name} /></span>
                   {f.choices ? (
                     <select value={v} onChange={(e) => set(e.target.value)}>
                       {f.choices.map((c) => (
