@@ -219,11 +219,14 @@ export interface FitResult {
 /** Fit thresholds to the model (POST /api/calibrate): progress events, then the fitted config. */
 export async function fitThresholds(req: FitRequest, onProgress: (p: FitProgress) => void, signal: AbortSignal): Promise<FitResult> {
   const body = await postStream("/api/calibrate", req, signal);
+  let result: FitResult | null = null;
   for await (const ev of readSSE(body)) {
+    if (result) continue; // read on to the end, as generate does (no aborted request)
     if (ev.event === "progress") onProgress(json(ev.data, ev.event) as unknown as FitProgress);
-    else if (ev.event === "done") return json(ev.data, ev.event) as unknown as FitResult;
+    else if (ev.event === "done") result = json(ev.data, ev.event) as unknown as FitResult;
     else if (ev.event === "error") throw new ApiError(`fitting failed: ${String(json(ev.data, ev.event).message ?? ev.data)}`);
   }
+  if (result) return result;
   throw new ApiError("the fitting stream ended before its result (server stopped or connection lost)");
 }
 
