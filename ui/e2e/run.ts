@@ -648,6 +648,10 @@ async function run(): Promise<void> {
     await page.fill("input[name=max_tokens]", "400");
     await page.click("[data-testid=generate]");
     await page.waitForSelector("[data-testid=prompt-progress]", { timeout: 10_000 });
+    const [wait] = await boxes(page, "[data-testid=prompt-progress]");
+    const [conv] = await boxes(page, "[data-testid=conversation]");
+    expect(wait.h < 40 && wait.w > conv.w * 0.8 && wait.y < 900, `prompt progress ${JSON.stringify(wait)} in a conversation ${conv.w} px wide`);
+    expect((await page.locator("[data-testid=prompt-progress] progress").count()) === 1, "no progress bar while the prompt is processed");
     await page.waitForSelector("[data-testid=conversation] .tok", { timeout: GENERATION_MS });
     await page.click("[data-testid=stop]");
     await page.waitForSelector("[data-testid=conversation] [data-testid=run-stats][data-status=cancelled]", { timeout: 10_000 });

@@ -32,6 +32,9 @@ function useNow(active: boolean): number {
   return active ? now : Date.now();
 }
 
+/** Where a model's measured prompt speed is kept between visits, so even a page's first run shows a share done. */
+const promptTpsKey = (model: unknown) => `mlx-entropix.prompt_tps.${String(model)}`;
+
 /** Stream one request into a Run, reporting every intermediate state; never throws. */
 async function streamRun(req: GenerateRequest, report: (r: Run) => void, signal: AbortSignal): Promise<Run> {
   let run = startRun({ messages: req.messages }, Date.now(), req.max_tokens);
@@ -97,6 +100,8 @@ export function App() {
     fetchConfig()
       .then((c) => {
         setConfig(c);
+        const saved = Number(localStorage.getItem(promptTpsKey(c.model.name)));
+        if (saved > 0) setPromptTps((tps) => tps ?? saved);
         setSettings((s) => s ?? defaultSettings(c));
       })
       .catch((e: Error) => setConfigError(e.message));
@@ -129,7 +134,10 @@ export function App() {
     abortRef.current = null;
     setBusy(false);
     const tps = done.map((r) => r.trace.stats?.prompt_tps).find((v) => typeof v === "number" && v > 0);
-    if (tps) setPromptTps(tps);
+    if (tps) {
+      setPromptTps(tps);
+      if (config) localStorage.setItem(promptTpsKey(config.model.name), String(tps));
+    }
   };
 
   const onGenerate = async () => {
