@@ -221,6 +221,21 @@ async function run(): Promise<void> {
     expect(Number.isFinite(Number(lowEnt)), `low_ent field shows ${lowEnt}`);
   });
 
+  await check("the status box names the model, the thresholds' source and the server's queue", page, async () => {
+    const info = await fetch(`${base}/api/config`).then((r) => r.json());
+    expect((await page.locator("[data-testid=status-model]").textContent()) === info.model.name, "no model name in the status");
+    const source = () => page.locator("[data-testid=status-thresholds]").getAttribute("data-source");
+    expect((await source()) === info.presets[info.default_preset].thresholds, `thresholds ${await source()} for the default preset`);
+    await page.selectOption("select[name=preset]", "entropix-paper");
+    expect((await source()) === "published", `entropix-paper runs ${await source()} thresholds`);
+    await page.fill("input[name=low_ent]", "0.2");
+    expect((await source()) === "custom", `an edited threshold shows ${await source()}`);
+    await page.getByText("reset to preset").click();
+    await page.selectOption("select[name=preset]", info.default_preset);
+    await page.locator("[data-testid=status-queue]").waitFor();
+    expect(/0 running.*0 waiting/.test((await page.locator("[data-testid=status-queue]").textContent()) ?? ""), "an idle server does not show 0 running, 0 waiting");
+  });
+
   await check("a disabled Generate says why; the favicon exists; field names are whole", page, async () => {
     expect(await page.locator("[data-testid=generate]").isDisabled(), "Generate enabled with an empty prompt");
     expect(((await page.locator("[data-testid=generate-blocked]").textContent()) ?? "").includes("type a prompt"), "no reason for the disabled Generate");

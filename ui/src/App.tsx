@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useRef, useState } from "react";
-import { fetchConfig, generate, type GenerateRequest, type ServerConfig } from "./api";
+import { fetchConfig, fetchHealth, generate, type GenerateRequest, type ServerConfig } from "./api";
 import { ATTN_THRESHOLD_NAMES, THRESHOLD_NAMES } from "./classify";
 import { ComparePanel, type ComparePair } from "./components/ComparePanel";
 import { AttentionHeatmap } from "./components/AttentionHeatmap";
@@ -12,6 +12,7 @@ import { TokenDetails } from "./components/TokenDetails";
 import { applyEvent, failRun, runFromTrace, startRun, type Run } from "./run";
 import { buildRequest, defaultSettings, nextMessages, reclassifyFor, settingsProblem, type Settings } from "./settings";
 import { download, tokensCsv } from "./export";
+import type { Health } from "./status";
 import { useTheme } from "./theme";
 import { firstProblem } from "./validate";
 import { parseTraceJson, promptMessages, traceToJson, UNIT, type Trace } from "./trace";
@@ -107,6 +108,19 @@ export function App() {
       .catch((e: Error) => setConfigError(e.message));
   }, []);
   useEffect(loadConfig, [loadConfig]);
+
+  // The server's queue (running, waiting) every few seconds; the config again while a first-use fit runs.
+  const [health, setHealth] = useState<Health | null>(null);
+  const fitting = config?.first_fit?.state === "running";
+  useEffect(() => {
+    const poll = () => {
+      fetchHealth().then(setHealth);
+      if (fitting) fetchConfig().then(setConfig, () => undefined);
+    };
+    poll();
+    const id = setInterval(poll, 3000);
+    return () => clearInterval(id);
+  }, [fitting]);
 
   const shown = inspected ?? run;
   const trace = shown?.trace ?? null;
@@ -228,7 +242,7 @@ export function App() {
       </header>
       <div className="body">
         {config && settings ? (
-          <SettingsPanel config={config} settings={settings} onChange={setSettings} onProblem={onFieldProblem} observed={observed} />
+          <SettingsPanel config={config} settings={settings} onChange={setSettings} onProblem={onFieldProblem} observed={observed} health={health} />
         ) : (
           <aside className="settings">
             <h2>Settings</h2>

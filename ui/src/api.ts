@@ -7,6 +7,26 @@
 import { readSSE } from "./sse";
 import { parseBranch, parseStats, parseToken, TraceError, type Branch, type ChatMessage, type Json, type Stats, type TokenRecord } from "./trace";
 
+/** A first-use fit (/api/config `first_fit`, docs/api.md). */
+export interface FirstFit {
+  state: "not_needed" | "running" | "done" | "failed" | string;
+  done?: number;
+  total?: number;
+  tokens?: number;
+  path?: string | null;
+  error?: string | null;
+}
+
+/** /health: the queue, and with a batching server the generations sharing each decode step. */
+export interface Health {
+  status?: string;
+  busy?: boolean;
+  running?: number;
+  waiting?: number;
+  max_batch?: number;
+  queue_size?: number;
+}
+
 /** One SamplerConfig field as the server describes it (mlx_entropix/sampler/config.py: config_fields). */
 export interface ConfigField {
   name: string;
@@ -38,6 +58,10 @@ export interface ServerConfig {
   outcomes: { name: string; label: string }[];
   /** The most prompts a fit (/api/calibrate) takes, and the outcome shares it aims at. */
   fit_prompts_limit?: number;
+  /** Per preset, one line on where its thresholds come from ("fitted for …", "published"). */
+  thresholds?: Record<string, string>;
+  /** A first-use fit of a model without fitted thresholds (docs/api.md). */
+  first_fit?: FirstFit;
   fit_targets?: { argmax: number; high_vent: number; explore: number };
 }
 
@@ -106,6 +130,15 @@ async function request(url: string, init: RequestInit = {}): Promise<Response> {
   }
   if (!res.ok) throw await httpError(res);
   return res;
+}
+
+/** The server's /health (queue and batch state), or null when it does not answer. */
+export async function fetchHealth(signal?: AbortSignal): Promise<Health | null> {
+  try {
+    return (await fetch("/health", { signal })).json();
+  } catch {
+    return null;
+  }
 }
 
 export async function fetchConfig(signal?: AbortSignal): Promise<ServerConfig> {

@@ -4,6 +4,8 @@ import { effectiveConfig, SAMPLING_FIELDS, setOverride, settingsProblem, type Se
 import { FieldName } from "./FieldName";
 import { FitThresholds } from "./FitThresholds";
 import { NumberField } from "./NumberField";
+import { ServerStatus } from "./ServerStatus";
+import type { Health } from "../status";
 
 interface Props {
   config: ServerConfig;
@@ -13,6 +15,8 @@ interface Props {
   onProblem: (name: string, problem: string | null) => void;
   /** Largest entropy and varentropy seen in the current run, so the sliders reach the data. */
   observed: { entropy: number; varentropy: number };
+  /** The server's last /health answer. */
+  health: Health | null;
 }
 
 /**
@@ -20,7 +24,7 @@ interface Props {
  * server's presets; edited fields are highlighted and sent as `config` overrides.
  * Thresholds apply to the charts at once (re-classification), the rest at the next run.
  */
-export function SettingsPanel({ config, settings: s, onChange, onProblem, observed }: Props) {
+export function SettingsPanel({ config, settings: s, onChange, onProblem, observed, health }: Props) {
   const eff = effectiveConfig(config, s);
   const described = new Map(config.config_fields.map((f) => [f.name, f]));
   const problem = settingsProblem(config, s);
@@ -63,6 +67,7 @@ export function SettingsPanel({ config, settings: s, onChange, onProblem, observ
   return (
     <aside className="settings" aria-label="settings">
       <h2>Settings</h2>
+      <ServerStatus config={config} settings={s} health={health} />
       <details className="model-info" data-testid="model-info">
         <summary>Model</summary>
         <table className="kv">
