@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { classify, type Thresholds } from "./classify";
-import { placeLabels, regionBoxes, tokenAxis } from "./layout";
+import { clearBox, clearSpan, placeLabels, regionBoxes, tokenAxis } from "./layout";
 import { makeScale } from "./scale";
 
 describe("tokenAxis", () => {
@@ -51,5 +51,13 @@ describe("placeLabels, stepping", () => {
     expect(placed.map((p) => p.text).sort()).toEqual(["high_ent", "high_vent", "low_ent", "low_vent", "med_ent"]);
     expect(placed.find((p) => p.text === "high_vent")!.y).toBeLessThanOrEqual(200);
     expect(placed.find((p) => p.text === "high_ent")!.y).toBe(36 - 22);
+  });
+});
+
+describe("clearBox", () => {
+  it("puts a region's name in its widest part between the lines crossing it", () => {
+    expect(clearSpan(0, 100, [30])).toEqual([30, 100]);
+    expect(clearSpan(0, 100, [-5, 120])).toEqual([0, 100]);
+    expect(clearBox({ x: 50, y: 10, w: 300, h: 100 }, [280, 400], [60])).toEqual({ x: 50, y: 10, w: 230, h: 50 });
   });
 });

@@ -56,6 +56,21 @@ export function regionBoxes(t: Thresholds, x: (v: number) => number, y: (v: numb
   ];
 }
 
+/** The widest stretch of [a, b] that none of the cuts falls inside: where a name sits clear of the lines. */
+export function clearSpan(a: number, b: number, cuts: number[]): [number, number] {
+  const edges = [a, ...cuts.filter((c) => c > a && c < b).sort((u, v) => u - v), b];
+  let best: [number, number] = [a, a];
+  for (let i = 1; i < edges.length; i++) if (edges[i] - edges[i - 1] > best[1] - best[0]) best = [edges[i - 1], edges[i]];
+  return best;
+}
+
+/** A region's largest part between the threshold lines crossing it (x: vertical lines, y: horizontal ones). */
+export function clearBox(r: Box, xs: number[], ys: number[]): Box {
+  const [x0, x1] = clearSpan(r.x, r.x + r.w, xs);
+  const [y0, y1] = clearSpan(r.y, r.y + r.h, ys);
+  return { x: x0, y: y0, w: x1 - x0, h: y1 - y0 };
+}
+
 export interface Label {
   text: string;
   x: number;

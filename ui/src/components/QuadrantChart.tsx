@@ -1,6 +1,6 @@
 import { useRef, useState, type MouseEvent } from "react";
 import { fmt } from "../format";
-import { LINE_H, placeLabels, regionBoxes, type Label } from "../layout";
+import { clearBox, LINE_H, placeLabels, regionBoxes, type Label } from "../layout";
 import { outcomeColor, shownOutcome, type ColourMode, type Reclassify } from "../outcomes";
 import { makeScale, sqrtTicks, ticks, type ScaleKind } from "../scale";
 import type { TokenRecord } from "../trace";
@@ -55,7 +55,11 @@ export function QuadrantChart({ tokens, second, rc, mode, hover, selected, unit,
   // Threshold names first, outside the frame at their lines (moved outwards when they
   // crowd), then each region's name at its centre; a band too thin for its name (the
   // adaptive band between close varentropy thresholds) is named in the right margin.
-  const fits = (r: { w: number; h: number; outcome: string }) => r.w > r.outcome.length * 6.5 + 4 && r.h > 12;
+  // Each region's name goes in its largest part between the threshold lines that cross it.
+  const xs = t ? (["low_ent", "med_ent", "high_ent"] as const).map((k) => x(t[k])) : [];
+  const ys = t ? (["low_vent", "high_vent"] as const).map((k) => y(t[k])) : [];
+  const spots = regions.map((r) => ({ ...clearBox(r, xs, ys), outcome: r.outcome }));
+  const fits = (r: { w: number; h: number; outcome: string }) => r.w > r.outcome.length * 7.5 + 4 && r.h > 12;
   const labels: ChartLabel[] = t
     ? [
         ...(["low_ent", "med_ent", "high_ent"] as const).map((k) => ({
@@ -74,8 +78,8 @@ export function QuadrantChart({ tokens, second, rc, mode, hover, selected, unit,
           anchor: "start" as const,
           step: { dx: 0, dy: k === "high_vent" ? -LINE_H : LINE_H },
         })),
-        ...regions.filter(fits).map((r) => ({ kind: "region" as const, outcome: r.outcome, text: r.outcome, x: r.x + r.w / 2, y: r.y + r.h / 2 + 4, anchor: "middle" as const })),
-        ...regions
+        ...spots.filter(fits).map((r) => ({ kind: "region" as const, outcome: r.outcome, text: r.outcome, x: r.x + r.w / 2, y: r.y + r.h / 2 + 4, anchor: "middle" as const })),
+        ...spots
           .filter((r) => r.outcome === "adaptive" && !fits(r))
           .map((r) => ({ kind: "region" as const, outcome: r.outcome, text: r.outcome, x: x1 + 4, y: r.y + r.h / 2 + 4, anchor: "start" as const, step: { dx: 0, dy: LINE_H } })),
       ]
