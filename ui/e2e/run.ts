@@ -497,14 +497,20 @@ async function run(): Promise<void> {
     expect(await tokenCount(page, "[data-testid=conversation]") === tokens, "the chat run was thrown away");
   });
 
-  await check("per-layer attention from a live run: the toggle fills the heatmap", page, async () => {
+  await check("a live frog run: the per-layer toggle fills the heatmap, and its own thresholds re-classify no token", page, async () => {
     expect(await page.locator("[data-testid=heatmap-empty]").count() === 1, "a run without per-layer arrays shows a heatmap");
     await page.check("input[name=layers]");
-    await generateInChat(page, "Name a colour.");
+    await page.selectOption("select[name=preset]", "frog");
+    await generateInChat(page, "Which number is larger, 9.9 or 9.11?");
     await page.waitForSelector("[data-testid=conversation] [data-testid=run-stats][data-status=done]", { timeout: GENERATION_MS });
     const info = await fetch(`${base}/api/config`).then((r) => r.json());
     const layers = Number(await page.locator("[data-testid=heatmap] canvas").getAttribute("data-layers"));
     expect(layers === info.model.n_layers, `heatmap of ${layers} layers, the model has ${info.model.n_layers}`);
+    // The issue's case: frog's tokens re-classified by frog's own thresholds (all six signals) stay as they are.
+    await page.click("[data-testid=mode-reclassified]");
+    expect((await changedCounter(page)) === 0, `frog's own thresholds change ${await changedCounter(page)} of its tokens`);
+    await page.getByRole("radio", { name: "actual outcome" }).click();
+    await page.selectOption("select[name=preset]", info.default_preset);
     await page.uncheck("input[name=layers]");
   });
 
