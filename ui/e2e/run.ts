@@ -106,6 +106,7 @@ async function waitFor(url: string, child: ChildProcess, logName: string, second
 
 async function check(name: string, page: Page, fn: () => Promise<void>): Promise<void> {
   const t0 = Date.now();
+  log(`check: ${name}`);
   try {
     await fn();
     passed++;
@@ -199,7 +200,11 @@ async function run(): Promise<void> {
   const pageErrors: string[] = [];
   page.on("pageerror", (e) => pageErrors.push(e.message));
   const aborted: string[] = [];
-  page.on("requestfailed", (r) => aborted.push(`${r.url()} ${r.failure()?.errorText ?? ""}`));
+  const t0 = Date.now();
+  page.on("requestfailed", (r) => aborted.push(`${r.url()} ${r.failure()?.errorText ?? ""} at ${((Date.now() - t0) / 1000).toFixed(1)} s (${(r.postData() ?? "").slice(0, 90)})`));
+  page.on("requestfinished", (r) => {
+    if (r.url().includes("/api/")) log(`finished ${r.url()} at ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  });
   const missing: string[] = [];
   page.on("response", (r) => {
     if (r.status() === 404) missing.push(r.url());
@@ -589,7 +594,7 @@ async function run(): Promise<void> {
 
   await check("a study's eval run: accuracy against tokens, k curve, categories, choices, items side by side", page, async () => {
     await page.selectOption("select[name=eval-run]", "study");
-    await page.waitForSelector("[data-testid=accuracy-tokens] g.method-point");
+    await page.waitForSelector("[data-testid=accuracy-tokens] g.method-point[data-method=frog]");
     const methods = Object.keys(study[0].methods);
     const shown = await page.locator("[data-testid=accuracy-tokens] g.method-point").evaluateAll((els) => els.map((e) => e.getAttribute("data-method")));
     expect(shown.join() === methods.join(), `points ${shown.join()} for methods ${methods.join()}`);

@@ -15,7 +15,8 @@ export function ServerStatus({ config, settings, health }: { config: ServerConfi
       <div title={t.detail}>
         <span className="muted">thresholds</span>{" "}
         <b className={`thr-${t.source}`} data-testid="status-thresholds" data-source={t.source}>{t.source}</b>{" "}
-        <span className="muted">{t.source === "none" ? t.detail : t.detail === t.source ? "" : t.detail}</span>
+        {/* The fit file's path stays in the tooltip: the box is narrow. */}
+        <span className="muted">{t.detail === t.source ? "" : t.detail.replace(/\s*\(.*\)$/, "").replace(/^fitted /, "")}</span>
       </div>
       {fit ? (
         <div className={fit.failed ? "problem" : ""} data-testid="status-first-fit">
