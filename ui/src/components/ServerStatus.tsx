@@ -16,7 +16,7 @@ export function ServerStatus({ config, settings, health }: { config: ServerConfi
         <span className="muted">thresholds</span>{" "}
         <b className={`thr-${t.source}`} data-testid="status-thresholds" data-source={t.source}>{t.source}</b>{" "}
         {/* The fit file's path stays in the tooltip: the box is narrow. */}
-        <span className="muted">{t.detail === t.source ? "" : t.detail.replace(/\s*\(.*\)$/, "").replace(/^fitted /, "")}</span>
+        <span className="muted">{t.detail === t.source ? "" : t.detail.replace(/\s*\([^()]*\/[^()]*\)$/, "").replace(/^fitted /, "")}</span>
       </div>
       {fit ? (
         <div className={fit.failed ? "problem" : ""} data-testid="status-first-fit">
