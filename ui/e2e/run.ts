@@ -546,6 +546,10 @@ async function run(): Promise<void> {
     expect(Math.abs(drawn.px - drawn.css) < 1, `the canvas is ${drawn.px} px drawn into ${drawn.css} css px: labels shrink`);
     const scroll = await page.locator("[data-testid=heatmap-scroll]").evaluate((e) => ({ sw: e.scrollWidth, cw: e.clientWidth }));
     expect(scroll.sw > scroll.cw, `450 tokens do not scroll (${scroll.sw} in ${scroll.cw})`);
+    await page.locator("[data-testid=heatmap-scroll]").evaluate((e) => { e.scrollLeft = e.scrollWidth; });
+    const [box] = await boxes(page, "[data-testid=heatmap-scroll]");
+    const [names] = await boxes(page, "[data-testid=heatmap-labels]");
+    expect(Math.abs(names.x - box.x) < 1.5 && names.text.startsWith("L0"), `scrolled to the end, the layer names are at ${names.x} (box at ${box.x}): "${names.text}"`);
     await page.selectOption("select[name=heatmap-zoom]", "8");
     expect(Number(await canvas.getAttribute("width")) === 34 + 450 * 8, "zoom 8 px/token did not widen the heatmap");
     const path = await download(page, () => page.locator("[data-testid=export-heatmap] button", { hasText: "SVG" }).click(), "heatmap.svg");

@@ -97,6 +97,14 @@ export function AttentionHeatmap({ tokens, focus, onSelect }: Props) {
         {g.layers} layers × {tokens.length} tokens, mean over heads, {fmt(g.lo)} (dark) to {fmt(g.hi)} (bright)
       </p>
       <div className="heatmap-scroll" ref={scrollRef} data-testid="heatmap-scroll">
+        {/* The layer names stay at the left edge while the tokens scroll under them. */}
+        <div className="heatmap-labels" data-testid="heatmap-labels" style={{ width: LABEL_W, marginRight: -LABEL_W, height: g.layers * CELL_H }}>
+          {Array.from({ length: g.layers }, (_, l) => l)
+            .filter((l) => l % Math.max(1, Math.ceil(g.layers / 8)) === 0)
+            .map((l) => (
+              <span key={l} style={{ top: l * CELL_H }}>L{l}</span>
+            ))}
+        </div>
         <canvas
           ref={canvasRef}
           width={width}
