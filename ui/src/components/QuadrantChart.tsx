@@ -59,7 +59,8 @@ export function QuadrantChart({ tokens, second, rc, mode, hover, selected, unit,
   const xs = t ? (["low_ent", "med_ent", "high_ent"] as const).map((k) => x(t[k])) : [];
   const ys = t ? (["low_vent", "high_vent"] as const).map((k) => y(t[k])) : [];
   const spots = regions.map((r) => ({ ...clearBox(r, xs, ys), outcome: r.outcome }));
-  const fits = (r: { w: number; h: number; outcome: string }) => r.w > r.outcome.length * 7.5 + 4 && r.h > 12;
+  // A 12 px bold name needs about 7.5 px a letter and 18 px of height clear of the lines.
+  const fits = (r: { w: number; h: number; outcome: string }) => r.w > r.outcome.length * 7.5 + 4 && r.h > 18;
   const labels: ChartLabel[] = t
     ? [
         ...(["low_ent", "med_ent", "high_ent"] as const).map((k) => ({
