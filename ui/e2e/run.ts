@@ -8,7 +8,7 @@
  * Run with `bun run e2e` (which builds ui/dist first).
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -174,6 +174,8 @@ function longTrace(source: string, n: number, path: string): void {
 
 async function run(): Promise<void> {
   mkdirSync(SHOTS, { recursive: true });
+  // A failure's screenshot from an earlier run must not pass for one of this run.
+  for (const f of readdirSync(SHOTS)) if (f.startsWith("failed-")) rmSync(join(SHOTS, f));
   const evalRoot = join(TMP, "evals");
   runSync("uv", ["run", "mlx_main.py", "eval", "--n", "2", "--max-tokens", "4", "--methods", "greedy,entropix", "--out", join(evalRoot, "smoke")], "eval fixture");
   runSync("uv", ["run", "python", join(UI, "e2e", "study_fixture.py"), join(evalRoot, "smoke"), join(evalRoot, "study")], "study-shaped eval fixture");
