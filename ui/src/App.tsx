@@ -336,7 +336,7 @@ export function App() {
           </section>
 
           <div hidden={tab !== "evals"}>
-            <EvalsPanel onOpenTrace={(t, source) => inspect(runFromTrace(t, source))} />
+            <EvalsPanel active={tab === "evals"} onOpenTrace={(t, source) => inspect(runFromTrace(t, source))} />
           </div>
           {tab === "evals" ? null : tab === "compare" ? (
             <ComparePanel pair={pair} config={config} unit={unit} rc={reclassifyFor(config, settings, pair.entropix?.trace ?? null)} now={now} onInspect={inspect} />

@@ -8,6 +8,8 @@ import { AccuracyTokens } from "./AccuracyTokens";
 interface Props {
   /** Open an item's trace in the chat view's charts. */
   onOpenTrace: (trace: Trace, source: string) => void;
+  /** Whether the tab shows: the list of runs is read again each time it does (new runs appear). */
+  active: boolean;
 }
 
 /**
@@ -15,14 +17,14 @@ interface Props {
  * against tokens, the method comparison, then every item with every method's answer.
  * It stays mounted while other tabs show, so the open run survives a look at a trace.
  */
-export function EvalsPanel({ onOpenTrace }: Props) {
+export function EvalsPanel({ onOpenTrace, active }: Props) {
   const [runs, setRuns] = useState<{ root: string; runs: EvalRunInfo[] } | null>(null);
   const [run, setRun] = useState<EvalRun | null>(null);
   const [error, setError] = useState<string | null>(null);
 
   useEffect(() => {
-    listEvals().then(setRuns, (e: Error) => setError(e.message));
-  }, []);
+    if (active) listEvals().then(setRuns, (e: Error) => setError(e.message));
+  }, [active]);
 
   const open = (dir: string) => {
     setError(null);
