@@ -45,12 +45,12 @@ describe("placeLabels", () => {
 
 describe("placeLabels, stepping", () => {
   it("moves a crowded label the way it says, and keeps all five threshold names when two thresholds nearly coincide", () => {
-    const vent = ["high_vent", "low_vent"].map((text, i) => ({ text, x: 400, y: 200 + i, anchor: "start" as const, step: { dx: 0, dy: i ? 11 : -11 } }));
-    const ent = ["low_ent", "med_ent", "high_ent"].map((text) => ({ text, x: 120, y: 36, anchor: "middle" as const, step: { dx: 0, dy: -11 } }));
+    const vent = ["high_vent", "low_vent"].map((text, i) => ({ text, x: 400, y: 200 + i, anchor: "start" as const, size: 9, step: { dx: 0, dy: i ? 12 : -12 } }));
+    const ent = ["low_ent", "med_ent", "high_ent"].map((text) => ({ text, x: 120, y: 36, anchor: "middle" as const, size: 9, step: { dx: 0, dy: -12 } }));
     const placed = placeLabels([...ent, ...vent]);
     expect(placed.map((p) => p.text).sort()).toEqual(["high_ent", "high_vent", "low_ent", "low_vent", "med_ent"]);
     expect(placed.find((p) => p.text === "high_vent")!.y).toBeLessThanOrEqual(200);
-    expect(placed.find((p) => p.text === "high_ent")!.y).toBe(36 - 22);
+    expect(placed.find((p) => p.text === "high_ent")!.y).toBe(36 - 24);
   });
 });
 

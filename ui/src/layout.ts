@@ -78,17 +78,19 @@ export interface Label {
   anchor: "start" | "middle" | "end";
   /** The way to move it, one step a try, when it would collide (default: a line down). */
   step?: { dx: number; dy: number };
+  /** Font size in px (default 10): bigger names take more room. */
+  size?: number;
 }
 
 export type Placed<L extends Label> = L & { box: Box };
 
-const CHAR_W = 6.2;
-export const LINE_H = 11;
 
+/** A label's box, from its font size: about 0.65 em a character (bold or monospace), 1.25 em high (as the browser measures text). */
 function labelBox(l: Label): Box {
-  const w = l.text.length * CHAR_W;
+  const size = l.size ?? 10;
+  const w = l.text.length * size * 0.65;
   const x = l.anchor === "start" ? l.x : l.anchor === "end" ? l.x - w : l.x - w / 2;
-  return { x, y: l.y - LINE_H + 2, w, h: LINE_H };
+  return { x, y: l.y - size, w, h: size * 1.25 };
 }
 
 function overlaps(a: Box, b: Box): boolean {
@@ -103,7 +105,7 @@ function overlaps(a: Box, b: Box): boolean {
 export function placeLabels<L extends Label>(labels: L[], tries = 5): Placed<L>[] {
   const placed: Placed<L>[] = [];
   for (const l of labels) {
-    const step = l.step ?? { dx: 0, dy: LINE_H };
+    const step = l.step ?? { dx: 0, dy: Math.ceil((l.size ?? 10) * 1.25) + 1 };
     for (let k = 0; k <= tries; k++) {
       const moved = { ...l, x: l.x + k * step.dx, y: l.y + k * step.dy };
       const box = labelBox(moved);

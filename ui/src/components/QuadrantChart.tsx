@@ -1,6 +1,6 @@
 import { useRef, useState, type MouseEvent } from "react";
 import { fmt } from "../format";
-import { clearBox, LINE_H, placeLabels, regionBoxes, type Label } from "../layout";
+import { clearBox, placeLabels, regionBoxes, type Label } from "../layout";
 import { outcomeColor, shownOutcome, type ColourMode, type Reclassify } from "../outcomes";
 import { makeScale, sqrtTicks, ticks, type ScaleKind } from "../scale";
 import type { TokenRecord } from "../trace";
@@ -69,7 +69,8 @@ export function QuadrantChart({ tokens, second, rc, mode, hover, selected, unit,
           x: x(t[k]),
           y: y1 - 4,
           anchor: "middle" as const,
-          step: { dx: 0, dy: -LINE_H },
+          step: { dx: 0, dy: -12 },
+          size: 9,
         })),
         ...(["high_vent", "low_vent"] as const).map((k) => ({
           kind: "threshold" as const,
@@ -77,12 +78,13 @@ export function QuadrantChart({ tokens, second, rc, mode, hover, selected, unit,
           x: x1 + 4,
           y: y(t[k]) + 3,
           anchor: "start" as const,
-          step: { dx: 0, dy: k === "high_vent" ? -LINE_H : LINE_H },
+          step: { dx: 0, dy: k === "high_vent" ? -12 : 12 },
+          size: 9,
         })),
-        ...spots.filter(fits).map((r) => ({ kind: "region" as const, outcome: r.outcome, text: r.outcome, x: r.x + r.w / 2, y: r.y + r.h / 2 + 4, anchor: "middle" as const })),
+        ...spots.filter(fits).map((r) => ({ kind: "region" as const, outcome: r.outcome, text: r.outcome, x: r.x + r.w / 2, y: r.y + r.h / 2 + 4, anchor: "middle" as const, size: 12 })),
         ...spots
           .filter((r) => r.outcome === "adaptive" && !fits(r))
-          .map((r) => ({ kind: "region" as const, outcome: r.outcome, text: r.outcome, x: x1 + 4, y: r.y + r.h / 2 + 4, anchor: "start" as const, step: { dx: 0, dy: LINE_H } })),
+          .map((r) => ({ kind: "region" as const, outcome: r.outcome, text: r.outcome, x: x1 + 4, y: r.y + r.h / 2 + 4, anchor: "start" as const, step: { dx: 0, dy: 16 }, size: 12 })),
       ]
     : [];
   const placed = placeLabels(labels);
