@@ -147,6 +147,7 @@ export function App() {
   const finish = (...done: Run[]) => {
     abortRef.current = null;
     setBusy(false);
+    fetchHealth().then(setHealth); // the queue as it is now, not as at the last poll
     const tps = done.map((r) => r.trace.stats?.prompt_tps).find((v) => typeof v === "number" && v > 0);
     if (tps) {
       setPromptTps(tps);
