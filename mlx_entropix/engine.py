@@ -9,15 +9,15 @@ per sequence (packed.py). The generation loop (generate.py) and branching
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
-from typing import Callable
 
 import mlx.core as mx
 import numpy as np
 
+from .blas import use_threads
 from .load import LoadedModel
 from .metrics import SIGNALS, log_softmax, token_signals
 from .packed import Row, pack_step
+from .requests import SEED_LIMIT, GenerationOptions, MetricsLevel  # noqa: F401 (their home before requests.py)
 from .sampler import SamplerConfig, compiled_decide
 from .sampler.decide import OUTCOME_CODES
 from .sync import SyncCounter
@@ -28,44 +28,6 @@ PREFILL_CHUNK = 512
 
 class GenerationError(ValueError):
     """A generation request that cannot run (e.g. a prompt longer than the context)."""
-
-
-SEED_LIMIT = 2**64  # MLX keys are unsigned 64-bit
-
-
-class MetricsLevel(StrEnum):
-    """What a decode step measures. The entropix rules read every signal, so
-    only ALL can drive them; LOGITS (no attention statistics, those signals
-    are zero) and NONE (every signal zero) are for greedy decoding and the
-    baseline, whose choices do not depend on them."""
-
-    ALL = "all"
-    LOGITS = "logits"
-    NONE = "none"
-
-
-@dataclass
-class GenerationOptions:
-    max_tokens: int = 256
-    seed: int = 0
-    metrics: MetricsLevel = MetricsLevel.ALL  # a plain "all" | "logits" | "none" is converted
-    layers: bool = False  # include per-layer, per-head attention arrays in the records
-    cancelled: Callable[[], bool] | None = None
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.seed < SEED_LIMIT:
-            raise ValueError(f"the seed must be in [0, 2**64), got {self.seed}")
-        try:
-            self.metrics = MetricsLevel(self.metrics)
-        except ValueError:
-            raise ValueError(f"metrics must be one of {', '.join(MetricsLevel)}, "
-                             f"got {self.metrics!r}") from None
-
-    def check_sampler(self, cfg: SamplerConfig) -> None:
-        """Refuse entropix rules fed by zeros: they need every signal measured."""
-        if not cfg.greedy and self.metrics is not MetricsLevel.ALL:
-            raise ValueError(f"the entropix sampler decides from every metric, but metrics is "
-                             f"{self.metrics.value!r}: use metrics 'all', or the greedy preset")
 
 
 @dataclass
@@ -92,6 +54,7 @@ class Engine:
 
     def forward(self, tokens: mx.array, cache: list, key: mx.array, think_allowed: bool) -> Step:
         """Feed tokens [B, L]; decide the next token of each row from the last position."""
+        use_threads(*tokens.shape)
         if tokens.shape[1] > 1:
             self.lm.model.forward(tokens[:, :-1], cache)
             tokens = tokens[:, -1:]
@@ -111,6 +74,7 @@ class Engine:
     def prefill(self, prompt: list[int], cache: list) -> None:
         """All prompt tokens but the last, in chunks, through the fused attention."""
         ids = mx.array(prompt[:-1], dtype=mx.int32)[None]
+        use_threads(1, ids.shape[1])
         for start in range(0, ids.shape[1], PREFILL_CHUNK):
             self.lm.model.forward(ids[:, start:start + PREFILL_CHUNK], cache)
             mx.eval([c.state for c in cache])

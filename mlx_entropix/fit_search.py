@@ -23,7 +23,7 @@ from .eval.dataset import EvalItem, file_sha256
 from .eval.runner import run_eval
 from .eval.store import RunSettings
 from .load import LoadedModel
-from .methods import MethodSpec
+from .methods import MethodSpec, for_model
 from .runner import run
 from .sampler import get_preset
 from .trace import Trace
@@ -65,6 +65,7 @@ def choose(results: list[CandidateResult]) -> CandidateResult:
 def run_on_dev(lm: LoadedModel, specs: list[MethodSpec], items: list[EvalItem], dataset: Path,
                out: Path, max_tokens: int, seed: int) -> dict[str, Any]:
     """The eval harness's summary of `specs` answering the dev items (resumable in `out`)."""
+    specs = list(for_model(tuple(specs), lm))
     settings = RunSettings(dataset=str(dataset), dataset_sha256=file_sha256(dataset),
                            methods=tuple(s.label for s in specs), n=len(items), seed=seed,
                            max_tokens=max_tokens, model=lm.name, split="dev",

@@ -12,8 +12,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import Counter
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import mlx.core as mx
 import mlx.nn as nn
@@ -21,68 +20,19 @@ from mlx_lm.generate import stream_generate as mlx_lm_stream_generate
 from mlx_lm.sample_utils import make_sampler
 from mlx_lm.tokenizer_utils import TokenizerWrapper
 
-from .engine import Engine, GenerationError, GenerationOptions
+from .blas import use_threads
+from .engine import Engine, GenerationError
 from .generate import GenerationResponse, peak_memory_gb, stream_generate
 from .load import LoadedModel, load
+from .methods import MethodSpec, for_model
 from .metrics import log_softmax, token_signals
 from .packed import pack_step
-from .sampler import Decision, SamplerConfig, get_preset
-from .sampler.config import DEFAULT_PRESET, MAX_TEMPERATURE
-from .sampler.fitted import describe_thresholds, resolve_preset
+from .requests import GenerationOptions, NormalParams, RunRequest
+from .sampler import Decision, get_preset
+from .sampler.fitted import describe_thresholds
 from .sync import SyncCounter
 from .text import checked_text
 from .trace import Stats, Trace
-
-if TYPE_CHECKING:
-    from .methods import MethodSpec
-
-METHODS = ("entropix", "greedy", "normal")
-
-
-@dataclass(frozen=True)
-class NormalParams:
-    """The plain-sampling baseline's parameters (the original entropix baseline's)."""
-
-    temperature: float = 0.666
-    top_p: float = 0.9
-    min_p: float = 0.03
-    top_k: int = 0
-
-    def check(self, vocab_size: int | None = None) -> "NormalParams":
-        """Refuse what mlx-lm's sampler cannot take; top_k against the model's
-        vocabulary when it is known (mlx-lm wants 0 < top_k < vocabulary)."""
-        if not 0 <= self.temperature <= MAX_TEMPERATURE:
-            raise ValueError(f"temperature must be in [0, {MAX_TEMPERATURE:g}], got {self.temperature}")
-        if not 0 < self.top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
-        if not 0 <= self.min_p < 1:
-            raise ValueError(f"min_p must be in [0, 1), got {self.min_p}")
-        if self.top_k < 0:
-            raise ValueError(f"top_k must be >= 0 (0 = off), got {self.top_k}")
-        if vocab_size is not None and self.top_k >= vocab_size:
-            raise ValueError(f"top_k must be below the model's vocabulary of {vocab_size} tokens "
-                             f"(0 = off), got {self.top_k}")
-        return self
-
-
-@dataclass
-class RunRequest:
-    messages: list[dict[str, str]] | None = None
-    prompt: str | None = None  # raw text, no chat template
-    method: str = "entropix"
-    config: SamplerConfig | None = None
-    preset: str = DEFAULT_PRESET
-    normal: NormalParams = NormalParams()
-    options: GenerationOptions = dataclasses.field(default_factory=GenerationOptions)
-    label: str | None = None  # the method's name in an eval or a comparison, kept in the trace
-
-    def sampler_config(self, lm: LoadedModel) -> SamplerConfig:
-        """The config itself, else the preset as it applies to this model."""
-        if self.method not in METHODS:
-            raise ValueError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
-        if self.method == "greedy":
-            return get_preset("greedy")
-        return self.config or resolve_preset(self.preset, lm)
 
 
 class _Recording(nn.Module):
@@ -103,6 +53,7 @@ class _Recording(nn.Module):
 
     def __call__(self, tokens: mx.array, cache: list | None = None) -> mx.array:
         single = tokens.shape[1] == 1
+        use_threads(*tokens.shape)
         logits, stats = self.inner.forward(tokens, cache, with_stats=single)
         if single:
             self.stats.append(stats)
@@ -198,8 +149,7 @@ def start_run(lm: LoadedModel, req: RunRequest, syncs: SyncCounter | None = None
                    "normal": dataclasses.asdict(req.normal), "config": cfg.to_dict()}
         stream = normal_stream(lm, ids, req.normal, req.options)
     else:
-        preset = "greedy" if req.method == "greedy" else req.preset if req.config is None else "custom"
-        sampler = {"method": req.method, "preset": preset, "thresholds": describe_thresholds(cfg, lm),
+        sampler = {"method": req.method, "preset": req.preset_name, "thresholds": describe_thresholds(cfg, lm),
                    "seed": req.options.seed, "config": cfg.to_dict()}
         stream = stream_generate(lm, ids, cfg, req.options, syncs)
     if req.label is not None:
@@ -243,13 +193,16 @@ def run(lm: LoadedModel, req: RunRequest,
     return finish_trace(trace, last, time.perf_counter() - start)
 
 
-def make_generate(model_ref: str | None
-                  ) -> Callable[[list[dict[str, str]], MethodSpec, int, int], Trace]:
-    """For the evaluation harness: (messages, method, seed, max_tokens) -> Trace."""
+def make_generate(model_ref: str | None, specs: tuple[MethodSpec, ...]
+                  ) -> tuple[Callable[[list[dict[str, str]], MethodSpec, int, int], Trace],
+                             tuple[MethodSpec, ...]]:
+    """For the evaluation harness: loads the model and returns (messages,
+    method, seed, max_tokens) -> Trace, and `specs` resolved against the
+    model, which are what the harness must run and record."""
     lm = load(model_ref)
 
     def generate(messages: list[dict[str, str]], method: MethodSpec, seed: int, max_tokens: int) -> Trace:
         options = GenerationOptions(max_tokens=max_tokens, seed=seed)
         return run(lm, method.request(messages, options))
 
-    return generate
+    return generate, for_model(specs, lm)

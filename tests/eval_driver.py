@@ -15,7 +15,7 @@ import mlx_entropix
 from mlx_entropix.eval.cli import eval_command
 
 engine = types.ModuleType("mlx_entropix.runner")
-engine.make_generate = lambda model_ref: make_fake_generate(float(os.environ.get("EVAL_FAKE_SLEEP", "0")))
+engine.make_generate = lambda model_ref, specs: (make_fake_generate(float(os.environ.get("EVAL_FAKE_SLEEP", "0"))), specs)
 sys.modules["mlx_entropix.runner"] = engine
 mlx_entropix.runner = engine
 

@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Iterator, Optional
 import typer
 
 from mlx_entropix.eval.cli import eval_command
-from mlx_entropix.methods import NORMAL, MethodSpec, resolve_methods
+from mlx_entropix.methods import NORMAL, MethodSpec, for_model, resolve_methods
 from mlx_entropix.prompts import BUILTIN_PROMPTS, DEFAULT_CSV, Prompt, load_prompt_csv
+from mlx_entropix.requests import SEED_LIMIT, NormalParams
 from mlx_entropix.sampler.config import DEFAULT_PRESET, PRESETS, get_preset, load_config
 from mlx_entropix.text import checked_text, decoded_text
 from mlx_entropix.trace import Trace, load_trace
@@ -29,7 +30,6 @@ if TYPE_CHECKING:  # the model, plots and generation load on first use: --help s
     from rich.console import Console
 
     from mlx_entropix.load import LoadedModel
-    from mlx_entropix.runner import NormalParams
 
     from .jobs import Job, Settings
 
@@ -121,8 +121,6 @@ def normal_params(methods: tuple[MethodSpec, ...], temp: float | None, top_p: fl
         raise ValueError("--temp, --top-p, --min-p and --top-k set the normal baseline: "
                          "add --normal or --compare")
     try:
-        from mlx_entropix.runner import NormalParams
-
         return NormalParams(**given).check()
     except ValueError as e:
         raise ValueError(f"bad --temp/--top-p/--min-p/--top-k value: {e}") from None
@@ -203,8 +201,6 @@ def generate(
         methods = choose_methods(normal, compare, preset, config)
         if max_tokens < 1:
             raise ValueError(f"--max-tokens must be at least 1, got {max_tokens}")
-        from mlx_entropix.engine import SEED_LIMIT
-
         if not 0 <= seed < SEED_LIMIT:
             raise ValueError(f"--seed must be in [0, 2**64), got {seed}")
         if system_prompt is not None:
@@ -220,6 +216,7 @@ def generate(
 
         out = make_console(color=not no_color and sys.stdout.isatty(), file=sys.stdout)
         lm = load(model, weights)
+        methods = for_model(methods, lm)  # what runs is what the tables and traces record
         settings = Settings(max_tokens=min(max_tokens, lm.context_length), seed=seed,
                             system_prompt=system_prompt, normal=params, layers=layers)
 

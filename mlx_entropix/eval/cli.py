@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..methods import MethodError, resolve_methods
+from ..methods import MethodError, MethodSpec, resolve_methods
 from ..sampler import ConfigError
 from .dataset import EvalItem, file_sha256, load_dataset, select_split, spread
 from .distributed import Group, init_distributed
@@ -90,26 +90,19 @@ def eval_command(
         items = select_items(select_split(load_dataset(dataset), split, dataset), n, dataset)
         out_dir = out or Path("out") / f"eval-{dataset.stem}"
         group = init_distributed() if distributed else Group()
-        settings = RunSettings(
-            dataset=str(dataset),
-            dataset_sha256=file_sha256(dataset),
-            methods=tuple(s.label for s in specs),
-            n=len(items),
-            seed=seed,
-            max_tokens=max_tokens,
-            model=model,
-            world_size=group.size,
-            split=split,
-            configs={s.label: s.describe() for s in specs},
-        )
-        check_settings(out_dir, settings, resume)
+        if not resume:  # a clash with an earlier run is refused before the model loads
+            check_settings(out_dir, _settings(dataset, specs, items, seed, max_tokens, model, group, split),
+                           resume)
         from ..runner import make_generate
 
+        # Presets resolved once against the loaded model: settings.json records what runs.
+        generate, specs = make_generate(model, specs)
+        settings = _settings(dataset, specs, items, seed, max_tokens, model, group, split)
         summary = run_eval(
             items,
             settings,
             specs,
-            make_generate(model),
+            generate,
             out_dir,
             resume=resume,
             group=group,
@@ -120,3 +113,20 @@ def eval_command(
         raise typer.Exit(2) from None
     if summary is not None:
         _print_summary(summary, out_dir)
+
+
+def _settings(dataset: Path, specs: tuple[MethodSpec, ...], items: list[EvalItem], seed: int,
+              max_tokens: int, model: Optional[str], group: Group, split: str) -> RunSettings:
+    """What a result means: resume must match it. `configs` are the methods as given."""
+    return RunSettings(
+        dataset=str(dataset),
+        dataset_sha256=file_sha256(dataset),
+        methods=tuple(s.label for s in specs),
+        n=len(items),
+        seed=seed,
+        max_tokens=max_tokens,
+        model=model,
+        world_size=group.size,
+        split=split,
+        configs={s.label: s.describe() for s in specs},
+    )
