@@ -42,7 +42,8 @@ def main(smoke: Path, out: Path) -> None:
         records.append({"index": index, "id": item.id, "category": item.category, "question": item.question,
                         "choices": item.choices, "kind": item.kind, "answer": item.answer, "gold": item.gold,
                         "seed": index, "model": "SmolLM2-135M-Instruct", "methods": results})
-    configs = {label: {"method": label.split("@")[0], **({"k": k} if k else {})} for label, (_, _, k) in METHODS.items()}
+    configs = {label: {"source": f"made up ({label})", "method": label.split("@")[0], **({"k": k} if k else {})}
+               for label, (_, _, k) in METHODS.items()}
     settings = RunSettings(dataset=str(DATASET), dataset_sha256=file_sha256(DATASET), methods=tuple(METHODS),
                            n=len(records), seed=0, max_tokens=48, model=None, configs=configs)
     (out / SETTINGS_FILE).write_text(json.dumps(settings.to_dict()))
