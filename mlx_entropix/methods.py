@@ -46,21 +46,22 @@ class MethodSpec:
         return {"source": self.source, "config": None if self.config is None else self.config.to_dict()}
 
     def request(self, messages: list[dict[str, str]], options: GenerationOptions,
-                normal: NormalParams | None = None) -> RunRequest:
-        """The runner request that generates `messages` with this method. The
-        runner (and with it the model code) is imported only here, so the eval
-        harness resolves and records methods without loading a model."""
+                normal: NormalParams | None = None, prefix_ids: tuple[int, ...] = ()) -> RunRequest:
+        """The runner request that generates `messages` with this method (after
+        the forced answer start `prefix_ids`, if any). The runner (and with it
+        the model code) is imported only here, so the eval harness resolves and
+        records methods without loading a model."""
         from .runner import NormalParams, RunRequest
 
         if self.is_normal:
             normal = normal or NormalParams()
             return RunRequest(messages=messages, method=NORMAL, normal=normal, options=options,
-                              label=self.label)
+                              label=self.label, prefix_ids=prefix_ids)
         if self.source == "preset":
             return RunRequest(messages=messages, method="entropix", preset=self.label, options=options,
-                              label=self.label)
+                              label=self.label, prefix_ids=prefix_ids)
         return RunRequest(messages=messages, method="entropix", config=self.config, options=options,
-                          label=self.label)
+                          label=self.label, prefix_ids=prefix_ids)
 
 
 def known_names() -> str:

@@ -13,7 +13,7 @@ import dataclasses
 import time
 from collections import Counter
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import Any, Callable, Iterator
 
 import mlx.core as mx
 import mlx.nn as nn
@@ -23,7 +23,7 @@ from mlx_lm.tokenizer_utils import TokenizerWrapper
 
 from .engine import Engine, GenerationError, GenerationOptions
 from .generate import GenerationResponse, peak_memory_gb, stream_generate
-from .load import LoadedModel, load
+from .load import LoadedModel
 from .metrics import log_softmax, token_signals
 from .packed import pack_step
 from .sampler import Decision, SamplerConfig, get_preset
@@ -32,9 +32,6 @@ from .sampler.fitted import describe_thresholds, resolve_preset
 from .sync import SyncCounter
 from .text import checked_text
 from .trace import Stats, Trace
-
-if TYPE_CHECKING:
-    from .methods import MethodSpec
 
 METHODS = ("entropix", "greedy", "normal")
 
@@ -75,6 +72,11 @@ class RunRequest:
     normal: NormalParams = NormalParams()
     options: GenerationOptions = dataclasses.field(default_factory=GenerationOptions)
     label: str | None = None  # the method's name in an eval or a comparison, kept in the trace
+    # Forced start of the answer (CoT decoding's first token, a branch's path so
+    # far): fed after the prompt, then the method continues. The forced tokens
+    # are part of the answer's text (trace.prompt["prefix"] holds them); they are
+    # not counted as generated, since the model did not choose them here.
+    prefix_ids: tuple[int, ...] = ()
 
     def sampler_config(self, lm: LoadedModel) -> SamplerConfig:
         """The config itself, else the preset as it applies to this model."""
@@ -162,8 +164,23 @@ def normal_stream(lm: LoadedModel, prompt: list[int], params: NormalParams,
             return
 
 
+def _with_prefix(lm: LoadedModel, ids: list[int], header: dict[str, Any], prefix: tuple[int, ...]
+                 ) -> tuple[list[int], dict[str, Any]]:
+    """The prompt followed by the forced start of the answer, recorded in the header."""
+    if not prefix:
+        return ids, header
+    vocab = lm.model.args.vocab_size
+    bad = [t for t in prefix if not 0 <= t < vocab]
+    if bad:
+        raise ValueError(f"prefix_ids: token id {bad[0]} is outside the vocabulary (0..{vocab - 1})")
+    detok = lm.tokenizer.detokenizer()
+    text = "".join(detok.add(t) for t in prefix) + detok.finalize()
+    ids = ids + list(prefix)
+    return ids, {**header, "n_tokens": len(ids), "prefix": {"ids": list(prefix), "text": text}}
+
+
 def prompt_tokens(lm: LoadedModel, req: RunRequest) -> tuple[list[int], dict[str, Any]]:
-    """The prompt's token ids and the trace's prompt header."""
+    """The prompt's token ids (with the forced answer prefix, if any) and the trace's prompt header."""
     if req.messages is not None:
         if not req.messages:
             raise ValueError("messages is empty: give at least one user message")
@@ -171,11 +188,13 @@ def prompt_tokens(lm: LoadedModel, req: RunRequest) -> tuple[list[int], dict[str
             checked_text(m["content"], f"messages[{i}].content")
         text = lm.tokenizer.chat_prompt(req.messages)
         ids = lm.tokenizer.prompt_tokens(req.messages)
-        return ids, {"messages": req.messages, "text": text, "n_tokens": len(ids)}
+        return _with_prefix(lm, ids, {"messages": req.messages, "text": text, "n_tokens": len(ids)},
+                            req.prefix_ids)
     if not req.prompt:
         raise ValueError("the prompt is empty")
     ids = lm.tokenizer.raw_prompt_tokens(checked_text(req.prompt, "the prompt"))
-    return ids, {"raw": req.prompt, "text": req.prompt, "n_tokens": len(ids)}
+    return _with_prefix(lm, ids, {"raw": req.prompt, "text": req.prompt, "n_tokens": len(ids)},
+                        req.prefix_ids)
 
 
 def start_run(lm: LoadedModel, req: RunRequest, syncs: SyncCounter | None = None
@@ -211,7 +230,7 @@ def finish_trace(trace: Trace, last: GenerationResponse | None, elapsed: float) 
     """Fill in the text and the stats once the stream has ended."""
     counts = Counter(t.outcome for t in trace.tokens)
     n = len(trace.tokens)
-    trace.text = "".join(t.text for t in trace.tokens)
+    trace.text = trace.prompt.get("prefix", {}).get("text", "") + "".join(t.text for t in trace.tokens)
     if last is not None and last.text and last.record is None:
         trace.text += last.text
     trace.stats = Stats(
@@ -241,15 +260,3 @@ def run(lm: LoadedModel, req: RunRequest,
         if on_response:
             on_response(last)
     return finish_trace(trace, last, time.perf_counter() - start)
-
-
-def make_generate(model_ref: str | None
-                  ) -> Callable[[list[dict[str, str]], MethodSpec, int, int], Trace]:
-    """For the evaluation harness: (messages, method, seed, max_tokens) -> Trace."""
-    lm = load(model_ref)
-
-    def generate(messages: list[dict[str, str]], method: MethodSpec, seed: int, max_tokens: int) -> Trace:
-        options = GenerationOptions(max_tokens=max_tokens, seed=seed)
-        return run(lm, method.request(messages, options))
-
-    return generate

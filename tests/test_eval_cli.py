@@ -5,10 +5,10 @@ import json
 
 import pytest
 import typer
-from eval_fakes import make_fake_generate
+from eval_fakes import make_fake_generate_many
 from typer.testing import CliRunner
 
-import mlx_entropix.runner
+import mlx_entropix.eval.model
 from mlx_entropix.eval.cli import eval_command
 from mlx_entropix.sampler import SamplerConfig, save_config
 
@@ -18,7 +18,7 @@ app.command()(eval_command)
 
 @pytest.fixture
 def invoke(monkeypatch):
-    monkeypatch.setattr(mlx_entropix.runner, "make_generate", lambda model: make_fake_generate())
+    monkeypatch.setattr(mlx_entropix.eval.model, "make_generate_many", lambda model: make_fake_generate_many())
     return lambda *args: CliRunner().invoke(app, list(args))
 
 
@@ -43,9 +43,9 @@ def test_methods_from_presets_and_files_on_one_split(invoke, dataset, tmp_path):
     assert summary["setup"]["n"] == 8 and summary["setup"]["split"] == "test"
     assert summary["setup"]["configs"]["fitted"]["config"]["branching"] is False
     assert [(p["a"], p["b"]) for p in summary["pairs"][:2]] == [("no_branch", "greedy"), ("fitted", "greedy")]
-    assert "fitted - greedy" in r.output and "argmax share" in r.output
+    assert "fitted - greedy" in r.output and "strict accuracy" in r.output
     assert sorted(p.name for p in (out / "traces").iterdir())[:3] == [
-        "00001-fitted.json", "00001-greedy.json", "00001-no_branch.json"]
+        "00001-00.json", "00001-01.json", "00001-02.json"]
 
 
 @pytest.mark.parametrize("args, message", [
