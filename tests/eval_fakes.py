@@ -48,7 +48,8 @@ def fake_trace(question: str, label: str, seed: int, max_tokens: int, prefix: tu
     answer = a + b if right else a + b + 1
     words = f"{a} plus {b} makes {answer}. The answer is {answer}.".split(" ")[:max_tokens]
     outcome = "sample" if is_normal else ("argmax" if right else "adaptive")
-    margin = 0.9 if right else 0.2
+    # a right answer is a peaked distribution (margin 0.94, high DeepConf confidence), a wrong one flat
+    top_p = [0.95, 0.01, 0.005, 0.002, 0.001] if right else [0.4, 0.2, 0.1, 0.05, 0.05]
     tokens = [
         TokenRecord(
             index=i,
@@ -59,8 +60,7 @@ def fake_trace(question: str, label: str, seed: int, max_tokens: int, prefix: tu
             logprob=-0.5,
             params=SamplingParams(temperature=0.7, top_p=0.9, top_k=0, min_p=0.0),
             metrics=Metrics(*([3.0 if i == 2 else 0.25] + [0.25] * 6)),
-            top=[Alternative(100 + i + j, f"w{j}", math.log(p)) for j, p in
-                 enumerate([margin + 0.05, 0.05, 0.02, 0.01, 0.005])],
+            top=[Alternative(100 + i + j, f"w{j}", math.log(p)) for j, p in enumerate(top_p)],
         )
         for i, w in enumerate(words)
     ]
