@@ -27,6 +27,8 @@ from mlx_entropix.eval.scoring import score_text, strict_answer, strict_span
     ("The answer is a cat.", "letter", None),
     ("The answer is Z.", "letter", None),  # no such choice
     ("The answer is Paris, France.", "string", "paris"),
+    ('The answer is "B"', "letter", "B"),
+    ('The answer is "The answer is"', "letter", None),
 ])
 def test_strict_answers(text, kind, expected):
     assert strict_answer(text, kind, ["x", "y"] if kind == "letter" else None) == expected

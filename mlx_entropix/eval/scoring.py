@@ -23,9 +23,9 @@ from .extract import _NUMBER, _letter_index_ok, canonical_number, extract_answer
 
 # The phrase the prompt asks for; "The final answer is" counts too.
 STRICT_MARKER = re.compile(r"\bthe\s+(?:final\s+)?answer\s+is\b", re.IGNORECASE)
-# What may stand between the phrase and the answer: ":", "**", "$", "\boxed{", "(", spaces.
-_LEAD = re.compile(r"(?:[\s:*$(]|\\boxed\s*\{|\\\(|\\\[)*")
-_LETTER = re.compile(r"(?P<letter>[A-Za-z])(?=[\s.,;:!)*]|$)")
+# What may stand between the phrase and the answer: ":", "**", "$", quotes, "\\boxed{", "(", spaces.
+_LEAD = re.compile(r"(?:[\s:*$(\"'\u201c\u2018]|\\boxed\s*\{|\\\(|\\\[)*")
+_LETTER = re.compile(r"(?P<letter>[A-Za-z])(?=[\s.,;:!)*\"'\u201d\u2019]|$)")
 _CLAUSE_END = re.compile(r"(?<!\d)[.!?,;](?!\d)|\n")
 
 
