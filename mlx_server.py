@@ -2,7 +2,7 @@
 the web UI's native event stream, and the built UI at /.
 
     uv run mlx_server.py [--model M] [--host 127.0.0.1] [--port 8000] [--normal]
-                         [--allowed-origins ORIGIN ...] [--queue-size N] [--eval-dir out]
+                         [--allowed-origins ORIGIN ...] [--queue-size N] [--max-batch N] [--eval-dir out]
 
 The first start builds the UI (ui/dist) with the bun that `uv` installed, and
 rebuilds it whenever ui/src is newer; without a build, / says why.
@@ -19,6 +19,7 @@ import uvicorn
 
 from mlx_entropix import blas
 from mlx_entropix.load import LoadError, load
+from mlx_entropix.requests import DEFAULT_MAX_BATCH
 from mlx_entropix.server import ServerSettings, create_app
 from mlx_entropix.server.ui_build import ensure_ui
 
@@ -41,6 +42,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "optimised BLAS when they fit in a quarter of RAM (default: auto)")
     p.add_argument("--queue-size", type=int, default=8,
                    help="requests that may wait for the model; more get 503 (default: 8)")
+    p.add_argument("--max-batch", type=int, default=DEFAULT_MAX_BATCH,
+                   help="entropix/greedy requests decoded together, sharing each step "
+                        f"(continuous batching; default: {DEFAULT_MAX_BATCH})")
     p.add_argument("--eval-dir", type=Path, default=Path("out"),
                    help="the folder whose eval outputs (mlx_main.py eval --out) the UI may open (default: out)")
     p.add_argument("--no-ui-build", action="store_true",
@@ -48,6 +52,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.queue_size < 1:
         p.error(f"--queue-size must be at least 1, got {args.queue_size}")
+    if args.max_batch < 1:
+        p.error(f"--max-batch must be at least 1, got {args.max_batch}")
     if not 0 < args.port < 65536:
         p.error(f"--port must be in 1..65535, got {args.port}")
     return args
@@ -63,14 +69,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     settings = ServerSettings(default_method="normal" if args.normal else "entropix",
-                              queue_size=args.queue_size, allowed_origins=args.allowed_origins,
+                              queue_size=args.queue_size, max_batch=args.max_batch,
+                              allowed_origins=args.allowed_origins,
                               ui_problem=ui.problem if ui else None, eval_dir=args.eval_dir)
     app = create_app(lm, settings)
     host = f"[{args.host}]" if ":" in args.host else args.host
     log.info("model: %s (%s), context %d tokens", lm.name, lm.path, lm.context_length)
-    log.info("backend: %s; %s weights (%s); BLAS: %s; default sampler: %s; queue size: %d",
+    log.info("backend: %s; %s weights (%s); BLAS: %s; default sampler: %s; queue size: %d; "
+             "max batch: %d",
              lm.backend, lm.weights.mode, lm.weights.reason, blas.info().describe(),
-             settings.default_method, settings.queue_size)
+             settings.default_method, settings.queue_size, settings.max_batch)
     log.info("serving on http://%s:%d (OpenAI API under /v1, UI at /)", host, args.port)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 import mlx.core as mx
 import numpy as np
 
-from .engine import GenerationOptions
 from .load import LoadedModel
 from .prompts import BUILTIN_PROMPTS, DEFAULT_CSV, Prompt, load_prompt_csv
-from .runner import RunRequest, run
+from .requests import DEFAULT_MAX_BATCH, GenerationOptions, RunRequest
+from .runner import run_many
 from .sampler import OUTCOME_CODES, SamplerConfig
 from .sampler.decide import region_outcomes
 from .trace import METRIC_NAMES
@@ -64,15 +64,17 @@ class FitResult:
 
 
 def collect_signals(lm: LoadedModel, chats: list[list[dict[str, str]]], max_tokens: int, seed: int,
-                    method: str = "greedy") -> dict[str, np.ndarray]:
-    """Every metric of every generated token over the chats (lists of messages).
+                    method: str = "greedy", max_batch: int = DEFAULT_MAX_BATCH) -> dict[str, np.ndarray]:
+    """Every metric of every generated token over the chats (lists of messages),
+    decoded max_batch at a time (the same tokens as one by one).
     Greedy by default: the signals along the model's own most likely answers,
     which is where "argmax when the model is sure" has to hold."""
     columns: dict[str, list[float]] = {name: [] for name in METRIC_NAMES}
-    for i, messages in enumerate(chats):
-        req = RunRequest(messages=messages, method=method,
-                         options=GenerationOptions(max_tokens=max_tokens, seed=seed + i))
-        for token in run(lm, req).tokens:
+    reqs = [RunRequest(messages=messages, method=method,
+                       options=GenerationOptions(max_tokens=max_tokens, seed=seed + i))
+            for i, messages in enumerate(chats)]
+    for trace in run_many(lm, reqs, max_batch=max_batch):
+        for token in trace.tokens:
             for name in METRIC_NAMES:
                 columns[name].append(getattr(token.metrics, name))
     return {name: np.array(values) for name, values in columns.items()}

@@ -9,7 +9,6 @@ per sequence (packed.py). The generation loop (generate.py) and branching
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Callable
 
 import mlx.core as mx
@@ -17,7 +16,9 @@ import numpy as np
 
 from .load import LoadedModel
 from .metrics import SIGNALS, log_softmax, token_signals
+from .model import LayerStats
 from .packed import Row, pack_step
+from .requests import SEED_LIMIT, GenerationOptions, MetricsLevel  # noqa: F401 (their home before requests.py)
 from .sampler import SamplerConfig, compiled_decide
 from .sampler.decide import OUTCOME_CODES
 from .sync import SyncCounter
@@ -28,44 +29,6 @@ PREFILL_CHUNK = 512
 
 class GenerationError(ValueError):
     """A generation request that cannot run (e.g. a prompt longer than the context)."""
-
-
-SEED_LIMIT = 2**64  # MLX keys are unsigned 64-bit
-
-
-class MetricsLevel(StrEnum):
-    """What a decode step measures. The entropix rules read every signal, so
-    only ALL can drive them; LOGITS (no attention statistics, those signals
-    are zero) and NONE (every signal zero) are for greedy decoding and the
-    baseline, whose choices do not depend on them."""
-
-    ALL = "all"
-    LOGITS = "logits"
-    NONE = "none"
-
-
-@dataclass
-class GenerationOptions:
-    max_tokens: int = 256
-    seed: int = 0
-    metrics: MetricsLevel = MetricsLevel.ALL  # a plain "all" | "logits" | "none" is converted
-    layers: bool = False  # include per-layer, per-head attention arrays in the records
-    cancelled: Callable[[], bool] | None = None
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.seed < SEED_LIMIT:
-            raise ValueError(f"the seed must be in [0, 2**64), got {self.seed}")
-        try:
-            self.metrics = MetricsLevel(self.metrics)
-        except ValueError:
-            raise ValueError(f"metrics must be one of {', '.join(MetricsLevel)}, "
-                             f"got {self.metrics!r}") from None
-
-    def check_sampler(self, cfg: SamplerConfig) -> None:
-        """Refuse entropix rules fed by zeros: they need every signal measured."""
-        if not cfg.greedy and self.metrics is not MetricsLevel.ALL:
-            raise ValueError(f"the entropix sampler decides from every metric, but metrics is "
-                             f"{self.metrics.value!r}: use metrics 'all', or the greedy preset")
 
 
 @dataclass
@@ -81,11 +44,12 @@ class Engine:
     """Runs a LoadedModel under a sampler configuration."""
 
     def __init__(self, lm: LoadedModel, cfg: SamplerConfig, options: GenerationOptions,
-                 syncs: SyncCounter | None = None):
+                 syncs: SyncCounter | None = None, decide: Callable | None = None):
+        """decide replaces the config's compiled decision (batch.plain_decide)."""
         self.lm, self.cfg, self.opts = lm, cfg, options
         self.syncs = syncs or SyncCounter()
         self.think_ids = lm.tokenizer.encode_mid_text(cfg.think_text) if cfg.think_text else []
-        self.decide = compiled_decide(cfg)
+        self.decide = decide or compiled_decide(cfg)
         self.think = mx.array(self.think_ids, dtype=mx.int32)
         args = lm.model.args
         self._layers_shape = (2, args.num_hidden_layers, args.num_attention_heads)
@@ -96,16 +60,26 @@ class Engine:
             self.lm.model.forward(tokens[:, :-1], cache)
             tokens = tokens[:, -1:]
         logits, stats = self.lm.model.forward(tokens, cache, with_stats=self.opts.metrics == "all")
-        logits = logits[:, -1, :].astype(mx.float32)
+        allowed = mx.full((logits.shape[0],), think_allowed)
+        step = self.decide_step(logits[:, -1, :], stats, key, allowed)
+        mx.async_eval(step.packed, step.token)
+        return step
+
+    def decide_step(self, logits: mx.array, stats: LayerStats | None, key: mx.array,
+                    think_allowed: mx.array) -> Step:
+        """Signals, decision and packed rows from the last position's logits [B, V].
+        key: one key for all rows (a lone sequence, a branch's rollouts), or
+        keys [B, 2], one per row (batch.py); think_allowed [B] bool."""
+        logits = logits.astype(mx.float32)
         logprobs = log_softmax(logits)
         if self.opts.metrics == "none":
             signals = {name: mx.zeros(logits.shape[:1]) for name in SIGNALS}
         else:
+            stats = stats if self.opts.metrics == "all" else None
             signals = token_signals(logprobs, stats, self.cfg.attn_layer)
-        allowed = mx.full((logits.shape[0],), think_allowed and bool(self.think_ids))
+        allowed = think_allowed & bool(self.think_ids)
         decision = self.decide(logits, signals, key, allowed)
         packed = pack_step(logprobs, signals, stats, decision, self.think, self.opts.layers)
-        mx.async_eval(packed, decision.token)
         return Step(packed, decision.token.astype(mx.int32), logits)
 
     def prefill(self, prompt: list[int], cache: list) -> None:

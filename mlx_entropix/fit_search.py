@@ -23,7 +23,8 @@ from .eval.model import generate_many_with
 from .eval.runner import run_eval
 from .eval.store import RunSettings
 from .load import LoadedModel
-from .methods import MethodSpec
+from .methods import MethodSpec, for_model
+from .requests import DEFAULT_MAX_BATCH
 from .sampler import get_preset
 
 GREEDY = "greedy"
@@ -63,13 +64,14 @@ def choose(results: list[CandidateResult]) -> CandidateResult:
 def run_on_dev(lm: LoadedModel, specs: list[MethodSpec], items: list[EvalItem], dataset: Path,
                out: Path, max_tokens: int, seed: int) -> dict[str, Any]:
     """The eval harness's summary of `specs` answering the dev items (resumable in `out`)."""
+    specs = list(for_model(tuple(specs), lm))
     settings = RunSettings(dataset=str(dataset), dataset_sha256=file_sha256(dataset),
                            methods=tuple(s.label for s in specs), n=len(items), seed=seed,
                            max_tokens=max_tokens, model=lm.name, split="dev",
                            configs={s.label: s.describe() for s in specs})
 
     summary = run_eval(items, settings, specs, generate_many_with(lm), out, resume=True,
-                       command=shlex.join(sys.argv))
+                       command=shlex.join(sys.argv), batch=DEFAULT_MAX_BATCH)
     assert summary is not None  # one process: its rank 0 always summarises
     return summary
 

@@ -10,45 +10,19 @@ discarded and the cache rewound by one position.
 
 from __future__ import annotations
 
-import time
-from collections import deque
-from dataclasses import dataclass
 from typing import Iterator
 
 import mlx.core as mx
 
 from .branching import run_branches
-from .engine import Engine, GenerationError, GenerationOptions, Step
+from .engine import Engine, Step
+from .requests import GenerationOptions
 from .load import LoadedModel
-from .packed import Row
 from .sampler import SamplerConfig
-from .sampler.decide import OUTCOME_CODES
+from .sequence import Event, GenerationResponse, Sequence, check_prompt, peak_memory_gb
 from .sync import SyncCounter
-from .trace import TokenRecord
 
-
-@dataclass
-class GenerationResponse:
-    """One step of the stream, shaped like mlx-lm's GenerationResponse.
-
-    record is the generated token's trace entry; the closing response after an
-    end-of-sequence token has record None and finish_reason "stop".
-    """
-
-    text: str
-    token: int
-    record: TokenRecord | None
-    prompt_tokens: int
-    prompt_tps: float
-    generation_tokens: int
-    generation_tps: float
-    peak_memory: float
-    time_to_first_token: float
-    finish_reason: str | None = None
-
-
-def peak_memory_gb() -> float:
-    return mx.get_peak_memory() / 1e9
+__all__ = ["GenerationResponse", "peak_memory_gb", "rewind", "stream_generate"]
 
 
 def rewind(cache: list, n: int) -> None:
@@ -67,18 +41,10 @@ def stream_generate(lm: LoadedModel, prompt: list[int], cfg: SamplerConfig,
     """
     opts = options or GenerationOptions()
     opts.check_sampler(cfg.check_depth(lm.model.args.num_hidden_layers))
-    if not prompt:
-        raise GenerationError("the prompt is empty")
-    room = lm.context_length - len(prompt)
-    if room <= 0:
-        raise GenerationError(f"the prompt has {len(prompt)} tokens but the model's context is "
-                              f"{lm.context_length}; shorten the prompt")
-    max_tokens = min(opts.max_tokens, room)
+    max_tokens = check_prompt(lm, prompt, opts)
     engine = Engine(lm, cfg, opts, syncs)
-    eos = lm.tokenizer.eos_token_ids
-    detok = lm.tokenizer.detokenizer()
     mx.reset_peak_memory()
-    start = time.perf_counter()
+    seq = Sequence(lm, engine, prompt, max_tokens, opts)
     cache = lm.model.make_cache()
     key = mx.random.key(opts.seed)
     engine.prefill(prompt, cache)
@@ -92,74 +58,36 @@ def stream_generate(lm: LoadedModel, prompt: list[int], cfg: SamplerConfig,
         ids = mx.array([[token]], dtype=mx.int32) if isinstance(token, int) else token.reshape(1, 1)
         return engine.forward(ids, cache, next_key(), think_allowed)
 
-    n = 0
-    first_token_time = 0.0
-    think_count = 0
-    forced: deque[int] = deque()  # positions in the think text still to emit
-
-    def response(text: str, token: int, record: TokenRecord | None, finish: str | None
-                 ) -> GenerationResponse:
-        gen_time = time.perf_counter() - start - first_token_time
-        return GenerationResponse(
-            text=text, token=token, record=record, prompt_tokens=len(prompt),
-            prompt_tps=len(prompt) / max(first_token_time, 1e-9),
-            generation_tokens=n, generation_tps=(n - 1) / gen_time if n > 1 else 0.0,
-            peak_memory=peak_memory_gb(), time_to_first_token=first_token_time,
-            finish_reason=finish)
-
-    def emit(rec: TokenRecord, last: bool) -> Iterator[GenerationResponse]:
-        """Yield one token; returns (via StopIteration value) whether generation ends."""
-        nonlocal n
-        if rec.id in eos:
-            yield response(detok.finalize(), rec.id, None, "stop")
-            return True
-        n += 1
-        rec.text = detok.add(rec.id)
-        cancelled = opts.cancelled is not None and opts.cancelled()
-        if n >= max_tokens or cancelled or last:
-            rec.text += detok.finalize()
-            yield response(rec.text, rec.id, rec, "cancelled" if cancelled else "length")
-            return True
-        yield response(rec.text, rec.id, rec, None)
-        return False
-
-    current = dispatch(prompt[-1], think_allowed=cfg.max_think_insertions > 0)
+    current = dispatch(prompt[-1], think_allowed=seq.think_allowed(False))
     while True:
         # Queue the next step with the token this one is expected to emit.
         queued = None
-        if n + 1 < max_tokens:
-            if forced:
-                queued = dispatch(engine.think_ids[forced[0]], think_allowed=False)
+        if seq.more:
+            if seq.forced:
+                queued = dispatch(engine.think_ids[seq.forced[0]], think_allowed=False)
             else:
-                queued = dispatch(current.token, think_allowed=think_count < cfg.max_think_insertions)
+                queued = dispatch(current.token, think_allowed=seq.think_allowed(False))
         row = engine.syncs.to_host(current.packed)[0]
-        if n == 0:
-            first_token_time = time.perf_counter() - start
-
-        outcome = OUTCOME_CODES[Row(row).outcome_code]
-        if forced:
-            rec = engine.insertion(row, n, forced.popleft())
-        elif outcome == "think" and engine.think_ids:
+        seq.mark_first()
+        rec, event = seq.next_record(row, can_branch=queued is not None)
+        if event is Event.THINK:
             if queued is not None:
                 rewind(cache, 1)
-            think_count += 1
-            forced.extend(range(len(engine.think_ids)))
-            rec = engine.insertion(row, n, forced.popleft())
-            queued = dispatch(rec.id, think_allowed=False) if n + 1 < max_tokens else None
-        elif queued is not None and Row(row).branch:
+            queued = dispatch(rec.id, think_allowed=False) if seq.more else None
+        elif event is Event.BRANCH:
             rewind(cache, 1)
-            result = run_branches(engine, cache, current.logits, row, n, max_tokens - n, next_key)
+            result = run_branches(engine, cache, current.logits, row, seq.n, max_tokens - seq.n, next_key)
             cache = result.cache
             for i, rec in enumerate(result.records):
                 last = result.next_step is None and i == len(result.records) - 1
-                done = yield from emit(rec, last=last)
+                response, done = seq.emit(rec, last=last)
+                yield response
                 if done:
                     return
             current = result.next_step
             continue
-        else:
-            rec = engine.record(row, n)
-        done = yield from emit(rec, last=queued is None)
+        response, done = seq.emit(rec, last=queued is None)
+        yield response
         if done:
             return
         current = queued

@@ -9,15 +9,13 @@ measured against any other under one label that names its reports and files.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .requests import GenerationOptions, NormalParams, RunRequest
 from .sampler import PRESETS, SamplerConfig, get_preset, load_config
-
-if TYPE_CHECKING:
-    from .engine import GenerationOptions
-    from .runner import NormalParams, RunRequest
+from .sampler.fitted import ModelLike, resolve_preset
 
 NORMAL = "normal"
 CONFIG_SUFFIXES = (".toml", ".json")
@@ -45,23 +43,26 @@ class MethodSpec:
         """What the method runs, for a run's settings: a changed config is a changed method."""
         return {"source": self.source, "config": None if self.config is None else self.config.to_dict()}
 
+    def for_model(self, lm: ModelLike) -> MethodSpec:
+        """This method as it runs on `lm`: a preset with the model's fitted
+        thresholds where it takes them. Resolved once, after the model is
+        loaded, so what a run records (settings.json, report.md, the CLI's
+        tables) is the config it ran, and a re-fit is a changed method."""
+        if self.source != "preset":
+            return self
+        return replace(self, config=resolve_preset(self.label, lm))
+
     def request(self, messages: list[dict[str, str]], options: GenerationOptions,
                 normal: NormalParams | None = None, prefix_ids: tuple[int, ...] = ()) -> RunRequest:
         """The runner request that generates `messages` with this method (after
-        the forced answer start `prefix_ids`, if any). The runner (and with it
-        the model code) is imported only here, so the eval harness resolves and
-        records methods without loading a model."""
-        from .runner import NormalParams, RunRequest
-
+        the forced answer start `prefix_ids`, if any): its config as resolved
+        (a preset keeps its name in the trace)."""
         if self.is_normal:
-            normal = normal or NormalParams()
-            return RunRequest(messages=messages, method=NORMAL, normal=normal, options=options,
-                              label=self.label, prefix_ids=prefix_ids)
-        if self.source == "preset":
-            return RunRequest(messages=messages, method="entropix", preset=self.label, options=options,
-                              label=self.label, prefix_ids=prefix_ids)
-        return RunRequest(messages=messages, method="entropix", config=self.config, options=options,
-                          label=self.label, prefix_ids=prefix_ids)
+            return RunRequest(messages=messages, method=NORMAL, normal=normal or NormalParams(),
+                              options=options, label=self.label, prefix_ids=prefix_ids)
+        preset = self.label if self.source == "preset" else None
+        return RunRequest(messages=messages, method="entropix", config=self.config, preset=preset,
+                          options=options, label=self.label, prefix_ids=prefix_ids)
 
 
 def known_names() -> str:
@@ -99,3 +100,8 @@ def resolve_methods(text: str, flag: str = "--methods") -> tuple[MethodSpec, ...
             raise MethodError(f"{flag}: two methods are labelled {spec.label!r} (a config file is labelled "
                               "by its stem): rename the file")
     return specs
+
+
+def for_model(specs: tuple[MethodSpec, ...], lm: ModelLike) -> tuple[MethodSpec, ...]:
+    """Every method as it runs on `lm` (MethodSpec.for_model)."""
+    return tuple(spec.for_model(lm) for spec in specs)

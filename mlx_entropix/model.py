@@ -20,7 +20,7 @@ from typing import Any
 
 import mlx.core as mx
 import mlx.nn as nn
-from mlx_lm.models.cache import KVCache
+from mlx_lm.models.cache import BatchKVCache, KVCache
 
 
 @dataclass
@@ -118,19 +118,24 @@ class LayerStats:
 
 
 def _attention_stats(scores: mx.array) -> tuple[mx.array, mx.array, mx.array, mx.array]:
-    """From pre-softmax scores [B, layers, heads, S] over the valid keys only.
+    """From pre-softmax scores [B, layers, heads, S]; a score of -inf marks a
+    key that is not the row's (left padding in a batch), so every statistic
+    is over each row's own valid keys only.
 
     With p = softmax(s): entropy = logsumexp(s) - E_p[s], and since
     log p + H = s - E_p[s], varentropy = E_p[(s - E_p[s])^2]. One compiled
     graph for all layers at once, whatever S is.
     """
+    valid = scores > -math.inf
+    s = mx.where(valid, scores, 0.0)  # 0 * -inf would be NaN
     lse = mx.logsumexp(scores, axis=-1, keepdims=True)
-    p = mx.exp(scores - lse)
-    mean_s = (p * scores).sum(-1, keepdims=True)
+    p = mx.where(valid, mx.exp(s - lse), 0.0)
+    mean_s = (p * s).sum(-1, keepdims=True)
     entropy = (lse - mean_s)[..., 0]
-    varentropy = (p * mx.square(scores - mean_s)).sum(-1)
-    agreement = mx.abs(p - p.mean(axis=2, keepdims=True)).mean(axis=(2, 3))
-    interaction = mx.abs(scores).mean(axis=(2, 3))
+    varentropy = (p * mx.square(s - mean_s)).sum(-1)
+    n_keys = valid.sum(axis=(2, 3)).astype(mx.float32)  # heads x the row's valid keys
+    agreement = mx.abs(p - p.mean(axis=2, keepdims=True)).sum(axis=(2, 3)) / n_keys
+    interaction = mx.abs(s).sum(axis=(2, 3)) / n_keys
     return entropy, varentropy, agreement, interaction
 
 
@@ -160,9 +165,10 @@ class Attention(nn.Module):
         self.o_proj = nn.Linear(self.n_heads * self.head_dim, dim, bias=bias)
         self.rope = RoPE(args)
 
-    def __call__(self, x: mx.array, cache: KVCache | None, with_stats: bool
-                 ) -> tuple[mx.array, mx.array | None]:
-        """The layer's output and, for one query with with_stats, its scores [B, H, S]."""
+    def __call__(self, x: mx.array, cache: KVCache | None, with_stats: bool,
+                 mask: mx.array | None = None) -> tuple[mx.array, mx.array | None]:
+        """The layer's output and, for one query with with_stats, its scores [B, H, S].
+        mask [B, 1, 1, S] (bool) marks each row's valid keys in a batched cache."""
         B, L, _ = x.shape
         q = self.q_proj(x).reshape(B, L, self.n_heads, -1).transpose(0, 2, 1, 3)
         k = self.k_proj(x).reshape(B, L, self.n_kv_heads, -1).transpose(0, 2, 1, 3)
@@ -173,22 +179,27 @@ class Attention(nn.Module):
             k, v = cache.update_and_fetch(k, v)
 
         if with_stats and L == 1:
-            out, scores = self._attend_exposed(q, k, v)
+            out, scores = self._attend_exposed(q, k, v, mask)
         else:
-            mask = "causal" if L > 1 else None
+            if mask is None and L > 1:
+                mask = "causal"
             out = mx.fast.scaled_dot_product_attention(q, k, v, scale=self.scale, mask=mask)
             scores = None
         return self.o_proj(out.transpose(0, 2, 1, 3).reshape(B, L, -1)), scores
 
-    def _attend_exposed(self, q: mx.array, k: mx.array, v: mx.array) -> tuple[mx.array, mx.array]:
+    def _attend_exposed(self, q: mx.array, k: mx.array, v: mx.array, mask: mx.array | None
+                        ) -> tuple[mx.array, mx.array]:
         """One query over the cache's valid keys, keeping the scores [B, H, S]:
         the same softmax serves the output and the statistics. The cache is read
         in its own dtype (no float32 copy of K and V per step); the scores are
-        widened to float32 before the softmax, where precision matters."""
+        widened to float32 before the softmax, where precision matters. A key
+        outside a row's mask scores -inf: no weight, and no statistic counts it."""
         B, _, _, D = q.shape
         rep = self.n_heads // self.n_kv_heads
         qg = q.reshape(B, self.n_kv_heads, rep, D) * self.scale
         scores = (qg @ k.swapaxes(-1, -2)).astype(mx.float32)  # [B, Hkv, rep, S]
+        if mask is not None:
+            scores = mx.where(mask, scores, -math.inf)
         probs = mx.softmax(scores, axis=-1)
         out = probs.astype(v.dtype) @ v  # [B, Hkv, rep, D]
         return out.reshape(B, self.n_heads, 1, D), scores.reshape(B, self.n_heads, -1)
@@ -214,9 +225,9 @@ class TransformerBlock(nn.Module):
         self.input_layernorm = nn.RMSNorm(args.hidden_size, eps=args.rms_norm_eps)
         self.post_attention_layernorm = nn.RMSNorm(args.hidden_size, eps=args.rms_norm_eps)
 
-    def __call__(self, x: mx.array, cache: KVCache | None, with_stats: bool
-                 ) -> tuple[mx.array, mx.array | None]:
-        r, scores = self.self_attn(self.input_layernorm(x), cache, with_stats)
+    def __call__(self, x: mx.array, cache: KVCache | None, with_stats: bool,
+                 mask: mx.array | None = None) -> tuple[mx.array, mx.array | None]:
+        r, scores = self.self_attn(self.input_layernorm(x), cache, with_stats, mask)
         h = x + r
         return h + self.mlp(self.post_attention_layernorm(h)), scores
 
@@ -250,9 +261,12 @@ class Model(nn.Module):
     def forward(self, tokens: mx.array, cache: list[KVCache] | None = None,
                 with_stats: bool = False) -> tuple[mx.array, LayerStats | None]:
         h = self.model.embed_tokens(tokens)
+        mask = None
+        if cache is not None and isinstance(cache[0], BatchKVCache):  # rows of different lengths
+            mask = cache[0].make_mask(tokens.shape[1])
         scores = []
         for i, layer in enumerate(self.layers):
-            h, layer_scores = layer(h, cache[i] if cache is not None else None, with_stats)
+            h, layer_scores = layer(h, cache[i] if cache is not None else None, with_stats, mask)
             scores.append(layer_scores)
         h = self.model.norm(h)
         if self.args.tie_word_embeddings:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import Counter
-from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
 import mlx.core as mx
@@ -21,70 +20,18 @@ from mlx_lm.generate import stream_generate as mlx_lm_stream_generate
 from mlx_lm.sample_utils import make_sampler
 from mlx_lm.tokenizer_utils import TokenizerWrapper
 
-from .engine import Engine, GenerationError, GenerationOptions
+from .batch import BatchGenerator, BatchRequest
+from .engine import Engine, GenerationError
 from .generate import GenerationResponse, peak_memory_gb, stream_generate
 from .load import LoadedModel
 from .metrics import log_softmax, token_signals
 from .packed import pack_step
+from .requests import DEFAULT_MAX_BATCH, GenerationOptions, NormalParams, RunRequest
 from .sampler import Decision, SamplerConfig, get_preset
-from .sampler.config import DEFAULT_PRESET, MAX_TEMPERATURE
-from .sampler.fitted import describe_thresholds, resolve_preset
+from .sampler.fitted import describe_thresholds
 from .sync import SyncCounter
 from .text import checked_text
 from .trace import Stats, Trace
-
-METHODS = ("entropix", "greedy", "normal")
-
-
-@dataclass(frozen=True)
-class NormalParams:
-    """The plain-sampling baseline's parameters (the original entropix baseline's)."""
-
-    temperature: float = 0.666
-    top_p: float = 0.9
-    min_p: float = 0.03
-    top_k: int = 0
-
-    def check(self, vocab_size: int | None = None) -> "NormalParams":
-        """Refuse what mlx-lm's sampler cannot take; top_k against the model's
-        vocabulary when it is known (mlx-lm wants 0 < top_k < vocabulary)."""
-        if not 0 <= self.temperature <= MAX_TEMPERATURE:
-            raise ValueError(f"temperature must be in [0, {MAX_TEMPERATURE:g}], got {self.temperature}")
-        if not 0 < self.top_p <= 1:
-            raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
-        if not 0 <= self.min_p < 1:
-            raise ValueError(f"min_p must be in [0, 1), got {self.min_p}")
-        if self.top_k < 0:
-            raise ValueError(f"top_k must be >= 0 (0 = off), got {self.top_k}")
-        if vocab_size is not None and self.top_k >= vocab_size:
-            raise ValueError(f"top_k must be below the model's vocabulary of {vocab_size} tokens "
-                             f"(0 = off), got {self.top_k}")
-        return self
-
-
-@dataclass
-class RunRequest:
-    messages: list[dict[str, str]] | None = None
-    prompt: str | None = None  # raw text, no chat template
-    method: str = "entropix"
-    config: SamplerConfig | None = None
-    preset: str = DEFAULT_PRESET
-    normal: NormalParams = NormalParams()
-    options: GenerationOptions = dataclasses.field(default_factory=GenerationOptions)
-    label: str | None = None  # the method's name in an eval or a comparison, kept in the trace
-    # Forced start of the answer (CoT decoding's first token, a branch's path so
-    # far): fed after the prompt, then the method continues. The forced tokens
-    # are part of the answer's text (trace.prompt["prefix"] holds them); they are
-    # not counted as generated, since the model did not choose them here.
-    prefix_ids: tuple[int, ...] = ()
-
-    def sampler_config(self, lm: LoadedModel) -> SamplerConfig:
-        """The config itself, else the preset as it applies to this model."""
-        if self.method not in METHODS:
-            raise ValueError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
-        if self.method == "greedy":
-            return get_preset("greedy")
-        return self.config or resolve_preset(self.preset, lm)
 
 
 class _Recording(nn.Module):
@@ -197,9 +144,8 @@ def prompt_tokens(lm: LoadedModel, req: RunRequest) -> tuple[list[int], dict[str
                         req.prefix_ids)
 
 
-def start_run(lm: LoadedModel, req: RunRequest, syncs: SyncCounter | None = None
-              ) -> tuple[Trace, Iterator[GenerationResponse]]:
-    """Validate a request and return the trace header and the response stream.
+def run_header(lm: LoadedModel, req: RunRequest) -> tuple[Trace, list[int], SamplerConfig]:
+    """Validate a request: the trace header, the prompt ids and the sampler config.
 
     Errors in the request (unknown method, empty prompt, prompt too long) raise
     here, before anything is generated.
@@ -215,15 +161,21 @@ def start_run(lm: LoadedModel, req: RunRequest, syncs: SyncCounter | None = None
         req.normal.check(lm.model.args.vocab_size)
         sampler = {"method": "normal", "seed": req.options.seed,
                    "normal": dataclasses.asdict(req.normal), "config": cfg.to_dict()}
-        stream = normal_stream(lm, ids, req.normal, req.options)
     else:
-        preset = "greedy" if req.method == "greedy" else req.preset if req.config is None else "custom"
-        sampler = {"method": req.method, "preset": preset, "thresholds": describe_thresholds(cfg, lm),
+        sampler = {"method": req.method, "preset": req.preset_name, "thresholds": describe_thresholds(cfg, lm),
                    "seed": req.options.seed, "config": cfg.to_dict()}
-        stream = stream_generate(lm, ids, cfg, req.options, syncs)
     if req.label is not None:
         sampler["label"] = req.label
-    return Trace(model=lm.info(), prompt=header, sampler=sampler, tokens=[]), stream
+    return Trace(model=lm.info(), prompt=header, sampler=sampler, tokens=[]), ids, cfg
+
+
+def start_run(lm: LoadedModel, req: RunRequest, syncs: SyncCounter | None = None
+              ) -> tuple[Trace, Iterator[GenerationResponse]]:
+    """Validate a request and return the trace header and the response stream."""
+    trace, ids, cfg = run_header(lm, req)
+    if req.method == "normal":
+        return trace, normal_stream(lm, ids, req.normal, req.options)
+    return trace, stream_generate(lm, ids, cfg, req.options, syncs)
 
 
 def finish_trace(trace: Trace, last: GenerationResponse | None, elapsed: float) -> Trace:
@@ -260,3 +212,47 @@ def run(lm: LoadedModel, req: RunRequest,
         if on_response:
             on_response(last)
     return finish_trace(trace, last, time.perf_counter() - start)
+
+
+def run_many(lm: LoadedModel, requests: list[RunRequest],
+             on_response: Callable[[int, GenerationResponse], None] | None = None,
+             max_batch: int = DEFAULT_MAX_BATCH,
+             on_done: Callable[[int, Trace], None] | None = None) -> list[Trace]:
+    """Generate every request, up to max_batch of them per decode step
+    (batch.py), and return their traces in the requests' order.
+
+    Each trace equals `run(lm, request)`'s (tokens, records, text; metrics to
+    float tolerance), whatever requests share its steps: a row's draws come
+    from its own seed. The exception is `normal`: alone it is mlx-lm's
+    sampler on mlx-lm's global RNG, which no batch can reproduce per row; here
+    it is our engine's plain sampling (the same temperature, top-p, min-p and
+    top-k filters, one draw per token from the request's own seed), and its
+    trace says so (sampler.sampled_by = "engine").
+
+    on_response(i, response) sees every response of request i as it comes,
+    on_done(i, trace) each finished trace. Invalid requests raise before
+    anything is generated. A trace's time runs from its row's admission to
+    its end, so it includes the steps it shared.
+    """
+    headers = [run_header(lm, req) for req in requests]
+    gen = BatchGenerator(lm, max_batch)
+    index: dict[int, int] = {}
+    for i, (req, (trace, ids, cfg)) in enumerate(zip(requests, headers)):
+        plain = req.normal if req.method == "normal" else None
+        if plain is not None:
+            trace.sampler["sampled_by"] = "engine"
+        index[gen.insert(BatchRequest(ids, cfg, req.options, plain=plain))] = i
+    traces: list[Trace | None] = [None] * len(requests)
+    while not gen.done:
+        for uid, response in gen.step():
+            i = index[uid]
+            trace = headers[i][0]
+            if response.record is not None:
+                trace.tokens.append(response.record)
+            if on_response:
+                on_response(i, response)
+            if response.finish_reason is not None:
+                traces[i] = finish_trace(trace, response, time.perf_counter() - gen.admitted.pop(uid))
+                if on_done:
+                    on_done(i, traces[i])
+    return traces

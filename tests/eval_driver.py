@@ -15,7 +15,8 @@ import mlx_entropix.eval
 from mlx_entropix.eval.cli import eval_command
 
 model = types.ModuleType("mlx_entropix.eval.model")
-model.make_generate_many = lambda model_ref: make_fake_generate_many(float(os.environ.get("EVAL_FAKE_SLEEP", "0")))
+model.make_generate_many = lambda model_ref, specs: (
+    make_fake_generate_many(float(os.environ.get("EVAL_FAKE_SLEEP", "0"))), specs)
 sys.modules["mlx_entropix.eval.model"] = model
 mlx_entropix.eval.model = model
 

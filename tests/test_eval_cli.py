@@ -18,7 +18,8 @@ app.command()(eval_command)
 
 @pytest.fixture
 def invoke(monkeypatch):
-    monkeypatch.setattr(mlx_entropix.eval.model, "make_generate_many", lambda model: make_fake_generate_many())
+    monkeypatch.setattr(mlx_entropix.eval.model, "make_generate_many",
+                        lambda model, specs: (make_fake_generate_many(), specs))
     return lambda *args: CliRunner().invoke(app, list(args))
 
 
@@ -72,3 +73,46 @@ def test_n_items_are_spread_through_the_split_not_the_first_ones():
     assert len(chosen) == 8 and chosen[0] == test[0] and chosen[-1] == test[-1]
     assert len({it.category for it in chosen}) > 2  # the split is ordered by category
     assert select_items(test, None, path) == test
+
+
+class FittedModel:
+    """A model with a fit in the (test's) cache: presets that take fitted thresholds change."""
+
+    name, config, path = "fitted-fake", {"hidden_size": 5}, "/nonexistent/fitted-fake"
+
+
+def test_settings_record_the_fitted_config_that_ran_and_resume_refuses_a_refit(monkeypatch, dataset,
+                                                                                tmp_path):
+    """Presets are resolved once against the loaded model: settings.json and
+    report.md carry the thresholds that ran, and a re-fit is a changed method."""
+    from mlx_entropix.eval.model import for_model
+    from mlx_entropix.sampler.fitted import write_fit
+
+    fits = tmp_path / "fits"
+    monkeypatch.setenv("MLX_ENTROPIX_FITTED_DIR", str(fits))
+    ran = []
+
+    def make_generate_many(model, specs):
+        resolved = for_model(specs, FittedModel())
+        fake = make_fake_generate_many()
+
+        def generate_many(requests):
+            ran.extend(r.spec.config for r in requests)
+            return fake(requests)
+
+        return generate_many, resolved
+
+    monkeypatch.setattr(mlx_entropix.eval.model, "make_generate_many", make_generate_many)
+    table = {"low_ent": 3.5, "low_vent": 9.0, "med_ent": 4.0, "high_ent": 5.0, "high_vent": 12.0}
+    write_fit(fits, FittedModel(), {"quadrant": table}, {})
+    out = tmp_path / "run"
+    args = ["--dataset", str(dataset), "--methods", "greedy,entropix", "--n", "2", "--out", str(out)]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    recorded = json.loads((out / "settings.json").read_text())["configs"]["entropix"]["config"]
+    assert recorded["thresholds"] == "fitted" and recorded["low_ent"] == 3.5
+    assert all(c.low_ent == 3.5 for c in ran if not c.greedy)
+    assert "- entropix: preset: fitted thresholds (low_ent 3.5, " in (out / "report.md").read_text()
+    write_fit(fits, FittedModel(), {"quadrant": {**table, "low_ent": 3.0}}, {})
+    r = CliRunner().invoke(app, [*args, "--resume"])
+    assert r.exit_code == 2 and "the sampler config of entropix changed" in r.output

@@ -22,7 +22,7 @@ from mlx_entropix.convert import convert
 from mlx_entropix.engine import GenerationOptions
 from mlx_entropix.families import FamilyModel, UnsupportedFamily, check_family, family_of
 from mlx_entropix.families.model import layer_stats
-from mlx_entropix.families.recorder import MLX_LM_SDPA, RecorderError, exposed_attention
+from mlx_entropix.families.recorder import MLX_LM_SDPA, exposed_attention
 from mlx_entropix.generate import rewind, stream_generate
 from mlx_entropix.load import LoadError, build_model, load
 from mlx_entropix.model import attention_stats
@@ -141,10 +141,19 @@ def test_exposed_attention_equals_mlx_attention(case):
     assert np.allclose(np.array(scores), np.array(raw[:, :, 0]), atol=1e-5)
 
 
-def test_boolean_decode_mask_is_refused_not_miscounted():
-    q, k = mx.zeros((1, 2, 1, 4)), mx.zeros((1, 2, 5, 4))
-    with pytest.raises(RecorderError, match="boolean mask"):
-        exposed_attention(q, k, k, 1.0, mx.array([True, True, False, True, True]), None)
+def test_boolean_decode_mask_hides_keys_from_the_output_and_the_statistics():
+    """A batch's left padding (a boolean mask) is as if those keys were absent."""
+    q = mx.random.normal((1, 2, 1, 4), key=mx.random.key(1))
+    k = mx.random.normal((1, 2, 5, 4), key=mx.random.key(2))
+    v = mx.random.normal((1, 2, 5, 4), key=mx.random.key(3))
+    keep = mx.array([False, False, True, True, True])
+    out, scores = exposed_attention(q, k, v, 1.0, keep, None)
+    ref_out, ref_scores = exposed_attention(q, k[:, :, 2:], v[:, :, 2:], 1.0, None, None)
+    assert np.allclose(np.array(out), np.array(ref_out), atol=1e-6)
+    assert np.isneginf(np.array(scores[..., :2])).all()
+    for f in FIELDS:
+        assert np.allclose(np.array(getattr(attention_stats([scores]), f)),
+                           np.array(getattr(attention_stats([ref_scores]), f)), atol=1e-6), f
 
 
 def test_recorder_restores_mlx_lm_attention_even_on_error():

@@ -65,3 +65,22 @@ def test_labels_must_be_unique_and_safe_for_file_names(tmp_path):
     save_config(SamplerConfig(), tmp_path / "my config.json")
     with pytest.raises(MethodError, match="rename the file"):
         resolve_methods(str(tmp_path / "my config.json"))
+
+
+def test_presets_resolve_once_against_the_model_and_requests_run_that_config(tmp_path, monkeypatch):
+    """A preset's recorded config (describe) is the fitted one the run uses; the trace keeps its name."""
+    from mlx_entropix.methods import for_model
+    from mlx_entropix.sampler.fitted import write_fit
+
+    monkeypatch.setenv("MLX_ENTROPIX_FITTED_DIR", str(tmp_path / "fits"))
+    lm = UnfittedModel(tmp_path / "weights")
+    table = {"low_ent": 2.5, "low_vent": 9.0, "med_ent": 3.0, "high_ent": 4.0, "high_vent": 12.0}
+    write_fit(tmp_path / "fits", lm, {"quadrant": table}, {})
+    paper, entropix, normal = for_model(resolve_methods("entropix-paper,entropix,normal"), lm)
+    assert entropix.describe()["config"]["thresholds"] == "fitted"
+    assert entropix.describe()["config"]["low_ent"] == 2.5
+    assert paper.config == PRESETS["entropix-paper"] and normal.config is None
+    req = entropix.request(MESSAGES, GenerationOptions())
+    assert req.sampler_config(lm) is entropix.config and req.preset_name == "entropix"
+    write_fit(tmp_path / "fits", lm, {"quadrant": {**table, "low_ent": 2.0}}, {})
+    assert req.sampler_config(lm).low_ent == 2.5  # resolved once: a later re-fit is not silently mixed in

@@ -77,9 +77,9 @@ def test_attention_stats_equal_numpy_reference_and_ignore_spare_capacity():
     captured = {}
     original = attn._attend_exposed
 
-    def spy(q, k, v):
+    def spy(q, k, v, mask):
         captured["q"], captured["k"] = np.array(q), np.array(k)
-        return original(q, k, v)
+        return original(q, k, v, mask)
 
     attn._attend_exposed = spy
     results = []

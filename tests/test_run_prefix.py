@@ -52,3 +52,18 @@ def test_a_prefix_outside_the_vocabulary_is_refused(tiny_lm):
     vocab = tiny_lm.model.args.vocab_size
     with pytest.raises(ValueError, match=f"token id {vocab} is outside the vocabulary"):
         _greedy(tiny_lm, 2, prefix=(vocab,))
+
+
+def test_batched_runs_honour_the_prefix_as_a_run_alone_does(tiny_lm):
+    from mlx_entropix.runner import run_many
+
+    full = _greedy(tiny_lm, 6)
+    ids = [t.id for t in full.tokens]
+    reqs = [RunRequest(messages=HI, method="greedy", prefix_ids=p, options=GenerationOptions(max_tokens=4, seed=0))
+            for p in [(), tuple(ids[:2]), (full.tokens[0].top[1].id,)]]
+    alone = [run(tiny_lm, r) for r in reqs]
+    together = run_many(tiny_lm, reqs, max_batch=3)
+    for a, b in zip(alone, together):
+        assert [t.id for t in a.tokens] == [t.id for t in b.tokens]
+        assert a.text == b.text and a.prompt.get("prefix") == b.prompt.get("prefix")
+    assert together[1].text.startswith(together[1].prompt["prefix"]["text"])

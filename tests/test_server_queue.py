@@ -1,4 +1,4 @@
-"""mlx_server.py with a one-place queue, --normal and explicit CORS origins:
+"""mlx_server.py with one row per step, a one-place queue, --normal and explicit CORS origins:
 a full queue answers 503 with Retry-After, and the flags change the defaults."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ LONG_RUN = {"prompt": "1, 2, 3, 4, 5,", "max_tokens": 2000, "sampler": "greedy",
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[str]:
-    with running_server("--queue-size", "1", "--normal", "--allowed-origins", ORIGIN) as base:
+    with running_server("--queue-size", "1", "--max-batch", "1", "--normal", "--allowed-origins", ORIGIN) as base:
         yield base
 
 

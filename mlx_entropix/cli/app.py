@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Iterator, Optional
 import typer
 
 from mlx_entropix.eval.cli import eval_command
-from mlx_entropix.methods import NORMAL, MethodSpec, resolve_methods
+from mlx_entropix.methods import NORMAL, MethodSpec, for_model, resolve_methods
 from mlx_entropix.prompts import BUILTIN_PROMPTS, DEFAULT_CSV, Prompt, load_prompt_csv
+from mlx_entropix.requests import DEFAULT_MAX_BATCH, SEED_LIMIT, NormalParams
 from mlx_entropix.sampler.config import DEFAULT_PRESET, PRESETS, get_preset, load_config
 from mlx_entropix.text import checked_text, decoded_text
 from mlx_entropix.trace import Trace, load_trace
@@ -30,7 +31,6 @@ if TYPE_CHECKING:  # the model, plots and generation load on first use: --help s
     from rich.console import Console
 
     from mlx_entropix.load import LoadedModel
-    from mlx_entropix.runner import NormalParams
 
     from .jobs import Job, Settings
 
@@ -124,8 +124,6 @@ def normal_params(methods: tuple[MethodSpec, ...], temp: float | None, top_p: fl
         raise ValueError("--temp, --top-p, --min-p and --top-k set the normal baseline: "
                          "add --normal or --compare")
     try:
-        from mlx_entropix.runner import NormalParams
-
         return NormalParams(**given).check()
     except ValueError as e:
         raise ValueError(f"bad --temp/--top-p/--min-p/--top-k value: {e}") from None
@@ -191,6 +189,10 @@ def generate(
         "auto", "--weights",
         help="auto (dense float32 on a Linux CPU with the optimised BLAS when it fits in "
              "MLX_ENTROPIX_DENSE_RAM_SHARE of RAM, default 0.25; else quantized), dense or quantized."),
+    max_batch: int = typer.Option(
+        DEFAULT_MAX_BATCH, "--max-batch",
+        help="With --prompts/--prompt_csv: how many runs share each decode step (each run's "
+             "tokens are those it gets alone; 1 = one at a time)."),
     debug: bool = typer.Option(False, "--debug", help="Show the traceback of errors."),
 ) -> None:
     """Generate with entropix sampling (the default command), each token streamed in the
@@ -202,8 +204,8 @@ def generate(
         methods = choose_methods(normal, compare, preset, config)
         if max_tokens < 1:
             raise ValueError(f"--max-tokens must be at least 1, got {max_tokens}")
-        from mlx_entropix.engine import SEED_LIMIT
-
+        if max_batch < 1:
+            raise ValueError(f"--max-batch must be at least 1, got {max_batch}")
         if not 0 <= seed < SEED_LIMIT:
             raise ValueError(f"--seed must be in [0, 2**64), got {seed}")
         if system_prompt is not None:
@@ -217,17 +219,19 @@ def generate(
 
         out = make_console(color=not no_color and sys.stdout.isatty(), file=sys.stdout)
         lm = load(model, weights)
+        methods = for_model(methods, lm)  # what runs is what the tables and traces record
         settings = Settings(max_tokens=min(max_tokens, lm.context_length), seed=seed,
                             system_prompt=system_prompt, normal=params)
 
         if out.color_system:
             print_legend(out)
         run_jobs(lm, plan_jobs(prompt_list, methods, batch), settings, out, batch, trace, plot,
-                 branch_details)
+                 branch_details, max_batch)
 
 
 def run_jobs(lm: LoadedModel, jobs: list[Job], settings: Settings, out: Console, batch: bool,
-             trace: Path | None, plot: Path | None, branch_details: bool = False) -> None:
+             trace: Path | None, plot: Path | None, branch_details: bool = False,
+             max_batch: int = DEFAULT_MAX_BATCH) -> None:
     """Stream lone and compared runs; run batches under a progress bar. Each
     run's files are written as soon as it ends, so an interrupted batch keeps them."""
 
@@ -243,7 +247,7 @@ def run_jobs(lm: LoadedModel, jobs: list[Job], settings: Settings, out: Console,
 
     if batch:
         results = run_batch(lm, jobs, settings, out, make_console(color=False, file=sys.stderr), after,
-                            branch_details)
+                            branch_details, max_batch)
         out.print(batch_table(results))
         return
     results = []
@@ -260,6 +264,10 @@ def plot_command(
     trace_file: Path = typer.Argument(..., help="A trace saved with --trace (or by the web UI)."),
     out: Optional[Path] = typer.Option(
         None, "--out", help="FILE.png or FILE.html; default: the trace's name with .png."),
+    max_batch: int = typer.Option(
+        DEFAULT_MAX_BATCH, "--max-batch",
+        help="With --prompts/--prompt_csv: how many runs share each decode step (each run's "
+             "tokens are those it gets alone; 1 = one at a time)."),
     debug: bool = typer.Option(False, "--debug", help="Show the traceback of errors."),
 ) -> None:
     """Render the entropy plots of a saved trace."""

@@ -1,4 +1,4 @@
-"""Batch runs (`--prompts`, `--prompt_csv`): one run after another under a
+"""Batch runs (`--prompts`, `--prompt_csv`): many runs per decode step under a
 progress bar, each answer printed when it is done, then one table of all."""
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from rich.table import Table
 
 from mlx_entropix.generate import GenerationResponse
 from mlx_entropix.load import LoadedModel
-from mlx_entropix.runner import run
+from mlx_entropix.requests import DEFAULT_MAX_BATCH
+from mlx_entropix.runner import run_many
 from mlx_entropix.trace import Trace
 
 from .jobs import Job, Settings
@@ -21,33 +22,36 @@ from .summary import SUMMARY_FIELDS, summary_row
 
 
 def run_batch(lm: LoadedModel, jobs: list[Job], settings: Settings, out: Console, err: Console,
-              after: Callable[[Job, Trace], None], branch_details: bool = False
-              ) -> list[tuple[Job, Trace]]:
-    """Run every job, printing each answer to `out` as it finishes.
+              after: Callable[[Job, Trace], None], branch_details: bool = False,
+              max_batch: int = DEFAULT_MAX_BATCH) -> list[tuple[Job, Trace]]:
+    """Run every job, max_batch of them per decode step (runner.run_many: each
+    run as it would be alone; `normal` by the engine's plain sampling),
+    printing each answer to `out` as it finishes.
 
     The bar shares the answers' console when that is a terminal (so rich keeps
     the bar below them), else it goes to stderr, and only to a terminal.
     """
     bar_console = out if out.is_terminal else err
-    results = []
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TimeElapsedColumn(), console=bar_console, transient=True,
                   disable=not bar_console.is_terminal, redirect_stdout=False,
                   redirect_stderr=False) as progress:
-        task = progress.add_task("", total=len(jobs))
-        for job in jobs:
-            def on_response(r: GenerationResponse, job: Job = job) -> None:
-                progress.update(task, description=f"{job.label}: {r.generation_tokens} tokens")
+        task = progress.add_task(f"{len(jobs)} runs, {min(max_batch, len(jobs))} at a time", total=len(jobs))
+        tokens = [0] * len(jobs)
 
-            progress.update(task, description=f"{job.label}: prompt")
-            trace = run(lm, job.request(settings), on_response)
-            print_heading(out, job.label)
+        def on_response(i: int, r: GenerationResponse) -> None:
+            tokens[i] = r.generation_tokens
+            progress.update(task, description=f"{sum(tokens)} tokens")
+
+        def on_done(i: int, trace: Trace) -> None:
+            print_heading(out, jobs[i].label)
             print_tokens(out, trace)
             print_closing(out, trace, branch_details)
-            after(job, trace)
-            results.append((job, trace))
+            after(jobs[i], trace)
             progress.advance(task)
-    return results
+
+        traces = run_many(lm, [job.request(settings) for job in jobs], on_response, max_batch, on_done)
+    return list(zip(jobs, traces))
 
 
 def batch_table(results: list[tuple[Job, Trace]]) -> Table:

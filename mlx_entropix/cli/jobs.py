@@ -6,10 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlx_entropix.engine import GenerationOptions
 from mlx_entropix.methods import MethodSpec
 from mlx_entropix.plots import plot_trace
-from mlx_entropix.runner import NormalParams, RunRequest
+from mlx_entropix.requests import GenerationOptions, NormalParams, RunRequest
 from mlx_entropix.trace import Trace
 
 from mlx_entropix.prompts import Prompt, slug

@@ -11,11 +11,12 @@ from rich.console import Console
 from rich.table import Table
 
 from ..methods import MethodError
+from ..requests import DEFAULT_MAX_BATCH
 from ..sampler import ConfigError
 from .dataset import EvalItem, file_sha256, load_dataset, select_split, spread
 from .distributed import Group, init_distributed
 from .errors import EvalError
-from .multitrace import known_multitrace, resolve_eval_methods
+from .multitrace import EvalMethod, known_multitrace, resolve_eval_methods
 from .runner import run_eval
 from .sealed import check_plan_committed
 from .store import RunSettings, check_settings
@@ -96,7 +97,9 @@ def eval_command(
         False, "--sealed", help="Preregistered run: needs --out/plan.md committed in git; shows and stores "
         "no score until the last item is done."
     ),
-    batch: int = typer.Option(1, "--batch", min=1, help="Hand the model up to N traces of an item at once."),
+    batch: int = typer.Option(DEFAULT_MAX_BATCH, "--batch", min=1,
+                              help="Decode up to N traces of an item together (batched decoding; each "
+                              "trace is the same as alone)."),
     traces: bool = typer.Option(True, "--traces/--no-traces", help="Write every trace's JSON under traces/."),
 ) -> None:
     """Compare sampling methods on a question set: accuracy with CIs, paired tests, a report."""
@@ -105,29 +108,21 @@ def eval_command(
         items = select_items(select_split(load_dataset(dataset), split, dataset), n, dataset)
         out_dir = out or Path("out") / f"eval-{dataset.stem}"
         group = init_distributed() if distributed else Group()
-        settings = RunSettings(
-            dataset=str(dataset),
-            dataset_sha256=file_sha256(dataset),
-            methods=tuple(s.label for s in specs),
-            n=len(items),
-            seed=seed,
-            max_tokens=max_tokens,
-            model=model,
-            world_size=group.size,
-            split=split,
-            configs={s.label: s.describe() for s in specs},
-            sealed=sealed,
-        )
-        check_settings(out_dir, settings, resume)
+        if not resume:  # a clash with an earlier run is refused before the model loads
+            check_settings(out_dir, _settings(dataset, specs, items, seed, max_tokens, model, group, split,
+                                              sealed), resume)
         if sealed:
             check_plan_committed(out_dir)
         from .model import make_generate_many
 
+        # Presets resolved once against the loaded model: settings.json records what runs.
+        generate_many, specs = make_generate_many(model, specs)
+        settings = _settings(dataset, specs, items, seed, max_tokens, model, group, split, sealed)
         summary = run_eval(
             items,
             settings,
             specs,
-            make_generate_many(model),
+            generate_many,
             out_dir,
             resume=resume,
             group=group,
@@ -140,3 +135,21 @@ def eval_command(
         raise typer.Exit(2) from None
     if summary is not None:
         _print_summary(summary, out_dir)
+
+
+def _settings(dataset: Path, specs: tuple[EvalMethod, ...], items: list[EvalItem], seed: int,
+              max_tokens: int, model: Optional[str], group: Group, split: str, sealed: bool) -> RunSettings:
+    """What a result means: resume must match it."""
+    return RunSettings(
+        dataset=str(dataset),
+        dataset_sha256=file_sha256(dataset),
+        methods=tuple(s.label for s in specs),
+        n=len(items),
+        seed=seed,
+        max_tokens=max_tokens,
+        model=model,
+        world_size=group.size,
+        split=split,
+        configs={s.label: s.describe() for s in specs},
+        sealed=sealed,
+    )

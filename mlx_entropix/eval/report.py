@@ -197,6 +197,25 @@ def _signed_pct(x: float) -> str:
     return f"{100 * x:+.1f} pp"
 
 
+THRESHOLD_NAMES = ("low_ent", "low_vent", "med_ent", "high_ent", "high_vent")
+
+
+def _config_line(described: dict[str, Any] | None) -> str:
+    """A method's source and, for the sampler, which thresholds ran and their values (nats)."""
+    if described is None:
+        return "unrecorded"
+    if described.get("source") == "multi-trace":
+        params = ", ".join(f"{k}={v}" for k, v in described["params"].items())
+        return f"multi-trace {described['family']} ({params}); greedy and plain-sampling traces"
+    cfg = described.get("config")
+    if cfg is None:
+        return f"{described['source']} (mlx-lm's sampler)"
+    if cfg.get("greedy"):
+        return f"{described['source']}: argmax, no thresholds"
+    values = ", ".join(f"{k} {cfg[k]:.4g}" for k in THRESHOLD_NAMES if k in cfg)
+    return f"{described['source']}: {cfg.get('thresholds', '?')} thresholds ({values})"
+
+
 def render_markdown(summary: dict[str, Any], records: list[dict[str, Any]]) -> str:
     setup = summary["setup"]
     methods = setup["methods"]
@@ -234,6 +253,10 @@ def render_markdown(summary: dict[str, Any], records: list[dict[str, Any]]) -> s
             f"| {s['mean_tokens']:.1f} | {s['mean_time_s']:.2f} "
             f"| {_ratio(s.get('time_vs_greedy'))} | {s['hit_max_tokens']} | {outcomes} |"
         )
+    lines += ["", "## What each method ran", "", "The sampler configs as resolved against the loaded model "
+              "(presets with this model's fitted thresholds where it has them); all fields in summary.json.",
+              ""]
+    lines += [f"- {m}: {_config_line(setup['configs'].get(m))}" for m in methods]
     lines += [
         "",
         "## Pairwise comparisons",

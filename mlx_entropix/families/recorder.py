@@ -15,6 +15,7 @@ anything else not a single query, go to mlx-lm's own function unchanged.
 from __future__ import annotations
 
 import contextlib
+import math
 import sys
 from collections.abc import Iterator
 from types import ModuleType
@@ -46,7 +47,8 @@ def exposed_attention(queries: mx.array, keys: mx.array, values: mx.array, scale
     the attention output [B, H, 1, Dv] and the scaled scores [B, H, S], float32.
 
     An additive mask is part of the score (MLA families pass their positional
-    term that way); attention sinks join the softmax's denominator only, as in
+    term that way); a boolean one (a batched cache's left padding) scores the
+    keys it hides -inf, which the statistics skip (model.attention_stats); attention sinks join the softmax's denominator only, as in
     MLX's fused kernel, and are not keys.
     """
     B, H, _, D = queries.shape
@@ -55,12 +57,12 @@ def exposed_attention(queries: mx.array, keys: mx.array, values: mx.array, scale
     q = queries.reshape(B, n_kv, rep, D).astype(mx.float32)
     scores = (q * scale) @ keys.astype(mx.float32).swapaxes(-1, -2)  # [B, Hkv, rep, S]
     if isinstance(mask, mx.array):
-        if mask.dtype == mx.bool_:
-            raise RecorderError("a boolean mask at a decode step hides cached keys, so the "
-                                "statistics over the valid keys are undefined; run with "
-                                "metrics 'logits'")
         S = scores.shape[-1]
-        scores = scores + mx.broadcast_to(mask, (B, H, 1, S)).reshape(B, n_kv, rep, S)
+        mask = mx.broadcast_to(mask, (B, H, 1, S)).reshape(B, n_kv, rep, S)
+        if mask.dtype == mx.bool_:  # a batch's left padding: those keys are not the row's
+            scores = mx.where(mask, scores, -math.inf)
+        else:
+            scores = scores + mask
     if sinks is None:
         probs = mx.softmax(scores, axis=-1)
     else:

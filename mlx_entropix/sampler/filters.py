@@ -119,5 +119,13 @@ def filtered_logprobs(
 
 def sample(logprobs: mx.array, key: mx.array, num_samples: int | None = None) -> mx.array:
     """Draw token ids (int32) exactly from softmax(logprobs) with the Gumbel-max
-    trick of `mx.random.categorical`: [B], or [B, num_samples] i.i.d. draws."""
+    trick of `mx.random.categorical`: [B], or [B, num_samples] i.i.d. draws.
+
+    `key` is one key for every row, or keys [B, 2], one per row: then each
+    row's draw is the one it would get decoding alone with its key, whatever
+    rows share its batch (batch.py)."""
+    if key.ndim == 2:
+        return mx.concatenate([mx.random.categorical(logprobs[i : i + 1], num_samples=num_samples,
+                                                     key=key[i]) for i in range(key.shape[0])]
+                              ).astype(mx.int32)
     return mx.random.categorical(logprobs, num_samples=num_samples, key=key).astype(mx.int32)

@@ -92,5 +92,5 @@ def native_run_request(body: GenerateRequest, lm: LoadedModel, default_method: s
                                 seed=body.seed)
     config = _config(base, body.config, {"config.": body.config}, lm) if body.config else None
     return RunRequest(messages=[m.plain() for m in body.messages], method=body.method or default_method,
-                      config=config, preset=body.preset,
+                      config=config, preset=None if config else body.preset,
                       normal=_normal(body.normal.model_dump(), "normal", lm), options=options)

@@ -1,11 +1,17 @@
 """The one thread that runs the model, fed by a bounded queue.
 
 MLX generation is not thread-safe and one model serves everyone, so every
-generation runs here, one at a time. Each request gets its own asyncio queue
-that the worker feeds through `call_soon_threadsafe`, so streams never mix.
-A request that goes away sets its cancel flag, which the generator reads
-after every token (GenerationOptions.cancelled): the worker drops it within a
-token and takes the next request; a queued one leaves the queue.
+generation runs here. Entropix and greedy runs share decode steps
+(continuous batching, batch.py): up to max_batch of them advance together,
+each with its own tokens, metrics and branch events, exactly as it would run
+alone; a new request joins between two steps. Other work (the `normal`
+baseline, which is mlx-lm's own generator, and tasks such as threshold
+fitting) runs alone, in queue order, once the running rows have finished.
+
+Each request gets its own asyncio queue that the worker feeds through
+`call_soon_threadsafe`, so streams never mix. A request that goes away sets
+its cancel flag: its row leaves the batch before the next step; a queued one
+leaves the queue.
 """
 
 from __future__ import annotations
@@ -19,9 +25,11 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 
+from ..batch import BatchGenerator, BatchRequest
 from ..generate import GenerationResponse
 from ..load import LoadedModel
-from ..runner import RunRequest, finish_trace, start_run
+from ..requests import DEFAULT_MAX_BATCH
+from ..runner import RunRequest, finish_trace, run_header, start_run
 from ..trace import Trace
 
 log = logging.getLogger(__name__)
@@ -92,22 +100,27 @@ class Generation:
 @dataclass
 class _Job:
     generation: Generation
-    stream: Iterator[object]  # GenerationResponses, or a task's progress items
+    stream: Iterator[object] | None = None  # work that runs alone: a task's items, a normal run
+    request: BatchRequest | None = None  # a run that shares decode steps
 
 
 class Worker:
-    """Runs queued generations one after another in a single thread."""
+    """Runs queued generations in a single thread, up to max_batch per decode step."""
 
-    def __init__(self, lm: LoadedModel, queue_size: int):
+    def __init__(self, lm: LoadedModel, queue_size: int, max_batch: int = DEFAULT_MAX_BATCH):
         if queue_size < 1:
             raise ValueError(f"queue size must be >= 1, got {queue_size}")
+        if max_batch < 1:
+            raise ValueError(f"max batch must be >= 1, got {max_batch}")
         self.lm = lm
-        self.queue_size = queue_size
+        self.queue_size, self.max_batch = queue_size, max_batch
         self._pending: deque[_Job] = deque()
         self._ready = threading.Condition()
         self._stopping = False
         self._thread: threading.Thread | None = None
-        self._current: Generation | None = None
+        self._current: Generation | None = None  # work running alone
+        self._batch = BatchGenerator(lm, max_batch)
+        self._rows: dict[int, Generation] = {}  # batch uid -> its request's generation
 
     @property
     def waiting(self) -> int:
@@ -115,8 +128,13 @@ class Worker:
             return sum(not job.generation.cancelled for job in self._pending)
 
     @property
+    def running(self) -> int:
+        """Generations being decoded now (rows of the batch, or one running alone)."""
+        return len(self._rows) + (self._current is not None)
+
+    @property
     def busy(self) -> bool:
-        return self._current is not None
+        return self.running > 0
 
     @property
     def alive(self) -> bool:
@@ -128,7 +146,7 @@ class Worker:
         self._thread.start()
 
     def stop(self) -> None:
-        """Cancel the current and the queued generations, then end the thread."""
+        """Cancel the running and the queued generations, then end the thread."""
         if self._thread is None:
             return
         with self._ready:
@@ -139,9 +157,14 @@ class Worker:
             self._pending.clear()
             if self._current is not None:
                 self._current.cancel()
+            for gen in self._rows.values():
+                gen.cancel()
             self._ready.notify()
         self._thread.join()
         self._thread = None
+        for gen in self._rows.values():
+            gen.put(_END)
+        self._rows.clear()
 
     def submit(self, req: RunRequest) -> Generation:
         """Validate and queue a run (call from the event loop).
@@ -150,43 +173,91 @@ class Worker:
         queued), or QueueFull. Requests whose client left free their place.
         """
         cancel = threading.Event()
-        options = dataclasses.replace(req.options, cancelled=cancel.is_set)
-        trace, stream = start_run(self.lm, dataclasses.replace(req, options=options))
-        return self._enqueue(Generation(trace, asyncio.get_running_loop(), cancel), stream)
+        req = dataclasses.replace(req, options=dataclasses.replace(req.options, cancelled=cancel.is_set))
+        loop = asyncio.get_running_loop()
+        if req.method == "normal":
+            trace, stream = start_run(self.lm, req)
+            return self._enqueue(_Job(Generation(trace, loop, cancel), stream=stream))
+        trace, ids, cfg = run_header(self.lm, req)
+        return self._enqueue(_Job(Generation(trace, loop, cancel),
+                                  request=BatchRequest(ids, cfg, req.options)))
 
     def submit_task(self, make: Callable[[Callable[[], bool]], Iterator[object]]) -> Generation:
         """Queue other work that uses the model (threshold fitting) behind the generations:
         `make(cancelled)` gives the items to stream; its Generation has no trace."""
         cancel = threading.Event()
-        return self._enqueue(Generation(None, asyncio.get_running_loop(), cancel), make(cancel.is_set))
+        return self._enqueue(_Job(Generation(None, asyncio.get_running_loop(), cancel),
+                                  stream=make(cancel.is_set)))
 
-    def _enqueue(self, generation: Generation, stream: Iterator[object]) -> Generation:
+    def _enqueue(self, job: _Job) -> Generation:
         with self._ready:
-            for job in [job for job in self._pending if job.generation.cancelled]:
-                self._pending.remove(job)
-                job.generation.put(_END)
+            for gone in [j for j in self._pending if j.generation.cancelled]:
+                self._pending.remove(gone)
+                gone.generation.put(_END)
             if len(self._pending) >= self.queue_size:
                 raise QueueFull
-            self._pending.append(_Job(generation, stream))
+            self._pending.append(job)
             self._ready.notify()
-        return generation
+        return job.generation
 
-    def _next(self) -> _Job | None:
+    def _next(self) -> _Job | None | bool:
+        """Admit queued runs into the batch while it has room, in queue order.
+        Returns work to run alone once no row is running, True to step the
+        batch, None to stop."""
         with self._ready:
-            while not self._pending and not self._stopping:
+            while not self._pending and not self._rows and not self._stopping:
                 self._ready.wait()
             if self._stopping:
                 return None
-            job = self._pending.popleft()
-            self._current = job.generation
-            return job
+            while self._pending and len(self._rows) < self.max_batch:
+                job = self._pending[0]
+                if job.generation.cancelled:
+                    self._pending.popleft().generation.put(_END)
+                    continue
+                if job.request is None:  # runs alone, after the running rows
+                    if self._rows:
+                        break
+                    self._current = self._pending.popleft().generation
+                    return job
+                self._pending.popleft()
+                job.generation.started = time.perf_counter()
+                self._rows[self._batch.insert(job.request)] = job.generation
+            return True
 
     def _run(self) -> None:
         while (job := self._next()) is not None:
+            if job is True:
+                self._step()
+                continue
             try:
                 self._serve(job)
             finally:
                 self._current = None
+
+    def _step(self) -> None:
+        """One decode step of the batch; rows whose client left go first."""
+        for uid, gen in list(self._rows.items()):
+            if gen.cancelled:
+                self._batch.remove(uid)
+                del self._rows[uid]
+                gen.put(_END)
+        if not self._rows:
+            return
+        try:
+            for uid, response in self._batch.step():
+                gen = self._rows[uid]
+                gen.put(response)
+                if response.finish_reason is not None:
+                    del self._rows[uid]
+                    self._batch.admitted.pop(uid, None)
+                    gen.put(_END)
+        except Exception as e:  # reported to every running request; the worker goes on
+            log.exception("batched generation failed")
+            for gen in self._rows.values():
+                gen.put(e)
+                gen.put(_END)
+            self._rows.clear()
+            self._batch = BatchGenerator(self.lm, self.max_batch)
 
     def _serve(self, job: _Job) -> None:
         gen = job.generation

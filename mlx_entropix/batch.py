@@ -1,0 +1,299 @@
+"""Many sequences per decode step: a BatchGenerator in the manner of mlx-lm's.
+
+Requests join (`insert`) and leave (`remove`, or by ending) between steps;
+`step()` advances every running row by one decode step with one forward pass
+over the batch and one host synchronisation, and returns each row's responses.
+
+What keeps a row's output independent of the rows beside it:
+- Prompts are prefilled alone (exactly as a lone run does) and their caches
+  merged into mlx-lm's left-padded batch caches (BatchKVCache and, for
+  sliding windows, BatchRotatingKVCache); each row's RoPE runs at its own
+  offset and its attention masks the padding, which also drops out of the
+  attention statistics (a masked key scores -inf; model.attention_stats).
+- Each row has its own PRNG key chain from its request's seed, split exactly as
+  the lone loop (generate.py) splits it, including the key the lone loop
+  spends on a queued step it then discards (a think insertion, a branch).
+  The sampler draws each row with its own key (sampler.filters.sample).
+- Rows of different sampler configs share the forward pass; each config group
+  decides with its own compiled decision.
+- A branch point in a row is resolved at once with the lone loop's own code
+  (branching.run_branches, its N rollouts batched together): the row leaves the
+  batch cache, branches, and rejoins with the winner's cache. The other rows
+  wait for that rollout (at most branch_max_tokens steps of N rows).
+
+The lone loop pipelines (it queues the next step before reading this one); a
+batch does not, because its rows' next inputs differ in kind (sampled token,
+forced think token, a branch), and one sync per step is the same budget.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import time
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import mlx.core as mx
+import numpy as np
+from mlx_lm.models.cache import BatchKVCache, BatchRotatingKVCache, KVCache, RotatingKVCache
+
+from .branching import run_branches
+from .engine import Engine
+from .requests import DEFAULT_MAX_BATCH, GenerationOptions
+from .load import LoadedModel
+from .model import LayerStats
+from .sampler import Decision, SamplerConfig, filtered_logprobs, get_preset, sample
+from .sampler.decide import ADAPTIVE
+from .sequence import Event, GenerationResponse, Sequence, check_prompt
+from .sync import SyncCounter
+from .trace import TokenRecord
+
+BATCH_CACHES = {KVCache: BatchKVCache, RotatingKVCache: BatchRotatingKVCache}
+_split_rows = mx.vmap(mx.random.split)  # keys [B, 2] -> [B, 2, 2]
+
+
+class PlainSampling(Protocol):
+    """Plain sampling's parameters (runner.NormalParams has these fields)."""
+
+    temperature: float
+    top_p: float
+    top_k: int
+    min_p: float
+
+
+@dataclass
+class BatchRequest:
+    """One sequence to generate: prompt ids, sampler config and options. With
+    `plain`, every token is one draw from the filtered distribution at those
+    fixed parameters (temperature 0: argmax), recorded with outcome "sample":
+    the `normal` baseline in a batch (cfg then only sets what is recorded)."""
+
+    prompt: list[int]
+    cfg: SamplerConfig
+    options: GenerationOptions = field(default_factory=GenerationOptions)
+    plain: PlainSampling | None = None
+
+
+@functools.lru_cache(maxsize=16)
+def plain_decide(temperature: float, top_p: float, top_k: int, min_p: float):
+    """A decision function (engine.decide's signature) for plain sampling."""
+
+    def decide(logits: mx.array, metrics: dict, key: mx.array, think_allowed: mx.array) -> Decision:
+        b = logits.shape[0]
+        if temperature == 0:
+            token = mx.argmax(logits, axis=-1).astype(mx.int32)
+        else:
+            token = sample(filtered_logprobs(logits, temperature, top_p, top_k, min_p), key)
+        return Decision(token, mx.full((b,), ADAPTIVE, mx.int32), mx.full((b,), temperature),
+                        mx.full((b,), top_p), mx.full((b,), top_k, mx.int32), mx.full((b,), min_p),
+                        mx.zeros((b,), mx.bool_))
+
+    return decide
+
+
+@dataclass
+class _Row:
+    uid: int
+    seq: Sequence
+    engine: Engine
+    group: tuple
+    key: mx.array  # the row's PRNG key chain, as the lone loop's `key`
+    feed: int = 0  # the token the next step feeds
+    allowed: bool = False  # may the next step's decision be a think insertion
+
+
+def _batch_cache(cache: list) -> list:
+    """A lone sequence's cache as one-row batch caches."""
+    out = []
+    for c in cache:
+        kind = BATCH_CACHES.get(type(c))
+        if kind is None:
+            raise ValueError(f"a {type(c).__name__} cannot join a batch (only "
+                             f"{', '.join(k.__name__ for k in BATCH_CACHES)})")
+        out.append(kind.merge([c]))
+    return out
+
+
+class BatchGenerator:
+    """Decodes up to max_batch sequences per step; more wait their turn."""
+
+    def __init__(self, lm: LoadedModel, max_batch: int = DEFAULT_MAX_BATCH, syncs: SyncCounter | None = None):
+        if max_batch < 1:
+            raise ValueError(f"max_batch must be at least 1, got {max_batch}")
+        self.lm, self.max_batch = lm, max_batch
+        self.syncs = syncs or SyncCounter()
+        self._uids = itertools.count()
+        self._engines: dict[tuple, Engine] = {}
+        self.waiting: list[tuple[int, BatchRequest, int]] = []  # uid, request, max_tokens
+        self.rows: list[_Row] = []  # in the batch cache's row order
+        self.cache: list | None = None
+        self.admitted: dict[int, float] = {}  # uid -> its prefill's start (perf_counter); pop when done
+
+    @property
+    def running(self) -> int:
+        return len(self.rows)
+
+    @property
+    def done(self) -> bool:
+        return not self.rows and not self.waiting
+
+    def _engine(self, req: BatchRequest) -> tuple[tuple, Engine]:
+        plain = None if req.plain is None else (float(req.plain.temperature), float(req.plain.top_p),
+                                                 int(req.plain.top_k), float(req.plain.min_p))
+        cfg = req.cfg
+        if plain is not None:
+            cfg = get_preset("entropix").with_overrides({"max_think_insertions": 0, "branching": False})
+        group = (cfg, req.options.metrics, req.options.layers, plain)
+        if group not in self._engines:
+            opts = GenerationOptions(metrics=req.options.metrics, layers=req.options.layers)
+            decide = plain_decide(*plain) if plain is not None else None
+            self._engines[group] = Engine(self.lm, cfg, opts, self.syncs, decide=decide)
+        return group, self._engines[group]
+
+    def insert(self, request: BatchRequest) -> int:
+        """Queue a request; it joins the batch at a coming step. Raises on a
+        request that cannot run (an empty or too long prompt, a sampler that
+        needs metrics the options turn off)."""
+        if request.plain is None:
+            request.options.check_sampler(request.cfg.check_depth(self.lm.model.args.num_hidden_layers))
+        max_tokens = check_prompt(self.lm, request.prompt, request.options)
+        uid = next(self._uids)
+        self.waiting.append((uid, request, max_tokens))
+        return uid
+
+    def remove(self, uid: int) -> None:
+        """Drop a waiting or running request; its row leaves before the next step."""
+        self.waiting = [w for w in self.waiting if w[0] != uid]
+        self.admitted.pop(uid, None)
+        keep = [i for i, r in enumerate(self.rows) if r.uid != uid]
+        if len(keep) != len(self.rows):
+            self._keep(keep)
+
+    def _keep(self, keep: list[int]) -> None:
+        self.rows = [self.rows[i] for i in keep]
+        if not self.rows:
+            self.cache = None
+        elif self.cache is not None:
+            idx = mx.array(keep, dtype=mx.int32)
+            for c in self.cache:
+                c.filter(idx)
+
+    def _join(self, cache: list) -> None:
+        """Append one row's lone cache to the batch cache."""
+        merged = _batch_cache(cache)
+        if self.cache is None:
+            self.cache = merged
+        else:
+            for c, m in zip(self.cache, merged):
+                c.extend(m)
+
+    def _admit(self) -> None:
+        while self.waiting and len(self.rows) < self.max_batch:
+            uid, req, max_tokens = self.waiting.pop(0)
+            self.admitted[uid] = time.perf_counter()
+            group, engine = self._engine(req)
+            seq = Sequence(self.lm, engine, req.prompt, max_tokens, req.options,
+                           outcome="sample" if req.plain is not None else None)
+            cache = self.lm.model.make_cache()
+            engine.prefill(req.prompt, cache)
+            row = _Row(uid, seq, engine, group, mx.random.key(req.options.seed), feed=req.prompt[-1],
+                       allowed=seq.think_allowed(False))
+            self._join(cache)
+            self.rows.append(row)
+
+    def step(self) -> list[tuple[int, GenerationResponse]]:
+        """One decode step of every running row (after admitting waiting ones):
+        (uid, response) pairs in row order, several for a row that branched.
+        A row whose last response has a finish_reason has left the batch."""
+        self._admit()
+        if not self.rows:
+            return []
+        rows = self.rows
+        split = _split_rows(mx.stack([r.key for r in rows]))
+        subs = split[:, 1]
+        for i, r in enumerate(rows):
+            r.key = split[i, 0]
+        tokens = mx.array([[r.feed] for r in rows], dtype=mx.int32)
+        with_stats = any(r.engine.opts.metrics == "all" for r in rows)
+        logits, stats = self.lm.model.forward(tokens, self.cache, with_stats=with_stats)
+        logits = logits[:, -1, :]
+        allowed = mx.array([r.allowed for r in rows])
+        groups: dict[tuple, list[int]] = {}
+        for i, r in enumerate(rows):
+            groups.setdefault(r.group, []).append(i)
+        steps, where = [], {}
+        for members in groups.values():
+            idx = mx.array(members, dtype=mx.int32) if len(members) < len(rows) else None
+            part = (lambda a: a) if idx is None else (lambda a, idx=idx: a[idx])
+            sub_stats = None if stats is None else LayerStats(*(part(getattr(stats, f)) for f in (
+                "head_entropy", "head_varentropy", "agreement", "interaction")))
+            step = rows[members[0]].engine.decide_step(part(logits), sub_stats, part(subs), part(allowed))
+            for j, i in enumerate(members):
+                where[i] = (len(steps), j)
+            steps.append(step)
+        host = self.syncs.to_host_many(*[s.packed for s in steps])
+
+        out: list[tuple[int, GenerationResponse]] = []
+        keep, rejoin = [], []
+        for i, r in enumerate(rows):
+            g, j = where[i]
+            fate = self._advance(r, host[g][j], steps[g].logits[j : j + 1], i, out)
+            if fate is True:
+                keep.append(i)
+            elif fate:
+                rejoin.append((r, fate))
+        if len(keep) < len(rows):
+            self._keep(keep)
+        for r, cache in rejoin:
+            self._join(cache)
+            self.rows.append(r)
+        return out
+
+    def _advance(self, r: _Row, row: np.ndarray, logits: mx.array, index: int,
+                 out: list[tuple[int, GenerationResponse]]) -> bool | list:
+        """Emit what row r's decision yields. True: it stays in place; False: it
+        ended; a cache: it branched and rejoins the batch with that cache."""
+        seq = r.seq
+        seq.mark_first()
+        rec, event = seq.next_record(row, can_branch=seq.more)
+        if event is Event.BRANCH:
+            return self._branch(r, row, logits, index, out)
+        if event is Event.THINK and seq.more:
+            r.key = mx.random.split(r.key)[0]  # the lone loop's discarded queued step
+        return self._emit(r, rec, out)
+
+    def _emit(self, r: _Row, rec: TokenRecord, out: list[tuple[int, GenerationResponse]]) -> bool:
+        """Emit a record; True while the row goes on, feeding that record's token."""
+        response, done = r.seq.emit(rec, last=not r.seq.more)
+        out.append((r.uid, response))
+        r.feed, r.allowed = rec.id, r.seq.think_allowed(rec.inserted)
+        return not done
+
+    def _branch(self, r: _Row, row: np.ndarray, logits: mx.array, index: int,
+                out: list[tuple[int, GenerationResponse]]) -> bool | list:
+        """Resolve row r's branch points, as the lone loop does, until it has a
+        token to feed: then its cache (the winner's), else False (it ended)."""
+        cache = [c.extract(index) for c in self.cache]
+        seq, engine = r.seq, r.engine
+
+        def next_key() -> mx.array:
+            r.key, sub = mx.random.split(r.key)
+            return sub
+
+        event = Event.BRANCH
+        while event is Event.BRANCH:
+            next_key()  # the lone loop's discarded queued step
+            result = run_branches(engine, cache, logits, row, seq.n, seq.max_tokens - seq.n, next_key)
+            cache = result.cache
+            for i, rec in enumerate(result.records):
+                response, done = seq.emit(rec, last=result.next_step is None
+                                          and i == len(result.records) - 1)
+                out.append((r.uid, response))
+                if done:
+                    return False
+            row, logits = np.array(result.next_step.packed)[0], result.next_step.logits
+            rec, event = seq.next_record(row, can_branch=seq.more)
+        if event is Event.THINK and seq.more:
+            next_key()
+        return cache if self._emit(r, rec, out) else False

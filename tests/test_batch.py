@@ -1,0 +1,146 @@
+"""Batched decoding (batch.py, runner.run_many) against each request run alone:
+greedy tokens, seeded draws, think insertions, branches, metrics to float
+tolerance, ragged prompts, rows joining and leaving, plain sampling."""
+
+import math
+
+import mlx.core as mx
+import numpy as np
+import pytest
+
+from mlx_entropix.batch import BatchGenerator, BatchRequest
+from mlx_entropix.engine import GenerationOptions
+from mlx_entropix.requests import NormalParams, RunRequest
+from mlx_entropix.runner import run, run_many
+from mlx_entropix.sampler import get_preset
+from mlx_entropix.trace import METRIC_NAMES
+from tests.test_engine_sampling import ALWAYS_THINK, tiny_lm  # noqa: F401 (the module fixture)
+
+# Ragged prompts: 1 to 12 words, so rows carry different left padding.
+PROMPTS = ["hello", "hello world hmm yes no", "w1 w2 w3 w4 w5 w6 w7 w8 w9 w10 w11 w12",
+           "no", "yes yes", "w40 w41 w42 w43 w44 w45 w46"]
+
+
+def requests(method="entropix", config=None, max_tokens=(9, 5, 12, 7, 3, 10), seed=11, **kw):
+    return [RunRequest(prompt=p, method=method, config=config,
+                       options=GenerationOptions(max_tokens=m, seed=seed + i), **kw)
+            for i, (p, m) in enumerate(zip(PROMPTS, max_tokens))]
+
+
+def assert_same(alone, batched):
+    """Same tokens, records and text; every metric and logprob to float tolerance."""
+    assert len(alone.tokens) == len(batched.tokens)
+    assert batched.text == alone.text
+    assert batched.stats.finish_reason == alone.stats.finish_reason
+    for a, b in zip(alone.tokens, batched.tokens):
+        assert (a.id, a.outcome, a.inserted, a.text) == (b.id, b.outcome, b.inserted, b.text)
+        assert (a.branch is None) == (b.branch is None)
+        if a.branch is not None:
+            assert [c.tokens for c in a.branch.candidates] == [c.tokens for c in b.branch.candidates]
+            assert a.branch.winner == b.branch.winner
+        assert math.isclose(a.logprob, b.logprob, rel_tol=1e-4, abs_tol=1e-4)
+        for name in METRIC_NAMES:
+            assert math.isclose(getattr(a.metrics, name), getattr(b.metrics, name),
+                                rel_tol=1e-4, abs_tol=1e-4), name
+        assert [t.id for t in a.top] == [t.id for t in b.top]
+
+
+def check_batched_equals_alone(lm, reqs, max_batch):
+    alone = [run(lm, r) for r in reqs]
+    batched = run_many(lm, reqs, max_batch=max_batch)
+    for a, b in zip(alone, batched):
+        assert_same(a, b)
+    return alone
+
+
+def test_greedy_rows_of_ragged_prompts_equal_each_run_alone_metrics_included(tiny_lm):  # noqa: F811
+    # max_batch 4 < 6 requests: rows end at different steps and waiting ones join.
+    alone = check_batched_equals_alone(tiny_lm, requests("greedy"), max_batch=4)
+    assert {len(t.tokens) for t in alone} == {9, 5, 12, 7, 3, 10}
+
+
+def test_seeded_entropix_rows_with_think_insertions_equal_each_run_alone(tiny_lm):  # noqa: F811
+    cfg = get_preset("entropix").with_overrides({**ALWAYS_THINK, "max_think_insertions": 2,
+                                                 "think_text": "hmm ..."})
+    alone = check_batched_equals_alone(tiny_lm, requests(config=cfg), max_batch=3)
+    outcomes = {t.outcome for trace in alone for t in trace.tokens}
+    assert "think" in outcomes and outcomes - {"think", "argmax"}  # insertions and draws both ran
+
+
+def test_a_branch_in_one_row_leaves_the_others_as_they_are_alone(tiny_lm):  # noqa: F811
+    branchy = get_preset("entropix").with_overrides({"branch_fraction": 0.05, "n_branches": 3,
+                                                     "branch_max_tokens": 3, "max_think_insertions": 0})
+    plain = get_preset("entropix").with_overrides({"branching": False, "max_think_insertions": 0})
+    reqs = requests(config=plain)
+    reqs[2] = RunRequest(prompt=PROMPTS[2], config=branchy, options=GenerationOptions(max_tokens=10, seed=5))
+    alone = check_batched_equals_alone(tiny_lm, reqs, max_batch=6)
+    assert any(t.branch is not None for t in alone[2].tokens)
+    assert all(t.branch is None for i, trace in enumerate(alone) if i != 2 for t in trace.tokens)
+
+
+def test_a_rows_draws_do_not_depend_on_its_batch_mates(tiny_lm):  # noqa: F811
+    reqs = requests(config=get_preset("entropix").with_overrides({"branching": False}))
+    whole = run_many(tiny_lm, reqs, max_batch=6)
+    pairs = run_many(tiny_lm, [reqs[4], reqs[1]], max_batch=2)
+    assert [t.id for t in pairs[0].tokens] == [t.id for t in whole[4].tokens]
+    assert [t.id for t in pairs[1].tokens] == [t.id for t in whole[1].tokens]
+
+
+def test_plain_sampling_in_a_batch_is_per_row_seeded_and_argmax_at_temperature_zero(tiny_lm):  # noqa: F811
+    sampled = requests("normal", normal=NormalParams(temperature=1.0, top_p=1.0, min_p=0.0))
+    alone = [run_many(tiny_lm, [r])[0] for r in sampled[:3]]
+    together = run_many(tiny_lm, sampled, max_batch=6)
+    for a, b in zip(alone, together):
+        assert [t.id for t in a.tokens] == [t.id for t in b.tokens]
+        assert b.sampler["sampled_by"] == "engine" and {t.outcome for t in b.tokens} == {"sample"}
+    reseeded = run_many(tiny_lm, requests("normal", seed=99, normal=NormalParams(1.0, 1.0, 0.0)))
+    assert [t.text for t in reseeded] != [t.text for t in together]
+    cold = run_many(tiny_lm, requests("normal", normal=NormalParams(temperature=0.0)))
+    greedy = run_many(tiny_lm, requests("greedy"))
+    assert [[t.id for t in c.tokens] for c in cold] == [[t.id for t in g.tokens] for g in greedy]
+
+
+def test_removed_row_leaves_and_the_rest_go_on_as_alone(tiny_lm):  # noqa: F811
+    greedy = get_preset("greedy")
+    ids = [tiny_lm.tokenizer.raw_prompt_tokens(p) for p in PROMPTS[:3]]
+    gen = BatchGenerator(tiny_lm, max_batch=3)
+    uids = [gen.insert(BatchRequest(p, greedy, GenerationOptions(max_tokens=6))) for p in ids]
+    got: dict[int, list[int]] = {u: [] for u in uids}
+    for n in range(8):
+        if n == 2:
+            gen.remove(uids[1])
+        for uid, r in gen.step():
+            if r.record is not None:
+                got[uid].append(r.record.id)
+    assert gen.done and len(got[uids[1]]) == 2
+    for i in (0, 2):
+        alone = run(tiny_lm, RunRequest(prompt=PROMPTS[i], method="greedy",
+                                        options=GenerationOptions(max_tokens=6)))
+        assert got[uids[i]] == [t.id for t in alone.tokens]
+
+
+def test_padding_is_not_in_the_attention_statistics():
+    """A masked key (-inf) changes no statistic of the others."""
+    from mlx_entropix.model import attention_stats
+
+    scores = mx.random.normal((2, 3, 7), key=mx.random.key(0))
+    padded = mx.concatenate([mx.full((2, 3, 4), -math.inf), scores], axis=-1)
+    for a, b in zip(vars(attention_stats([scores])).values(), vars(attention_stats([padded])).values()):
+        assert np.allclose(np.array(a), np.array(b), atol=1e-6)
+
+
+@pytest.mark.parametrize("family", ["qwen2", "gemma3_text"])  # gemma3: sliding windows of 6 keys
+def test_family_rows_equal_each_run_alone_through_the_recorder(family, tiny_lm):  # noqa: F811
+    from mlx_entropix.bench.family import random_model
+    from mlx_entropix.families import FamilyModel
+    from mlx_entropix.load import LoadedModel
+    from tests.family_fixtures import family_config
+
+    config = family_config(family, tiny_lm.model.args.vocab_size)
+    model = FamilyModel(random_model(config), family)
+    fam = LoadedModel(model, tiny_lm.tokenizer, config, family, family)
+    branchy = get_preset("entropix").with_overrides({"branch_fraction": 0.05, "n_branches": 3,
+                                                     "branch_max_tokens": 3, "max_think_insertions": 0})
+    reqs = requests("greedy")[:4] + requests(config=branchy)[4:]
+    alone = check_batched_equals_alone(fam, reqs, max_batch=3)
+    assert any(t.branch is not None for trace in alone for t in trace.tokens)
