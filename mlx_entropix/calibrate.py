@@ -12,6 +12,7 @@ model with buggy (unmasked) metrics; shares mean the same thing for any model.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
 import mlx.core as mx
@@ -78,6 +79,29 @@ def collect_signals(lm: LoadedModel, chats: list[list[dict[str, str]]], max_toke
             for name in METRIC_NAMES:
                 columns[name].append(getattr(token.metrics, name))
     return {name: np.array(values) for name, values in columns.items()}
+
+
+@dataclass(frozen=True)
+class FitProgress:
+    """After each prompt: how far the fitting is and how many tokens it has seen."""
+
+    done: int
+    total: int
+    tokens: int
+
+
+def collect_with_progress(lm: LoadedModel, chats: list[list[dict[str, str]]], max_tokens: int,
+                          seed: int, cancelled: Callable[[], bool] = lambda: False
+                          ) -> Generator[FitProgress, None, dict[str, np.ndarray] | None]:
+    """collect_signals one chat at a time, yielding progress after each; returns
+    the signals (None when `cancelled()` stopped it)."""
+    parts: list[dict[str, np.ndarray]] = []
+    for i, messages in enumerate(chats):
+        if cancelled():
+            return None
+        parts.append(collect_signals(lm, [messages], max_tokens, seed + i))
+        yield FitProgress(i + 1, len(chats), sum(len(p["entropy"]) for p in parts))
+    return {name: np.concatenate([p[name] for p in parts]) for name in METRIC_NAMES}
 
 
 def outcome_shares(signals: dict[str, np.ndarray], cfg: SamplerConfig) -> dict[str, float]:

@@ -1,19 +1,26 @@
-"""Read a llama.cpp GGUF file as Hugging Face-named MLX weights and a config.
+"""Read a llama.cpp GGUF file as Hugging Face-named weights and a config.
 
-`mx.load` decodes Q4_0, Q4_1 and Q8_0 into MLX's affine quantized layout and F16/F32
-as plain arrays. Other tensor types (K-quants, I-quants, ...) it cannot decode
-correctly, so the header's tensor table is read first and such files are refused
-before anything is loaded. llama.cpp stores Q and K rows permuted for its
-interleaved RoPE; the permutation is undone so the weights match HF's layout.
+Two readers. A Llama file holding only the types `mx.load` decodes exactly
+(Q4_0, Q4_1 and Q8_0 into MLX's affine quantized layout, F16/F32 as plain
+arrays) is read by MLX (`load_gguf`): the quantized weights stay packed, bit
+for bit. Every other file (other architectures, K-quants, Q5_0/Q5_1, BF16) is
+read by the PyPI `gguf` package, llama.cpp's own Python reader, whose
+dequantisers give float32 arrays (`read_gguf`); gguf_families.py maps them.
+llama.cpp stores Q and K rows permuted for its interleaved RoPE; the
+permutation is undone so the weights match HF's layout.
 """
 
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import mlx.core as mx
+import numpy as np
+
+from .gguf_families import ARCHITECTURES, hf_name, unpermute
 
 # ggml tensor type ids (ggml.h) and the ones mx.load decodes faithfully.
 GGML_TYPE_NAMES = {
@@ -23,21 +30,18 @@ GGML_TYPE_NAMES = {
     23: "IQ4_XS", 24: "I8", 25: "I16", 26: "I32", 27: "I64", 28: "F64", 29: "IQ1_M",
     30: "BF16", 34: "TQ1_0", 35: "TQ2_0",
 }
-SUPPORTED_TYPES = {"F32", "F16", "Q4_0", "Q4_1", "Q8_0"}
+SUPPORTED_TYPES = {"F32", "F16", "Q4_0", "Q4_1", "Q8_0"}  # what mx.load decodes exactly
+# What the gguf package dequantises, for the architectures gguf_families.py maps.
+DEQUANTISED_TYPES = {"F32", "F16", "BF16", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q8_0",
+                     "Q2_K", "Q3_K", "Q4_K", "Q5_K", "Q6_K"}
+# MLX bit width that re-quantises a ggml type at about its own precision.
+REQUANT_BITS = {"Q4_0": 4, "Q4_1": 4, "Q4_K": 4, "Q5_0": 5, "Q5_1": 5, "Q5_K": 5, "Q6_K": 6,
+                "Q8_0": 8, "Q2_K": 3, "Q3_K": 3}
 QUANT_BITS = {"Q4_0": 4, "Q4_1": 4, "Q8_0": 8}
 
 # GGUF metadata value types: id -> struct format of a scalar (8 = string, 9 = array).
 _SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?",
             10: "<Q", 11: "<q", 12: "<d"}
-
-_LAYER_NAMES = {
-    "attn_q": "self_attn.q_proj", "attn_k": "self_attn.k_proj", "attn_v": "self_attn.v_proj",
-    "attn_output": "self_attn.o_proj", "ffn_gate": "mlp.gate_proj", "ffn_up": "mlp.up_proj",
-    "ffn_down": "mlp.down_proj", "attn_norm": "input_layernorm",
-    "ffn_norm": "post_attention_layernorm",
-}
-_TOP_NAMES = {"token_embd": "model.embed_tokens", "output_norm": "model.norm", "output": "lm_head"}
-
 
 class GGUFError(ValueError):
     """A GGUF file this loader cannot use, with the reason."""
@@ -79,8 +83,25 @@ def _skip_value(f: BinaryIO, vtype: int) -> None:
         raise GGUFError(f"unknown metadata value type {vtype}")
 
 
+@dataclass(frozen=True)
+class Header:
+    """What the header says before any tensor is read."""
+
+    architecture: str | None
+    types: dict[str, str]  # tensor name -> ggml type name
+
+    def mlx_readable(self) -> bool:
+        """A Llama file `mx.load` decodes exactly (load_gguf)."""
+        return self.architecture == "llama" and set(self.types.values()) <= SUPPORTED_TYPES
+
+
 def tensor_types(path: Path) -> dict[str, str]:
     """Name -> ggml type name of every tensor, from the header alone."""
+    return read_header(path).types
+
+
+def read_header(path: Path) -> Header:
+    """The architecture and tensor types, skipping every other value (fast)."""
     with open(path, "rb") as f:
         if f.read(4) != b"GGUF":
             raise GGUFError("not a GGUF file (bad magic)")
@@ -88,9 +109,13 @@ def tensor_types(path: Path) -> dict[str, str]:
         if version not in (2, 3):
             raise GGUFError(f"unsupported GGUF version {version}")
         n_tensors, n_kv = _read(f, "<Q"), _read(f, "<Q")
+        arch = None
         for _ in range(n_kv):
-            _skip_string(f)
-            _skip_value(f, _read(f, "<I"))
+            key, vtype = _read_string(f), _read(f, "<I")
+            if key == "general.architecture" and vtype == 8:
+                arch = _read_string(f)
+            else:
+                _skip_value(f, vtype)
         types = {}
         for _ in range(n_tensors):
             name = _read_string(f)
@@ -98,27 +123,11 @@ def tensor_types(path: Path) -> dict[str, str]:
             type_id = _read(f, "<I")
             _read(f, "<Q")
             types[name] = GGML_TYPE_NAMES.get(type_id, f"type {type_id}")
-        return types
+        return Header(arch, types)
 
 
 def _hf_name(gguf_name: str) -> str | None:
-    stem, _, suffix = gguf_name.rpartition(".")
-    parts = stem.split(".")
-    if parts[0] == "blk" and len(parts) == 3 and parts[2] in _LAYER_NAMES:
-        return f"model.layers.{parts[1]}.{_LAYER_NAMES[parts[2]]}.{suffix}"
-    if stem in _TOP_NAMES:
-        return f"{_TOP_NAMES[stem]}.{suffix}"
-    return None
-
-
-def _unpermute(w: mx.array, n_heads: int) -> mx.array:
-    """Undo llama.cpp's Q/K row interleaving (rows are the output features)."""
-    rows = w.shape[0]
-    return (
-        w.reshape(n_heads, rows // n_heads // 2, 2, *w.shape[1:])
-        .swapaxes(1, 2)
-        .reshape(w.shape)
-    )
+    return hf_name(gguf_name, ARCHITECTURES["llama"])
 
 
 def _meta_value(v: Any) -> Any:
@@ -205,8 +214,47 @@ def load_gguf(path: Path) -> tuple[dict[str, mx.array], dict[str, Any], dict[str
                 continue
             raise GGUFError(f"unexpected tensor {name!r}")
         if ".self_attn.q_proj." in hf:
-            value = _unpermute(value, config["num_attention_heads"])
+            value = unpermute(value, config["num_attention_heads"])
         elif ".self_attn.k_proj." in hf:
-            value = _unpermute(value, config["num_key_value_heads"])
+            value = unpermute(value, config["num_key_value_heads"])
         weights[hf] = value
     return weights, config, md
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def read_gguf(path: Path) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, str]]:
+    """(metadata as plain Python, tensors dequantised to float32 by the gguf
+    package in HF orientation [out, in], ggml type names) of any GGUF file."""
+    from gguf import GGUFReader
+    from gguf.quants import dequantize
+
+    header = read_header(path)
+    if header.architecture not in ARCHITECTURES:
+        raise GGUFError(f"GGUF architecture {header.architecture!r} is not supported; supported: "
+                        f"{', '.join(sorted(ARCHITECTURES))}")
+    bad = sorted({t for t in header.types.values() if t not in DEQUANTISED_TYPES})
+    if bad:
+        raise GGUFError(f"tensor type {', '.join(bad)} is not supported; supported: "
+                        f"{', '.join(sorted(DEQUANTISED_TYPES))}")
+    try:
+        reader = GGUFReader(str(path))
+    except (ValueError, OSError) as e:
+        raise GGUFError(f"the gguf package could not read it ({e})") from None
+    metadata = {key: _plain(f.contents()) for key, f in reader.fields.items()
+                if not key.startswith("GGUF.")}
+    tensors = {}
+    for t in reader.tensors:
+        value = dequantize(t.data, t.tensor_type)
+        tensors[t.name] = np.asarray(value, dtype=np.float32).reshape(
+            tuple(int(n) for n in reversed(t.shape)))
+    return metadata, tensors, header.types
+
+
+def requant_bits(types: dict[str, str]) -> int | None:
+    """The MLX bit width for re-quantising a file's matrices: the one of its most
+    common quantized type; None for a float file."""
+    bits = [REQUANT_BITS[t] for t in types.values() if t in REQUANT_BITS]
+    return max(set(bits), key=bits.count) if bits else None

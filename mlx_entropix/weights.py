@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import mlx.core as mx
+import mlx.nn as nn
 
 from . import blas
 
@@ -117,3 +118,34 @@ def dequantize_weights(weights: dict[str, mx.array], quant: dict[str, Any]) -> d
             dense[f"{module}.weight"], dense.pop(name), dense.pop(f"{module}.biases", None),
             group_size=params["group_size"], bits=params["bits"])
     return dense
+
+
+def load_into(model: nn.Module, weights: dict[str, mx.array], quant: dict[str, Any] | None,
+              dense: bool, dtype: mx.Dtype) -> None:
+    """Fill a freshly built model (ours or an mlx-lm family's) with HF-named,
+    sanitized weights: packed ones stay quantized unless `dense`, floating ones
+    are cast to `dtype` (the activation dtype) first, so dequantized weights
+    come out in it."""
+    if quant and not dense:
+        def quantized(path: str, module: nn.Module) -> bool | dict[str, int]:
+            if f"{path}.scales" not in weights:
+                return False
+            override = quant.get(path)
+            return override if isinstance(override, dict) else True
+
+        nn.quantize(model, group_size=quant["group_size"], bits=quant["bits"],
+                    class_predicate=quantized)
+    weights = {k: v.astype(dtype) if mx.issubdtype(v.dtype, mx.floating) else v
+               for k, v in weights.items()}
+    if quant and dense:  # after the cast, so the scales have the activation dtype as in the kernels
+        weights = dequantize_weights(weights, quant)
+    model.load_weights(list(weights.items()), strict=True)
+    mx.eval(model.parameters())
+
+
+def requantize(model: nn.Module, bits: int, group_size: int = 32) -> None:
+    """MLX-quantize a dense model's linear layers and embeddings (a GGUF file's
+    K-quants and 5-bit types have no MLX layout; this keeps about their size)."""
+    nn.quantize(model, group_size=group_size, bits=bits,
+                class_predicate=lambda _, m: hasattr(m, "to_quantized") and m.weight.shape[-1] % group_size == 0)
+    mx.eval(model.parameters())

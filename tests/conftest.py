@@ -1,8 +1,22 @@
+import os
 from pathlib import Path
 
 import pytest
 
 from mlx_entropix.load import embedded_gguf_path as locate_embedded_gguf
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_caches(tmp_path_factory) -> None:
+    """GGUF conversions and fits the tests make go to temporary folders, never
+    the user's caches; a first-use fit is one prompt of four tokens (first_fit.py)."""
+    from mlx_entropix.first_fit import PROMPTS_ENV, TOKENS_ENV
+    from mlx_entropix.gguf_cache import CACHE_ENV
+    from mlx_entropix.sampler.fitted import CACHE_ENV as FITTED_ENV
+
+    os.environ[CACHE_ENV] = str(tmp_path_factory.mktemp("converted"))
+    os.environ[FITTED_ENV] = str(tmp_path_factory.mktemp("fitted"))
+    os.environ[PROMPTS_ENV], os.environ[TOKENS_ENV] = "1", "4"
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ vocabulary, so the many valid examples cost milliseconds, not seconds.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -94,6 +95,8 @@ def fuzz_api(small_lm):
 
     app = create_app(small_lm, ServerSettings(ui_dir=None))
     with TestClient(app, raise_server_exceptions=False) as client:
+        while client.get("/api/config").json()["first_fit"]["state"] == "running":
+            time.sleep(0.05)  # the tiny model's first-use fit: entropix presets wait for it
         yield client
 
 

@@ -201,9 +201,12 @@ def test_spm_prompt_has_exactly_one_bos(template: str):
     assert tok.decode(ids[1:]).endswith("[user] hello")
 
 
-def test_missing_chat_template_is_a_clear_error():
-    with pytest.raises(ValueError, match="no chat template"):
-        Tokenizer.from_gguf(spm_metadata()).chat_prompt([{"role": "user", "content": "hello"}])
+def test_without_chat_template_messages_are_a_raw_completion():
+    tok = Tokenizer.from_gguf(spm_metadata())
+    messages = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hello"}]
+    assert not tok.has_chat_template
+    assert tok.chat_prompt(messages) == "be brief\n\nhello"
+    assert tok.prompt_tokens(messages) == tok.raw_prompt_tokens("be brief\n\nhello")
 
 
 # --- hand-built byte-level vocabulary: the pre-tokenizer follows tokenizer.ggml.pre ------------

@@ -18,6 +18,7 @@ from ..convert import convert
 from .baseline import DEFAULT_INSTALL, default_install
 from .branches import branch_costs
 from .family import family_overhead
+from .interleaved import interleaved_decode, interleaved_table
 from .measure import BenchError, ratios, repeat
 from .report import check_targets, machine, markdown
 from .server import server_comparison
@@ -118,6 +119,10 @@ def bench_command(
     family: Annotated[Optional[str], typer.Option(
         help="Also time the recorder on a random-weight model of this mlx-lm family "
              "(SmolLM2-135M's size), e.g. qwen3")] = None,
+    interleaved: Annotated[Optional[int], typer.Option(
+        help="Only this: N interleaved rounds of decode, ours vs mlx-lm on the very float32 "
+             "weights with the same BLAS in this process (a GGUF's converted folder), on the "
+             "first --contexts length")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Folder for bench.md and bench.json")] = None,
 ) -> None:
     """Time mlx-lm and our engine (greedy, metrics none/logits/all, entropix), branching, the
@@ -129,12 +134,24 @@ def bench_command(
         branch_list = parse_ints(branches, "--branches", 2)
         if max_tokens < 2 or reps < 1 or warmup < 0 or branch_steps < 1:
             raise BenchError("need --max-tokens >= 2, --reps >= 1, --warmup >= 0, --branch-steps >= 1")
+        if interleaved is not None:
+            if interleaved < 1:
+                raise BenchError(f"--interleaved must be at least 1 round, got {interleaved}")
+            report = interleaved_decode(model, weights, context_list[0], max_tokens, interleaved)
+            report["command"] = command_line({"model": model, "weights": weights, "contexts": context_list[:1],
+                                              "max_tokens": max_tokens, "interleaved": interleaved})
+            _write(out, "\n".join([f"Command: `{report['command']}`", "", *interleaved_table(report)]) + "\n",
+                   report)
+            return
         report = run_benchmark(model, context_list, max_tokens, reps, warmup, branch_list,
                                branch_steps, server, weights, family)
     except (BenchError, ConvertError, LoadError, ServerStartError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from None
-    text = markdown(report)
+    _write(out, markdown(report), report)
+
+
+def _write(out: Path | None, text: str, report: dict) -> None:
     typer.echo(text)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)

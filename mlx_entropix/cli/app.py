@@ -24,8 +24,8 @@ from mlx_entropix.trace import Trace, load_trace
 
 from .calibrate import calibrate_command
 from .convert import convert_command
+from .model import fit_on_first_use, load
 from .score import eval_report_command, score_command
-from .model import load
 
 if TYPE_CHECKING:  # the model, plots and generation load on first use: --help stays fast
     from rich.console import Console
@@ -219,6 +219,7 @@ def generate(
 
         out = make_console(color=not no_color and sys.stdout.isatty(), file=sys.stdout)
         lm = load(model, weights)
+        fit_on_first_use(lm, [m.label for m in methods if m.source == "preset"])
         methods = for_model(methods, lm)  # what runs is what the tables and traces record
         settings = Settings(max_tokens=min(max_tokens, lm.context_length), seed=seed,
                             system_prompt=system_prompt, normal=params)

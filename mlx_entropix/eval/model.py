@@ -36,7 +36,8 @@ def for_model(methods: Sequence[EvalMethod], lm: LoadedModel) -> tuple[EvalMetho
 
 def make_generate_many(model_ref: str | None, methods: Sequence[EvalMethod]
                        ) -> tuple[GenerateMany, tuple[EvalMethod, ...]]:
-    from ..load import load
+    from ..cli.model import fit_on_first_use, load
 
     lm = load(model_ref)
+    fit_on_first_use(lm, [m.spec.label for m in methods if isinstance(m, SinglePass) and m.spec.source == "preset"])
     return generate_many_with(lm), for_model(methods, lm)

@@ -12,16 +12,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import mlx.core as mx
 import mlx.nn as nn
 import numpy as np
-from mlx.utils import tree_flatten
-from mlx_lm.utils import load_model
 
 from ..model import LayerStats, attention_stats
+from ..weights import load_into
 from .recorder import AttentionRecorder, RecorderError, attention_modules
 from .support import check_cache, family_of, family_skeleton, make_cache
 
@@ -107,15 +105,16 @@ class FamilyModel:
         return self.forward(tokens, cache)[0]
 
 
-def load_family(folder: Path, config: dict[str, Any],
-                dtype_for: Callable[[mx.Dtype], mx.Dtype]) -> FamilyModel:
-    """An mlx-lm family's folder as a FamilyModel, computing in
-    dtype_for(checkpoint dtype) (float32 on the CPU, as our Llama loader does).
-    Raises UnsupportedFamily for a family generation cannot run."""
+def load_family(weights: dict[str, mx.array], config: dict[str, Any], dense: bool,
+                dtype: mx.Dtype) -> FamilyModel:
+    """An mlx-lm family's HF-named weights as a FamilyModel computing in dtype,
+    quantized weights unpacked when `dense` (weights.py's rule, as for our
+    Llama port). Raises UnsupportedFamily for a family generation cannot run."""
     model_type = family_of(config)
-    check_cache(family_skeleton(config), model_type)
-    model, _ = load_model(folder, strict=True)
-    floats = [v.dtype for _, v in tree_flatten(model.parameters()) if mx.issubdtype(v.dtype, mx.floating)]
-    model.set_dtype(dtype_for(floats[0] if floats else mx.float16))
-    mx.eval(model.parameters())
+    model = family_skeleton(config)
+    check_cache(model, model_type)
+    if hasattr(model, "sanitize"):
+        weights = model.sanitize(weights)
+    quant = config.get("quantization") or config.get("quantization_config")
+    load_into(model, weights, quant, bool(quant) and dense, dtype)
     return FamilyModel(model, model_type)

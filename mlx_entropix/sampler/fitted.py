@@ -72,7 +72,7 @@ def cache_dir() -> Path:
 
 
 @functools.lru_cache(maxsize=64)
-def _file_digest(path: str, size: int, mtime_ns: int) -> str:
+def file_digest(path: str, size: int, mtime_ns: int) -> str:
     h = hashlib.sha256(f"{size}".encode())
     with open(path, "rb") as f:
         h.update(f.read(CHUNK))
@@ -93,7 +93,7 @@ def model_fingerprint(lm: ModelLike) -> str:
     h = hashlib.sha256(json.dumps(lm.config, sort_keys=True, default=str).encode())
     for f in _weight_files(Path(lm.path)):
         st = f.stat()
-        h.update(_file_digest(str(f), st.st_size, st.st_mtime_ns).encode())
+        h.update(file_digest(str(f), st.st_size, st.st_mtime_ns).encode())
     return h.hexdigest()[:16]
 
 

@@ -18,6 +18,7 @@ from ..requests import DEFAULT_MAX_BATCH
 from . import calibrate_api, eval_results, native, v1
 from .context import ServerContext
 from .errors import install_handlers
+from .fitting import start_first_fit
 from .ui_build import UI_ROOT
 from .ui_serve import install_ui
 from .worker import Worker
@@ -43,6 +44,7 @@ def create_app(lm: LoadedModel, settings: ServerSettings | None = None) -> FastA
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx.worker.start()
+        start_first_fit(lm, ctx.first_fit, ctx.worker.submit_task)
         yield
         ctx.worker.stop()
 

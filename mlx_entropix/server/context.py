@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..load import LoadedModel
 from ..runner import RunRequest
-from .errors import busy, run_error
+from ..sampler.config import FITTED_PRESETS
+from .errors import busy, fitting, run_error
+from .fitting import FirstFitStatus
 from .worker import Generation, QueueFull, Worker
 
 
@@ -17,9 +19,14 @@ class ServerContext:
     lm: LoadedModel
     worker: Worker
     default_method: str = "entropix"
+    first_fit: FirstFitStatus = field(default_factory=FirstFitStatus)
 
     def submit(self, req: RunRequest) -> Generation:
-        """Queue a run, or raise the ApiError a client should see (4xx, 503)."""
+        """Queue a run, or raise the ApiError a client should see (4xx, 503;
+        503 also while the first-use fit runs, for a preset waiting for it)."""
+        if (self.first_fit.running and req.method == "entropix" and req.preset in FITTED_PRESETS
+                and (req.config is None or req.config.thresholds == "published")):
+            raise fitting(self.first_fit.done, self.first_fit.total)
         try:
             return self.worker.submit(req)
         except QueueFull:

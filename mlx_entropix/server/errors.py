@@ -63,6 +63,14 @@ def busy(queue_size: int) -> ApiError:
                     kind="server_error", headers={"Retry-After": str(RETRY_AFTER_S)})
 
 
+def fitting(done: int, total: int) -> ApiError:
+    return ApiError(503, f"fitting this model's thresholds on first use ({done}/{total} prompts "
+                         f"done; GET /api/config shows first_fit); retry in {RETRY_AFTER_S} s, or "
+                         "use a preset without fitted thresholds (greedy, entropix-paper)",
+                    code="fitting_thresholds", kind="server_error",
+                    headers={"Retry-After": str(RETRY_AFTER_S)})
+
+
 def run_error(e: ValueError, prompt_param: str) -> ApiError:
     """An error `start_run` raised before generating: a too-long prompt is 413."""
     if isinstance(e, GenerationError):

@@ -10,21 +10,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-from ..calibrate import CHOSEN_TARGETS, collect_signals, default_prompts
+from ..calibrate import CHOSEN_TARGETS, FitProgress, collect_with_progress, default_prompts
 from ..calibrate import fit_thresholds as fit_to_shares
+from ..first_fit import FirstFitDone, FirstFitPlan, first_fit, needs_first_fit
 from ..load import LoadedModel
 from ..sampler import SamplerConfig
+from ..sampler.config import FITTED_PRESETS
 
-
-@dataclass(frozen=True)
-class FitProgress:
-    """After each prompt: how far the fitting is and how many tokens it has seen."""
-
-    done: int
-    total: int
-    tokens: int
+__all__ = ["FirstFitStatus", "FitProgress", "FitResult", "fit_thresholds", "fitting_prompt_count",
+           "start_first_fit"]
 
 
 @dataclass(frozen=True)
@@ -41,13 +35,10 @@ def fit_thresholds(lm: LoadedModel, base: SamplerConfig, prompts: int, max_token
     """Generate with the first `prompts` fitting prompts, report progress after
     each, and end with the fitted config; stops early when `cancelled()`."""
     chosen = default_prompts()[:prompts]
-    parts: list[dict[str, np.ndarray]] = []
-    for i, prompt in enumerate(chosen):
-        if cancelled():
-            return
-        parts.append(collect_signals(lm, [prompt.messages()], max_tokens, seed + i))
-        yield FitProgress(i + 1, len(chosen), sum(len(p["entropy"]) for p in parts))
-    signals = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}
+    signals = yield from collect_with_progress(lm, [p.messages() for p in chosen], max_tokens, seed,
+                                               cancelled)
+    if signals is None:
+        return
     fit = fit_to_shares(signals, CHOSEN_TARGETS, base.gating, base)
     yield FitResult(base.with_fitted(fit.thresholds).to_dict(), len(signals["entropy"]), len(chosen))
 
@@ -55,3 +46,47 @@ def fit_thresholds(lm: LoadedModel, base: SamplerConfig, prompts: int, max_token
 def fitting_prompt_count() -> int:
     """How many prompts a fitting can use (the UI's upper bound)."""
     return len(default_prompts())
+
+
+@dataclass
+class FirstFitStatus:
+    """The first-use fit of a model without one (first_fit.py), as `/api/config`'s
+    `first_fit` shows it: state not_needed | running | done | failed; prompts
+    done of total and tokens seen while running; the fit file, or the error."""
+
+    state: str = "not_needed"
+    done: int = 0
+    total: int = 0
+    tokens: int = 0
+    path: str | None = None
+    error: str | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+    def follow(self, items: Iterator[FitProgress | FirstFitDone]) -> Iterator[object]:
+        """Run the fit, keeping this status current (the worker runs it; nobody reads its items)."""
+        try:
+            for item in items:
+                if isinstance(item, FirstFitDone):
+                    self.state, self.path, self.tokens = "done", str(item.path), item.tokens
+                else:
+                    self.done, self.total, self.tokens = item.done, item.total, item.tokens
+                yield item
+        except Exception as e:  # noqa: BLE001 - reported in /api/config, the server keeps serving
+            self.state, self.error = "failed", f"{type(e).__name__}: {e}"
+        else:
+            if self.state == "running":  # cancelled: the server stopped first
+                self.state = "failed"
+                self.error = "stopped before the fit finished"
+
+
+def start_first_fit(lm: LoadedModel, status: FirstFitStatus,
+                    submit: Callable[[Callable[[Callable[[], bool]], Iterator[object]]], object]) -> None:
+    """Queue the first-use fit on the worker when a fitted preset would otherwise
+    run the published thresholds on this model."""
+    if not needs_first_fit(lm, FITTED_PRESETS):
+        return
+    status.state, status.total = "running", FirstFitPlan.from_env().prompts
+    submit(lambda cancelled: status.follow(first_fit(lm, cancelled=cancelled)))

@@ -35,6 +35,7 @@ def server_config(ctx: ServerContext) -> dict[str, Any]:
         "default_preset": DEFAULT_PRESET,
         "presets": {name: cfg.to_dict() for name, cfg in presets_for(ctx.lm).items()},
         "thresholds": {name: describe_thresholds(cfg, ctx.lm) for name, cfg in presets_for(ctx.lm).items()},
+        "first_fit": dataclasses.asdict(ctx.first_fit),
         "config_fields": config_fields(),
         "normal_defaults": dataclasses.asdict(NormalParams()),
         "max_tokens_default": max_tokens_default(ctx.lm),

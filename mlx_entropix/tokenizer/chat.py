@@ -12,11 +12,16 @@ def bos_on_encode(hf: PreTrainedTokenizerFast) -> bool:
     return bos is not None and hf.encode("", add_special_tokens=True)[:1] == [bos]
 
 
+RAW_COMPLETION_NOTE = ("has no chat template (a base model): prompts run as raw completions "
+                       "of the messages' text")
+
+
 def render_chat(hf: PreTrainedTokenizerFast, messages: list[dict[str, str]],
                 add_generation_prompt: bool = True) -> str:
-    """The conversation rendered with the model's chat template."""
+    """The conversation rendered with the model's chat template; for a base
+    model without one, the messages' text, blank-line separated, to complete."""
     if hf.chat_template is None:
-        raise ValueError("this model has no chat template: give a raw prompt instead of chat messages")
+        return "\n\n".join(m["content"] for m in messages)
     return hf.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
 
 

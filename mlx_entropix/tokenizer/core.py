@@ -81,6 +81,10 @@ class Tokenizer:
         """Text of `ids`, special tokens included, with no space clean-up (so streaming matches it)."""
         return self.hf.decode(list(ids), skip_special_tokens=False, clean_up_tokenization_spaces=False)
 
+    @property
+    def has_chat_template(self) -> bool:
+        return self.hf.chat_template is not None
+
     def chat_prompt(self, messages: list[dict[str, str]], add_generation_prompt: bool = True) -> str:
         """The conversation rendered with the model's chat template."""
         return render_chat(self.hf, messages, add_generation_prompt)
