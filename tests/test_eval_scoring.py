@@ -51,7 +51,11 @@ def test_gsm8k_is_split_by_line_number(tmp_path):
     path.write_text("".join(json.dumps({"question": f"q{i}", "answer": f"work\n#### {i}"}) + "\n"
                             for i in range(1, 12)))
     items = load_dataset(path)
-    assert items[0].gold == "1" and items[0].line == 1
+    assert items[0].gold == "1" and items[0].line == 1 and items[0].worked
+    from mlx_entropix.eval.prompt import build_messages
+
+    assert build_messages(items[0])[0]["content"].endswith(
+        'Think step by step. At the end, write "The answer is" followed by the final number alone.')
     assert [it.line for it in select_split(items, "dev", path)] == [5, 10]
     assert [it.line for it in select_split(items, "test", path)] == [1, 2, 3, 4, 6, 7, 8, 9, 11]
 

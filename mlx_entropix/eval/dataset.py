@@ -52,6 +52,7 @@ class EvalItem:
     category: str | None = None
     split: str | None = None
     line: int = 0  # 1-based line in the file
+    worked: bool = False  # the gold came with a worked solution ("... #### N"): ask for the steps
 
 
 def _text_field(where: str, d: dict[str, Any], name: str, required: bool) -> str | None:
@@ -106,6 +107,7 @@ def _parse_item(where: str, index: int, line: int, d: Any) -> EvalItem:
         category=_text_field(where, d, "category", required=False) or None,
         split=split,
         line=line,
+        worked="####" in answer,
     )
 
 
