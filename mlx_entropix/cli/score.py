@@ -39,13 +39,15 @@ def eval_report_command(
     root: Path = typer.Argument(Path("docs/results"), help="Folder of runs (each with settings.json and "
                                 "results.jsonl or results.jsonl.gz)."),
     out: Path = typer.Option(None, "--out", help="Write the tables here (default: ROOT/tables.md)."),
+    data: Path = typer.Option(None, "--data", help="A folder holding a run's dataset by file name, where "
+                              "its recorded path does not exist here (e.g. GSM8K's test.jsonl)."),
 ) -> None:
     """Re-score every run under ROOT from its raw results and rewrite its report, summary and plot;
     print the study's tables (the ones README shows)."""
     from mlx_entropix.eval.rederive import rederive_all
 
     try:
-        text = rederive_all(root)
+        text = rederive_all(root, data)
     except EvalError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
