@@ -20,7 +20,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .errors import EvalError
 from .extract import KINDS, infer_kind, normalize_gold
@@ -111,25 +111,30 @@ def _parse_item(where: str, index: int, line: int, d: Any) -> EvalItem:
     )
 
 
-def load_dataset(path: str | Path) -> list[EvalItem]:
-    """Every item of a JSONL dataset, in file order (blank lines skipped)."""
-    path = Path(path)
+def read_jsonl(path: Path, what: str) -> Iterator[tuple[int, str, Any]]:
+    """(line number, "file:line", parsed JSON) for every non-blank line; errors name the file and line."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
-        raise DatasetError(f"{path}: dataset file not found") from None
+        raise DatasetError(f"{path}: {what} file not found") from None
     except (IsADirectoryError, UnicodeDecodeError) as e:
         raise DatasetError(f"{path}: not a UTF-8 JSONL file ({type(e).__name__})") from None
-    items: list[EvalItem] = []
-    seen_ids: dict[str, int] = {}
     for lineno, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         where = f"{path}:{lineno}"
         try:
-            d = json.loads(line)
+            yield lineno, where, json.loads(line)
         except json.JSONDecodeError as e:
             raise DatasetError(f"{where}: bad JSON ({e.msg} at column {e.colno})") from None
+
+
+def load_dataset(path: str | Path) -> list[EvalItem]:
+    """Every item of a JSONL dataset, in file order (blank lines skipped)."""
+    path = Path(path)
+    items: list[EvalItem] = []
+    seen_ids: dict[str, int] = {}
+    for lineno, where, d in read_jsonl(path, "dataset"):
         item = _parse_item(where, len(items), lineno, d)
         if isinstance(d, dict) and d.get("id") is not None:
             if item.id in seen_ids:

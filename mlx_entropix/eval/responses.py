@@ -4,11 +4,10 @@ PyTorch peer, mlx-lm, a hosted model) are comparable with ours."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .dataset import EvalItem
+from .dataset import EvalItem, read_jsonl
 from .errors import EvalError
 from .scoring import Score, score_text
 from .stats import wilson_interval
@@ -25,22 +24,9 @@ class ScoredResponse:
 def load_responses(path: Path, items: list[EvalItem]) -> list[ScoredResponse]:
     """Every line of `path` scored against the item with its id; errors name the file and line."""
     by_id = {it.id: it for it in items}
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise EvalError(f"{path}: responses file not found") from None
-    except (IsADirectoryError, UnicodeDecodeError) as e:
-        raise EvalError(f"{path}: not a UTF-8 JSONL file ({type(e).__name__})") from None
     out: list[ScoredResponse] = []
     seen: dict[str, int] = {}
-    for lineno, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{lineno}"
-        try:
-            d = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise EvalError(f"{where}: bad JSON ({e.msg} at column {e.colno})") from None
+    for lineno, where, d in read_jsonl(path, "responses"):
         if not isinstance(d, dict) or "id" not in d or "text" not in d:
             raise EvalError(f'{where}: expected an object with "id" and "text"')
         rid, text = d["id"], d["text"]
