@@ -116,3 +116,10 @@ def test_settings_record_the_fitted_config_that_ran_and_resume_refuses_a_refit(m
     write_fit(fits, FittedModel(), {"quadrant": {**table, "low_ent": 3.0}}, {})
     r = CliRunner().invoke(app, [*args, "--resume"])
     assert r.exit_code == 2 and "the sampler config of entropix changed" in r.output
+
+
+def test_a_sealed_run_without_a_committed_plan_does_not_start(invoke, dataset, tmp_path):
+    r = invoke("--dataset", str(dataset), "--methods", "greedy,self_consistency@k=3", "--sealed",
+               "--out", str(tmp_path / "run"))
+    assert r.exit_code == 2 and "--sealed needs" in r.output and "plan.md" in r.output
+    assert not (tmp_path / "run" / "results.jsonl").exists()
