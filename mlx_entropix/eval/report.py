@@ -209,7 +209,7 @@ def _config_line(described: dict[str, Any] | None) -> str:
         return f"multi-trace {described['family']} ({params}); greedy and plain-sampling traces"
     cfg = described.get("config")
     if cfg is None:
-        return f"{described['source']} (mlx-lm's sampler)"
+        return f"{described['source']}: plain sampling (mlx-lm's sampler alone; the engine's, same filters, in a batch)"
     if cfg.get("greedy"):
         return f"{described['source']}: argmax, no thresholds"
     values = ", ".join(f"{k} {cfg[k]:.4g}" for k in THRESHOLD_NAMES if k in cfg)
