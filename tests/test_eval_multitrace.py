@@ -53,18 +53,18 @@ def test_names_carry_their_budget_and_bad_ones_are_refused():
 
 
 def test_vote_majority_and_ties_go_to_the_first():
-    assert pick_vote(None, [], _parsed(["3", "4", "4", None]), {})[0] == 1
-    assert pick_vote(None, [], _parsed(["3", "4"]), {})[0] == 0
-    assert pick_vote(None, [], _parsed([None, None]), {})[0] is None
+    assert pick_vote([], _parsed(["3", "4", "4", None]), {})[0] == 1
+    assert pick_vote([], _parsed(["3", "4"]), {})[0] == 0
+    assert pick_vote([], _parsed([None, None]), {})[0] is None
 
 
 def test_guard_keeps_greedy_unless_the_alternatives_agree_against_it():
     p = {"agree": 0.75}
-    assert pick_guard(None, [], _parsed(["7", "8", "8", "9", "7"]), p)[0] == 0  # 2 of 4: not enough
-    chosen, info = pick_guard(None, [], _parsed(["7", "8", "8", "8", "7"]), p)
+    assert pick_guard([], _parsed(["7", "8", "8", "9", "7"]), p)[0] == 0  # 2 of 4: not enough
+    chosen, info = pick_guard([], _parsed(["7", "8", "8", "8", "7"]), p)
     assert chosen == 1 and info["overruled"]  # 3 of 4 agree on 8
-    assert pick_guard(None, [], _parsed(["7", "8"]), p)[0] == 0  # a lone alternative never overrules
-    assert pick_guard(None, [], _parsed([None, "8", "9", "9"]), p)[0] == 2  # no greedy answer: the vote
+    assert pick_guard([], _parsed(["7", "8"]), p)[0] == 0  # a lone alternative never overrules
+    assert pick_guard([], _parsed([None, "8", "9", "9"]), p)[0] == 2  # no greedy answer: the vote
 
 
 def test_margin_picks_the_path_the_model_committed_to():
@@ -74,7 +74,7 @@ def test_margin_picks_the_path_the_model_committed_to():
     wrong = next(t for t in draws if "The answer is 8." in t.text)
     parse = lambda text: strict_span(text, "number")  # noqa: E731
     traces = [wrong, right]
-    chosen, info = pick_margin(None, traces, [parse(t.text) for t in traces], {})
+    chosen, info = pick_margin(traces, [parse(t.text) for t in traces], {})
     assert chosen == 1 and info["margins"][1] > info["margins"][0]
 
 
@@ -84,8 +84,8 @@ def test_deepconf_filters_by_confidence_then_weights_the_vote():
     wrong = [t for t in draws if "answer is 8." in t.text][:2]
     traces = wrong + right  # the plain vote says 8; the confident trace says 7
     parsed = [strict_span(t.text, "number") for t in traces]
-    assert parsed[pick_vote(None, traces, parsed, {})[0]][0] == "8"
-    chosen, info = pick_deepconf(None, traces, parsed, {"window": 4, "keep": 0.3})
+    assert parsed[pick_vote(traces, parsed, {})[0]][0] == "8"
+    chosen, info = pick_deepconf(traces, parsed, {"window": 4, "keep": 0.3})
     assert parsed[chosen][0] == "7" and info["kept"] == [2]
 
 

@@ -53,8 +53,12 @@ from .traces import TraceRequest, TraceSource, decoded_tokens
 GREEDY = MethodSpec("greedy", "preset", get_preset("greedy"))
 SAMPLER = MethodSpec(NORMAL, NORMAL)
 
-# (text) -> (strict answer, start, end) or None: the item's scorer, without the gold.
-Parse = Callable[[str], "tuple[str, int, int] | None"]
+# A trace's strict answer with its character span, or None (a format failure).
+Parsed = tuple[str, int, int] | None
+# (text) -> Parsed: the item's scorer, without the gold.
+Parse = Callable[[str], Parsed]
+# (traces, their parsed answers, the method's parameters) -> (chosen index or None, details)
+Pick = Callable[[list[Trace], list[Parsed], dict[str, Any]], tuple[int | None, dict[str, Any]]]
 
 
 @dataclass
@@ -159,11 +163,8 @@ TRACE_SETS = {"samples": sample_requests, "cot": cot_requests, "egb": egb_reques
 
 # --- pick rules -----------------------------------------------------------------------------
 
-def _answers(ctx: ItemContext, traces: list[Trace]) -> list[tuple[str, int, int] | None]:
-    return [ctx.parse(t.text) for t in traces]
-
-
-def pick_vote(ctx, traces, parsed, p, weights: list[float] | None = None) -> tuple[int | None, dict]:
+def pick_vote(traces: list[Trace], parsed: list[Parsed], p: dict[str, Any],
+              weights: list[float] | None = None) -> tuple[int | None, dict[str, Any]]:
     tally: dict[str, float] = {}
     for j, a in enumerate(parsed):
         if a is not None:
@@ -176,7 +177,7 @@ def pick_vote(ctx, traces, parsed, p, weights: list[float] | None = None) -> tup
     return chosen, {"votes": {k: round(v, 4) for k, v in tally.items()}}
 
 
-def pick_margin(ctx, traces, parsed, p) -> tuple[int | None, dict]:
+def pick_margin(traces: list[Trace], parsed: list[Parsed], p: dict[str, Any]) -> tuple[int | None, dict[str, Any]]:
     margins = [None if a is None else answer_margin(t, a[1], a[2]) for t, a in zip(traces, parsed)]
     if all(m is None for m in margins):
         return None, {"margins": margins}
@@ -184,21 +185,23 @@ def pick_margin(ctx, traces, parsed, p) -> tuple[int | None, dict]:
     return chosen, {"margins": [None if m is None else round(m, 4) for m in margins]}
 
 
-def pick_margin_sum(ctx, traces, parsed, p) -> tuple[int | None, dict]:
+def pick_margin_sum(traces: list[Trace], parsed: list[Parsed], p: dict[str, Any]
+                    ) -> tuple[int | None, dict[str, Any]]:
     margins = [0.0 if a is None else answer_margin(t, a[1], a[2]) for t, a in zip(traces, parsed)]
-    return pick_vote(ctx, traces, parsed, p, weights=margins)
+    return pick_vote(traces, parsed, p, weights=margins)
 
 
-def pick_deepconf(ctx, traces, parsed, p) -> tuple[int | None, dict]:
+def pick_deepconf(traces: list[Trace], parsed: list[Parsed], p: dict[str, Any]
+                  ) -> tuple[int | None, dict[str, Any]]:
     conf = [lowest_group_confidence(t, p["window"]) for t in traces]
     keep_n = max(1, math.ceil(p["keep"] * len(traces)))
     kept = sorted(range(len(traces)), key=lambda j: -conf[j])[:keep_n]
     filtered = [parsed[j] if j in kept else None for j in range(len(traces))]
-    chosen, info = pick_vote(ctx, traces, filtered, p, weights=conf)
+    chosen, info = pick_vote(traces, filtered, p, weights=conf)
     return chosen, {**info, "confidence": [round(c, 4) for c in conf], "kept": sorted(kept)}
 
 
-def pick_guard(ctx, traces, parsed, p) -> tuple[int | None, dict]:
+def pick_guard(traces: list[Trace], parsed: list[Parsed], p: dict[str, Any]) -> tuple[int | None, dict[str, Any]]:
     """traces[0] is greedy's; the rest are its alternatives."""
     alts = parsed[1:]
     tally: dict[str, int] = {}
@@ -206,7 +209,7 @@ def pick_guard(ctx, traces, parsed, p) -> tuple[int | None, dict]:
         if a is not None:
             tally[a[0]] = tally.get(a[0], 0) + 1
     if parsed[0] is None:
-        chosen, info = pick_vote(ctx, traces[1:], alts, p)
+        chosen, info = pick_vote(traces[1:], alts, p)
         return (None if chosen is None else chosen + 1), info
     need = max(2, math.ceil(p["agree"] * len(alts)))
     for answer, count in sorted(tally.items(), key=lambda kv: -kv[1]):
@@ -216,7 +219,7 @@ def pick_guard(ctx, traces, parsed, p) -> tuple[int | None, dict]:
     return 0, {"votes": tally, "overruled": False}
 
 
-PICKS = {"vote": pick_vote, "margin": pick_margin, "margin_sum": pick_margin_sum,
+PICKS: dict[str, Pick] = {"vote": pick_vote, "margin": pick_margin, "margin_sum": pick_margin_sum,
          "deepconf": pick_deepconf, "guard": pick_guard}
 
 
@@ -255,8 +258,8 @@ class MultiTrace:
         if self.params["pick"] == "guard" and requests[0].spec.label != "greedy":
             requests = [ctx.request(GREEDY)] + requests
         traces = ctx.source.get(requests)
-        parsed = _answers(ctx, traces)
-        chosen, details = PICKS[self.params["pick"]](ctx, traces, parsed, self.params)
+        parsed = [ctx.parse(t.text) for t in traces]
+        chosen, details = PICKS[self.params["pick"]](traces, parsed, self.params)
         return _charge(ctx, requests, traces, chosen, details)
 
 

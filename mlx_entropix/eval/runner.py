@@ -98,7 +98,7 @@ def evaluate_item(
     methods: Sequence[EvalMethod],
     generate_many: GenerateMany,
     out: Path,
-    on_answer: Callable[[str, dict[str, Any]], None],
+    on_answer: Callable[[str], None],
     batch: int = 1,
     save_traces: bool = True,
 ) -> dict[str, Any]:
@@ -113,7 +113,7 @@ def evaluate_item(
     answers = {}
     for method in methods:
         answers[method.label] = method.answer(ctx)
-        on_answer(method.label, {})
+        on_answer(method.label)
     traces = []
     for i, req in enumerate(source.requests):
         trace = source.traces[req.key()]
@@ -251,7 +251,7 @@ def run_eval(
     with _progress(show_progress and group.rank == 0) as progress:
         task = progress.add_task(describe(len(done)), total=len(todo) * len(settings.methods))
 
-        def on_answer(method: str, _: dict[str, Any]) -> None:
+        def on_answer(method: str) -> None:
             progress.update(task, advance=1)
 
         for item in todo:
