@@ -7,10 +7,11 @@ Not a project dependency: run it in a separate environment (README, Speed):
     .peer/bin/pip install --no-deps optillm==0.4.0
     .peer/bin/python benchmarks/torch_peer.py "$(uv run python -c 'from mlx_entropix.load import embedded_gguf_path; print(embedded_gguf_path())')"
 
-It prints one JSON object: prompt tok/s (one forward over the prompt) and
-decode tok/s ((n - 1) tokens over the time after that first step), medians of
-the rounds, for greedy `generate` and for `entropy_decode` (loaded from its file:
-optillm's package __init__ starts its server dependencies).
+It prints one JSON object: prompt tok/s (prompt tokens over the time until the
+call's own first forward pass returns, seen by a forward hook) and decode tok/s
+((n - 1) tokens over the time after it), medians of the rounds, for greedy
+`generate` and for `entropy_decode` (loaded from its file: optillm's package
+__init__ starts its server dependencies), each timed in its own call.
 """
 
 from __future__ import annotations
@@ -38,11 +39,21 @@ def entropy_decoder():
     return module.entropy_decode
 
 
-def prefill_seconds(model, ids: torch.Tensor) -> float:
-    start = time.perf_counter()
-    with torch.no_grad():
-        model(ids, use_cache=True)
-    return time.perf_counter() - start
+class Timed:
+    """Times one generation call from outside: its first forward pass (the
+    prompt) through a forward hook on the model, the rest as decoding."""
+
+    def __init__(self, model) -> None:
+        self.ends: list[float] = []
+        model.register_forward_hook(lambda module, args, output: self.ends.append(time.perf_counter()))
+
+    def __call__(self, generate):
+        """(result, prompt seconds, decode seconds) of `generate()`."""
+        self.ends.clear()
+        start = time.perf_counter()
+        result = generate()
+        end = time.perf_counter()
+        return result, self.ends[0] - start, end - self.ends[0]
 
 
 def main() -> None:
@@ -62,23 +73,20 @@ def main() -> None:
     decode = entropy_decoder()
     rows: dict[str, dict[str, list[float]]] = {"greedy": {"prompt_tps": [], "decode_tps": []},
                                                "entropy_decode": {"prompt_tps": [], "decode_tps": []}}
+    timed = Timed(model)
     for _ in range(args.rounds):
-        prefill = prefill_seconds(model, ids)
-        start = time.perf_counter()
         with torch.no_grad():
-            out = model.generate(ids, max_new_tokens=args.max_tokens, do_sample=False,
-                                 min_new_tokens=args.max_tokens)
-        total = time.perf_counter() - start
+            out, prompt_s, decode_s = timed(lambda: model.generate(
+                ids, max_new_tokens=args.max_tokens, do_sample=False, min_new_tokens=args.max_tokens))
         n = out.shape[1] - ids.shape[1]
-        rows["greedy"]["prompt_tps"].append(ids.shape[1] / prefill)
-        rows["greedy"]["decode_tps"].append((n - 1) / max(total - prefill, 1e-9))
+        rows["greedy"]["prompt_tps"].append(ids.shape[1] / prompt_s)
+        rows["greedy"]["decode_tps"].append((n - 1) / max(decode_s, 1e-9))
 
-        start = time.perf_counter()
-        answer = decode(model, tokenizer, MESSAGES, max_new_tokens=args.max_tokens)
-        total = time.perf_counter() - start
+        answer, prompt_s, decode_s = timed(lambda: decode(model, tokenizer, MESSAGES,
+                                                          max_new_tokens=args.max_tokens))
         n = len(tokenizer.encode(answer, add_special_tokens=False))
-        rows["entropy_decode"]["prompt_tps"].append(ids.shape[1] / prefill)
-        rows["entropy_decode"]["decode_tps"].append((n - 1) / max(total - prefill, 1e-9))
+        rows["entropy_decode"]["prompt_tps"].append(ids.shape[1] / prompt_s)
+        rows["entropy_decode"]["decode_tps"].append((n - 1) / max(decode_s, 1e-9))
     print(json.dumps({"torch": torch.__version__, "threads": args.threads, "prompt_tokens": ids.shape[1],
                       "max_tokens": args.max_tokens, "rounds": args.rounds,
                       **{k: {f: statistics.median(v) for f, v in row.items()} for k, row in rows.items()}},

@@ -25,6 +25,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,7 @@ ENV = "MLX_ENTROPIX_BLAS"
 DISTRIBUTION = "cmeel-openblas"
 LIBRARY = "libopenblas.so.0"
 GFORTRAN = "libgfortran.so.5"
+KEY_CHUNK = 1 << 20  # bytes of each end of the library in the relinked copy's name
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,62 @@ class BlasLoadError(RuntimeError):
 
 REFERENCE = "MLX's bundled reference BLAS"
 _loaded: BlasInfo | None = None
+# Work (rows x tokens) up to which one thread serves a step: a single row's
+# decode is matrix-vector products too small to pay for waking a second thread.
+SINGLE_THREAD_WORK = 1
+BUSY_CHECK_S = 1.0  # how long a look at the other processes' load is trusted
+
+
+@dataclass
+class _Threads:
+    """OpenBLAS's thread count, set per kind of work (only when it is loaded)."""
+
+    library: ctypes.CDLL | None = None
+    most: int = 1  # the count OpenBLAS chose at load (OPENBLAS_NUM_THREADS or the cores)
+    current: int = 0
+    busy: int = 0  # cores other processes were running on at the last look
+    looked: float = float("-inf")
+
+
+_threads = _Threads()
+
+
+def busy_cores() -> int:
+    """Threads of other processes runnable right now (Linux): /proc/loadavg's
+    running count less this process's own running threads. 0 where unknown."""
+    try:
+        running = int(Path("/proc/loadavg").read_text().split()[3].split("/")[0])
+        own = sum(1 for task in Path("/proc/self/task").iterdir()
+                  if (task / "stat").read_text().rsplit(")", 1)[1].split()[0] == "R")
+    except (OSError, ValueError, IndexError):
+        return 0
+    return max(0, running - own)
+
+
+def threads_for(rows: int, tokens: int) -> int:
+    """The BLAS threads for a forward pass over `rows` sequences of `tokens` each:
+    one for single-row decode; for prompts and wide batches, the cores other
+    processes leave free (OpenBLAS's threads wait for each other, so one
+    descheduled thread stalls every matmul: 2 threads on a 2-core machine with
+    two busy processes ran prompts 4x and decode 6x slower than one)."""
+    if rows * tokens <= SINGLE_THREAD_WORK or _threads.most == 1:
+        return 1
+    now = time.monotonic()
+    if now - _threads.looked > BUSY_CHECK_S:
+        _threads.busy, _threads.looked = busy_cores(), now
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else _threads.most
+    return max(1, min(_threads.most, cores - _threads.busy))
+
+
+def use_threads(rows: int, tokens: int) -> int:
+    """Set OpenBLAS's threads for the matmuls of the next forward pass (a
+    process-wide setting that stays until changed: MLX runs the graph later,
+    so it cannot be scoped to a block). Returns the count; a no-op without OpenBLAS."""
+    n = threads_for(rows, tokens)
+    if _threads.library is not None and n != _threads.current:
+        _threads.library.openblas_set_num_threads(n)
+        _threads.current = n
+    return n
 
 
 def cache_dir() -> Path:
@@ -93,17 +151,29 @@ def _patchelf() -> str:
     return found
 
 
+def content_key(library: Path, gfortran: Path) -> str:
+    """What the relinked copy is made from: the library's size and its first and
+    last MiB (so an upgraded wheel at the same path gets a new copy, in
+    milliseconds), and the libgfortran it is pointed at."""
+    h = hashlib.sha256(f"{library.stat().st_size}\0{gfortran.resolve()}\0".encode())
+    with open(library, "rb") as f:
+        h.update(f.read(KEY_CHUNK))
+        f.seek(max(0, library.stat().st_size - KEY_CHUNK))
+        h.update(f.read(KEY_CHUNK))
+    return h.hexdigest()[:16]
+
+
 def relinked_copy(library: Path, gfortran: Path) -> Path:
     """A copy of `library` that loads `gfortran` by path instead of searching for
-    libgfortran.so.5; made once per (library, gfortran) pair, atomically."""
-    key = hashlib.sha256(f"{library.resolve()}\0{gfortran.resolve()}".encode()).hexdigest()[:16]
-    target = cache_dir() / f"libopenblas-{key}.so"
+    libgfortran.so.5; made once per library content, atomically (a failed copy
+    leaves nothing behind)."""
+    target = cache_dir() / f"libopenblas-{content_key(library, gfortran)}.so"
     if target.is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(f".tmp{os.getpid()}")
-    shutil.copyfile(library, tmp)
     try:
+        shutil.copyfile(library, tmp)
         subprocess.run([_patchelf(), "--replace-needed", GFORTRAN, str(gfortran.resolve()), str(tmp)],
                        check=True, capture_output=True, text=True, timeout=60)
     except subprocess.CalledProcessError as e:
@@ -127,7 +197,10 @@ def _describe(lib: ctypes.CDLL, path: Path) -> BlasInfo:
     except AttributeError:
         return BlasInfo(path.name, True, str(path))
     version = config[1] if len(config) > 1 else ""
-    return BlasInfo(f"OpenBLAS {version} ({core}, {threads} threads)", True, str(path))
+    if hasattr(lib, "openblas_set_num_threads"):
+        _threads.library, _threads.most, _threads.current = lib, max(1, threads), threads
+    return BlasInfo(f"OpenBLAS {version} ({core}, {threads} threads; 1 for single-row decode and on a busy machine)", True,
+                    str(path))
 
 
 def open_library(path: Path) -> BlasInfo:
@@ -159,8 +232,11 @@ def resolve(setting: str = "auto", platform: str = sys.platform) -> BlasInfo:
         if "mlx.core" in sys.modules:
             raise BlasLoadError("MLX was imported first; import mlx_entropix before mlx")
         return open_library(wheel_library() if setting == "auto" else Path(setting))
-    except (BlasLoadError, OSError) as e:
+    except BlasLoadError as e:
         return BlasInfo(REFERENCE, False, note=str(e))
+    except Exception as e:  # e.g. patchelf timing out: the import must not fail for speed
+        reason = " ".join(str(e).split()) or "no message"
+        return BlasInfo(REFERENCE, False, note=f"{type(e).__name__}: {reason}")
 
 
 def load() -> BlasInfo:

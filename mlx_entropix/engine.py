@@ -14,6 +14,7 @@ from typing import Callable
 import mlx.core as mx
 import numpy as np
 
+from .blas import use_threads
 from .load import LoadedModel
 from .metrics import SIGNALS, log_softmax, token_signals
 from .model import LayerStats
@@ -56,6 +57,7 @@ class Engine:
 
     def forward(self, tokens: mx.array, cache: list, key: mx.array, think_allowed: bool) -> Step:
         """Feed tokens [B, L]; decide the next token of each row from the last position."""
+        use_threads(*tokens.shape)
         if tokens.shape[1] > 1:
             self.lm.model.forward(tokens[:, :-1], cache)
             tokens = tokens[:, -1:]
@@ -85,6 +87,7 @@ class Engine:
     def prefill(self, prompt: list[int], cache: list) -> None:
         """All prompt tokens but the last, in chunks, through the fused attention."""
         ids = mx.array(prompt[:-1], dtype=mx.int32)[None]
+        use_threads(1, ids.shape[1])
         for start in range(0, ids.shape[1], PREFILL_CHUNK):
             self.lm.model.forward(ids[:, start:start + PREFILL_CHUNK], cache)
             mx.eval([c.state for c in cache])

@@ -55,7 +55,21 @@ class ModelArgs:
         if missing:
             raise ValueError(f"model config lacks {', '.join(missing)}")
         args = {k: v for k, v in config.items() if k in known}
+        check_sliding_window(config)
         return cls(**args, extra={k: v for k, v in config.items() if k not in known})
+
+
+def check_sliding_window(config: dict[str, Any]) -> None:
+    """Refuse a config whose layers attend through a sliding window (`layer_types`
+    naming "sliding_attention", as mlx-lm's Llama honours): this port attends
+    over every key, so it would compute another model. A window at least as
+    long as the context changes nothing and is accepted."""
+    window = config.get("sliding_window")
+    sliding = [i for i, t in enumerate(config.get("layer_types") or ()) if t == "sliding_attention"]
+    if sliding and window is not None and window < config.get("max_position_embeddings", 4096):
+        raise ValueError(f"layers {sliding} use sliding-window attention (window {window}), which "
+                         "mlx-entropix's Llama port does not implement; use a checkpoint without "
+                         "sliding-window layers")
 
 
 def llama3_rope_freqs(dims: int, base: float, scaling: dict[str, Any]) -> mx.array:

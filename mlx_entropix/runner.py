@@ -21,6 +21,7 @@ from mlx_lm.sample_utils import make_sampler
 from mlx_lm.tokenizer_utils import TokenizerWrapper
 
 from .batch import BatchGenerator, BatchRequest
+from .blas import use_threads
 from .engine import Engine, GenerationError
 from .generate import GenerationResponse, peak_memory_gb, stream_generate
 from .load import LoadedModel
@@ -52,6 +53,7 @@ class _Recording(nn.Module):
 
     def __call__(self, tokens: mx.array, cache: list | None = None) -> mx.array:
         single = tokens.shape[1] == 1
+        use_threads(*tokens.shape)
         logits, stats = self.inner.forward(tokens, cache, with_stats=single)
         if single:
             self.stats.append(stats)

@@ -38,14 +38,25 @@ class SyncCounter:
         return self.count_
 
 
+# Every way Python code reads an MLX array to the host: the array's own
+# conversions, and numpy's constructors (which take the buffer directly, so
+# patching the array's __array__ alone would miss them).
+ARRAY_READS = ("item", "tolist", "__array__", "__bool__", "__float__", "__int__", "__index__")
+NUMPY_READS = ("array", "asarray")
+
+
 @contextmanager
 def observed_syncs(counter: SyncCounter) -> Iterator[None]:
-    """Count the synchronisations of code that has no SyncCounter (mlx-lm's
-    generator) by watching its blocking calls: `mx.eval`, `array.item` and
-    `array.tolist`. Reading an array that an `mx.eval` inside the block
-    already computed waits for nothing, so it does not count."""
+    """Count the host synchronisations of any code, with or without a
+    SyncCounter of its own (mlx-lm's generator; our engine, checked from
+    outside), by watching every blocking call: `mx.eval`, the array's reads
+    (ARRAY_READS) and numpy's conversions of MLX arrays. Reading an array that
+    an `mx.eval` inside the block already computed waits for nothing, so it
+    does not count."""
     evaluated: dict[int, weakref.ref] = {}  # by id: arrays compare elementwise, not by identity
-    real_eval, real_item, real_tolist = mx.eval, mx.array.item, mx.array.tolist
+    real_eval = mx.eval
+    real_reads = {name: getattr(mx.array, name) for name in ARRAY_READS}
+    real_numpy = {name: getattr(np, name) for name in NUMPY_READS}
 
     def flat(args: tuple[Any, ...]) -> Iterator[mx.array]:
         for a in args:
@@ -59,16 +70,28 @@ def observed_syncs(counter: SyncCounter) -> Iterator[None]:
         evaluated.update((id(a), weakref.ref(a)) for a in flat(args))
         real_eval(*args)
 
-    def reading(real: Callable[[mx.array], Any]) -> Callable[[mx.array], Any]:
-        def read(self: mx.array) -> Any:
-            known = evaluated.get(id(self))
-            if known is None or known() is not self:
+    def note_read(x: Any) -> None:
+        if isinstance(x, mx.array):
+            known = evaluated.get(id(x))
+            if known is None or known() is not x:
                 counter.count()
-            return real(self)
+
+    def reading(real: Callable[..., Any]) -> Callable[..., Any]:
+        def read(x: Any, *args: Any, **kwargs: Any) -> Any:
+            note_read(x)
+            return real(x, *args, **kwargs)
         return read
 
-    mx.eval, mx.array.item, mx.array.tolist = eval_, reading(real_item), reading(real_tolist)
+    mx.eval = eval_
+    for name, real in real_reads.items():
+        setattr(mx.array, name, reading(real))
+    for name, real in real_numpy.items():
+        setattr(np, name, reading(real))
     try:
         yield
     finally:
-        mx.eval, mx.array.item, mx.array.tolist = real_eval, real_item, real_tolist
+        mx.eval = real_eval
+        for name, real in real_reads.items():
+            setattr(mx.array, name, real)
+        for name, real in real_numpy.items():
+            setattr(np, name, real)

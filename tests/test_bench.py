@@ -15,7 +15,9 @@ from mlx_entropix.bench.report import TARGET_VARIANT, family_table
 from mlx_entropix.bench.variants import engine_variant, synthetic_prompt
 from mlx_entropix import engine
 from mlx_entropix.sampler import get_preset
-from mlx_entropix.sync import SyncCounter
+from mlx_entropix.generate import stream_generate
+from mlx_entropix.requests import GenerationOptions
+from mlx_entropix.sync import SyncCounter, observed_syncs
 
 VARIANTS = ["mlx-lm greedy, default install", "mlx-lm greedy, same weights and BLAS",
             "ours greedy, metrics none", "ours greedy, metrics logits",
@@ -87,6 +89,24 @@ def test_engine_greedy_syncs_at_most_one_per_token(lm, metrics, monkeypatch):
     assert run.generated == 16
     assert run.prefill_syncs == math.ceil((len(prompt) - 1) / 8)
     assert run.decode_syncs <= run.generated
+
+
+@pytest.mark.parametrize("preset, metrics", [("greedy", "none"), ("greedy", "all"), ("no_branch", "all")])
+def test_engine_host_reads_seen_from_outside_are_at_most_one_per_token(lm, preset, metrics, monkeypatch):
+    """The budget checked without trusting the engine's own SyncCounter: every
+    mx.eval, array read and numpy conversion in the process is counted."""
+    monkeypatch.setattr(engine, "PREFILL_CHUNK", 8)
+    prompt = synthetic_prompt(lm, 20)
+    stream = stream_generate(lm, prompt, get_preset(preset), GenerationOptions(max_tokens=16, seed=0, metrics=metrics))
+    seen = SyncCounter()
+    with observed_syncs(seen):
+        tokens = [next(stream)]
+        prefill = seen.total
+        tokens += list(stream)
+    generated = sum(r.record is not None for r in tokens)
+    assert generated >= 8
+    assert prefill <= math.ceil((len(prompt) - 1) / 8) + 1  # the prompt's chunks, then the first read
+    assert seen.total - prefill <= generated - 1
 
 
 def test_sync_counter_counts_reads_and_explicit_syncs():

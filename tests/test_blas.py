@@ -111,3 +111,96 @@ def test_relinked_copy_names_mlx_s_own_libgfortran(tmp_path, monkeypatch):
                             text=True, check=True).stdout.split()
     assert blas.GFORTRAN not in needed and str(gfortran.resolve()) in needed
     assert blas.relinked_copy(blas.wheel_library(), gfortran) == copy  # made once
+
+
+def test_any_failure_while_loading_is_a_warning_not_a_crash(monkeypatch):
+    """patchelf timing out (or anything else) must not fail `import mlx_entropix`."""
+    def timeout(path):
+        raise subprocess.TimeoutExpired(["patchelf"], 60)
+
+    monkeypatch.delitem(sys.modules, "mlx.core", raising=False)
+    monkeypatch.setattr(blas, "open_library", timeout)
+    info = blas.resolve("auto", platform="linux")
+    assert not info.optimised and info.note.startswith("TimeoutExpired: ")
+
+
+@linux_only
+def test_a_missing_library_at_startup_is_one_warning_and_help_still_works(tmp_path):
+    result = subprocess.run([sys.executable, "mlx_main.py", "--help"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120,
+                            env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), blas.ENV: "/nonexistent"})
+    assert result.returncode == 0 and "Usage" in result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "/nonexistent does not exist" in lines[0], result.stderr
+
+
+def _fake_library(path: Path, content: bytes) -> Path:
+    path.write_bytes(content)
+    return path
+
+
+def test_the_relinked_copy_is_keyed_by_the_library_s_content(tmp_path, monkeypatch):
+    """An upgraded wheel at the same path gets a new copy, not the stale one."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(blas, "_patchelf", lambda: "true")
+    gfortran = _fake_library(tmp_path / "libgfortran.so.5", b"gf")
+    lib = _fake_library(tmp_path / "libopenblas.so.0", b"version one")
+    first = blas.relinked_copy(lib, gfortran)
+    assert first.read_bytes() == b"version one"
+    assert blas.relinked_copy(lib, gfortran) == first  # made once
+    _fake_library(lib, b"version two!")
+    second = blas.relinked_copy(lib, gfortran)
+    assert second != first and second.read_bytes() == b"version two!"
+
+
+@pytest.mark.parametrize("failure", ["patchelf", "copy"])
+def test_a_failed_copy_leaves_no_temporary_file(tmp_path, monkeypatch, failure):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    lib = _fake_library(tmp_path / "libopenblas.so.0", b"library")
+    gfortran = _fake_library(tmp_path / "libgfortran.so.5", b"gf")
+    if failure == "patchelf":
+        monkeypatch.setattr(blas, "_patchelf", lambda: "false")
+        error = blas.BlasLoadError
+    else:
+        def half_copy(src, dst):
+            Path(dst).write_bytes(b"lib")
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(blas.shutil, "copyfile", half_copy)
+        error = OSError
+    with pytest.raises(error):
+        blas.relinked_copy(lib, gfortran)
+    assert list((tmp_path / "cache" / "mlx-entropix" / "blas").iterdir()) == []
+
+
+class FakeOpenBlas:
+    def __init__(self):
+        self.calls = []
+
+    def openblas_set_num_threads(self, n):
+        self.calls.append(n)
+
+
+@pytest.mark.parametrize("busy, prompt_threads", [(0, 2), (1, 1), (5, 1)])
+def test_threads_per_kind_of_work(monkeypatch, busy, prompt_threads):
+    """One thread for single-row decode; prompts and batches get the cores others leave free."""
+    fake = FakeOpenBlas()
+    monkeypatch.setattr(blas, "_threads", blas._Threads(fake, most=2))
+    monkeypatch.setattr(blas, "busy_cores", lambda: busy)
+    monkeypatch.setattr(blas.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert blas.use_threads(1, 1) == 1
+    assert blas.use_threads(1, 128) == prompt_threads
+    assert blas.use_threads(4, 1) == prompt_threads
+    assert blas.use_threads(1, 1) == 1
+    assert fake.calls == ([1, 2, 1] if prompt_threads == 2 else [1])  # set only when it changes
+
+
+@linux_only
+def test_busy_cores_sees_another_busy_process():
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        seen = max(blas.busy_cores() for _ in range(200))
+    finally:
+        spinner.kill()
+        spinner.wait()
+    assert seen >= 1

@@ -137,3 +137,30 @@ def test_branching_is_batched_picks_the_best_and_continues_from_the_winner(lm, m
     assert np.isclose(h.item(), records[after].metrics.entropy, rtol=1e-3, atol=1e-3)
     fresh_top = np.argsort(-np.array(logits[0]))[:3].tolist()
     assert [a.id for a in records[after].top[:3]] == fresh_top
+
+
+def test_every_step_and_branch_rollout_draws_with_a_fresh_key(lm, monkeypatch):
+    """One PRNG key per forward pass (decode steps and branch rollouts alike),
+    split from the seed: no key is ever used twice, and the seed fixes them all."""
+    from mlx_entropix.engine import Engine
+
+    forward = Engine.forward
+
+    def keys_of(seed):
+        keys = []
+
+        def spy(self, tokens, cache, key, think_allowed):
+            keys.append(tuple(np.asarray(key).tolist()))
+            return forward(self, tokens, cache, key, think_allowed)
+
+        monkeypatch.setattr(Engine, "forward", spy)
+        cfg = get_preset("entropix").with_overrides(
+            {"branch_fraction": 1e-6, "n_branches": 2, "branch_max_tokens": 3, "max_think_insertions": 0})
+        tokens_of(lm, STORY, cfg, max_tokens=10, seed=seed)
+        monkeypatch.setattr(Engine, "forward", forward)
+        return keys
+
+    keys = keys_of(7)
+    assert len(keys) >= 10
+    assert len(set(keys)) == len(keys), "a PRNG key was reused"
+    assert keys_of(7) == keys and keys_of(8)[0] != keys[0]

@@ -49,6 +49,17 @@ def test_extreme_logits_stay_finite():
     assert h[0] < 1e-6  # a gap of 1e4 is a certainty
 
 
+def test_log_probabilities_of_unlikely_tokens_are_exact_not_minus_infinity():
+    """log(softmax) underflows to -inf (and the top alternatives' logprobs with
+    it) where softmax rounds to 0; log_softmax keeps the exact value."""
+    logits = np.array([[0.0, 1e4, -1e4, 5.0], [0.0, 200.0, 100.0, -50.0]])
+    reference = logits - np.log(np.exp(logits - logits.max(-1, keepdims=True)).sum(-1, keepdims=True)) \
+        - logits.max(-1, keepdims=True)
+    ours = np.array(log_softmax(mx.array(logits, dtype=mx.float32)))
+    assert np.isfinite(ours).all()
+    assert np.allclose(ours, reference, rtol=1e-6)
+
+
 def test_signals_without_attention_are_zero_not_nan():
     signals = token_signals(log_softmax(mx.zeros((2, 10))), None)
     for name, value in signals.items():

@@ -108,3 +108,24 @@ def test_attention_stats_equal_numpy_reference_and_ignore_spare_capacity():
     assert np.isclose(signals["attn_varentropy"].item(), ent_all.var(axis=1).mean(), rtol=1e-4)
     one = attention_signals(results[0], layer=1)
     assert np.isclose(one["attn_entropy"].item(), ent_all[1].mean(), rtol=1e-5)
+
+
+def test_sliding_window_layers_are_refused_as_mlx_lm_computes_another_model():
+    """mlx-lm's Llama honours layer_types/sliding_window; ours attends over every
+    key. On a prompt longer than the window the two differ, so such a config is
+    refused with one line rather than run wrong; a window as long as the
+    context (or no sliding layer) changes nothing and loads."""
+    from mlx_entropix.load import LoadError
+
+    config = tiny_config(layer_types=["sliding_attention", "full_attention"], sliding_window=4)
+    full = {k: v for k, v in config.items() if k not in ("layer_types", "sliding_window")}
+    weights = random_weights(full, seed=9)
+    tokens = mx.array([[1, 5, 9, 3, 7, 2, 8, 4, 6, 10]])
+    ours = build_model(dict(weights), full)(tokens)
+    windowed = mlx_lm_model(dict(weights), config)(tokens)
+    assert np.allclose(np.array(ours), np.array(mlx_lm_model(dict(weights), full)(tokens)), atol=1e-4)
+    assert not np.allclose(np.array(ours[:, 4:]), np.array(windowed[:, 4:]), atol=1e-3)
+    with pytest.raises(LoadError, match=r"layers \[0\] use sliding-window attention \(window 4\).*does not"):
+        build_model(dict(weights), config)
+    build_model(dict(weights), {**config, "sliding_window": config["max_position_embeddings"]})
+    build_model(dict(weights), {**config, "layer_types": ["full_attention"] * 2})

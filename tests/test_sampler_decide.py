@@ -230,6 +230,19 @@ def test_branch_flags():
     assert d.outcome.tolist() == [ADAPTIVE, ADAPTIVE] and d.branch.tolist() == [True, False]
 
 
+def test_sure_rows_never_open_a_branch_point_even_when_low_ent_is_near_high_ent():
+    """A fit may put low_ent above branch_fraction x high_ent (the shipped one
+    misses it narrowly, 3.963 < 0.8 x 4.99): a row in the argmax region with H
+    and V both above 0.8x their high thresholds is still argmax, and no branch."""
+    cfg = dataclasses.replace(CFG, low_ent=3.96, med_ent=4.2, high_ent=4.5, low_vent=9.0,
+                              high_vent=10.0)
+    assert cfg.low_ent > cfg.branch_fraction * cfg.high_ent
+    hv = [(3.9, 8.5), (4.1, 8.5)]  # argmax region; the other row is adaptive, both "both high"
+    d = run([CASES["adaptive"][0]] * 2, cfg=cfg, hv=hv)
+    assert d.outcome.tolist() == [ARGMAX, ADAPTIVE]
+    assert d.branch.tolist() == [False, True]
+
+
 def test_score_prefers_the_typical_candidate_when_uncertain():
     # Candidate 0 is the likeliest (surprisal 0.92), candidate 1 has surprisal
     # 3.91, closer to the entropy 2.71.

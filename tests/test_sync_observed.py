@@ -45,3 +45,15 @@ def test_mlx_lm_syncs_are_measured_one_prefill_wait_then_one_per_token():
     assert run.generated == 6
     assert run.prefill_syncs == 1  # 19 prompt tokens: one chunk, one mx.eval of the cache
     assert run.decode_syncs == run.generated
+
+
+def test_every_kind_of_host_read_is_seen():
+    import numpy as np
+
+    syncs = SyncCounter()
+    with observed_syncs(syncs):
+        for read in (lambda a: a.item(), lambda a: a.tolist(), float, int, bool, np.array, np.asarray,
+                     lambda a: np.array(a, copy=False)):
+            read(mx.array(3) + 1)
+        np.array([1, 2])  # numpy data: no device read
+    assert syncs.total == 8

@@ -231,7 +231,8 @@ def decide(
     token = mx.where(r.argmax, mx.argmax(logits, axis=-1).astype(mx.int32), drawn)
 
     both_high = (h > cfg.branch_fraction * cfg.high_ent) & (v > cfg.branch_fraction * cfg.high_vent)
-    branch = (r.explore | both_high) & (outcome != THINK)
+    # Never on a sure (argmax) row: a fit can put low_ent above branch_fraction x high_ent.
+    branch = (r.explore | both_high) & (outcome != THINK) & (outcome != ARGMAX)
     if not cfg.branching:
         branch = mx.zeros_like(branch)
 
