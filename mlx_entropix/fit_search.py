@@ -18,15 +18,14 @@ from typing import Any
 import numpy as np
 
 from .calibrate import ShareTargets, fit_thresholds
-from .engine import GenerationOptions
 from .eval.dataset import EvalItem, file_sha256
+from .eval.model import generate_many_with
 from .eval.runner import run_eval
 from .eval.store import RunSettings
 from .load import LoadedModel
 from .methods import MethodSpec, for_model
-from .runner import run
+from .requests import DEFAULT_MAX_BATCH
 from .sampler import get_preset
-from .trace import Trace
 
 GREEDY = "greedy"
 
@@ -71,10 +70,8 @@ def run_on_dev(lm: LoadedModel, specs: list[MethodSpec], items: list[EvalItem], 
                            max_tokens=max_tokens, model=lm.name, split="dev",
                            configs={s.label: s.describe() for s in specs})
 
-    def generate(messages: list[dict[str, str]], spec: MethodSpec, item_seed: int, budget: int) -> Trace:
-        return run(lm, spec.request(messages, GenerationOptions(max_tokens=budget, seed=item_seed)))
-
-    summary = run_eval(items, settings, specs, generate, out, resume=True, command=shlex.join(sys.argv))
+    summary = run_eval(items, settings, specs, generate_many_with(lm), out, resume=True,
+                       command=shlex.join(sys.argv), batch=DEFAULT_MAX_BATCH)
     assert summary is not None  # one process: its rank 0 always summarises
     return summary
 

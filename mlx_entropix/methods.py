@@ -53,15 +53,16 @@ class MethodSpec:
         return replace(self, config=resolve_preset(self.label, lm))
 
     def request(self, messages: list[dict[str, str]], options: GenerationOptions,
-                normal: NormalParams | None = None) -> RunRequest:
-        """The runner request that generates `messages` with this method: its
-        config as resolved (a preset keeps its name in the trace)."""
+                normal: NormalParams | None = None, prefix_ids: tuple[int, ...] = ()) -> RunRequest:
+        """The runner request that generates `messages` with this method (after
+        the forced answer start `prefix_ids`, if any): its config as resolved
+        (a preset keeps its name in the trace)."""
         if self.is_normal:
             return RunRequest(messages=messages, method=NORMAL, normal=normal or NormalParams(),
-                              options=options, label=self.label)
+                              options=options, label=self.label, prefix_ids=prefix_ids)
         preset = self.label if self.source == "preset" else None
         return RunRequest(messages=messages, method="entropix", config=self.config, preset=preset,
-                          options=options, label=self.label)
+                          options=options, label=self.label, prefix_ids=prefix_ids)
 
 
 def known_names() -> str:

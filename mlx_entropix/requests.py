@@ -99,6 +99,11 @@ class RunRequest:
     normal: NormalParams = NormalParams()
     options: GenerationOptions = dataclasses.field(default_factory=GenerationOptions)
     label: str | None = None  # the method's name in an eval or a comparison, kept in the trace
+    # Forced start of the answer (CoT decoding's first token, a branch's path so
+    # far): fed after the prompt, then the method continues. The forced tokens
+    # are part of the answer's text (trace.prompt["prefix"] holds them); they are
+    # not counted as generated, since the model did not choose them here.
+    prefix_ids: tuple[int, ...] = ()
 
     def sampler_config(self, lm: ModelLike) -> SamplerConfig:
         """The config itself, else the preset as it applies to this model."""

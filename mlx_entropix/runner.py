@@ -24,8 +24,7 @@ from .batch import BatchGenerator, BatchRequest
 from .blas import use_threads
 from .engine import Engine, GenerationError
 from .generate import GenerationResponse, peak_memory_gb, stream_generate
-from .load import LoadedModel, load
-from .methods import MethodSpec, for_model
+from .load import LoadedModel
 from .metrics import log_softmax, token_signals
 from .packed import pack_step
 from .requests import DEFAULT_MAX_BATCH, GenerationOptions, NormalParams, RunRequest
@@ -114,8 +113,23 @@ def normal_stream(lm: LoadedModel, prompt: list[int], params: NormalParams,
             return
 
 
+def _with_prefix(lm: LoadedModel, ids: list[int], header: dict[str, Any], prefix: tuple[int, ...]
+                 ) -> tuple[list[int], dict[str, Any]]:
+    """The prompt followed by the forced start of the answer, recorded in the header."""
+    if not prefix:
+        return ids, header
+    vocab = lm.model.args.vocab_size
+    bad = [t for t in prefix if not 0 <= t < vocab]
+    if bad:
+        raise ValueError(f"prefix_ids: token id {bad[0]} is outside the vocabulary (0..{vocab - 1})")
+    detok = lm.tokenizer.detokenizer()
+    text = "".join(detok.add(t) for t in prefix) + detok.finalize()
+    ids = ids + list(prefix)
+    return ids, {**header, "n_tokens": len(ids), "prefix": {"ids": list(prefix), "text": text}}
+
+
 def prompt_tokens(lm: LoadedModel, req: RunRequest) -> tuple[list[int], dict[str, Any]]:
-    """The prompt's token ids and the trace's prompt header."""
+    """The prompt's token ids (with the forced answer prefix, if any) and the trace's prompt header."""
     if req.messages is not None:
         if not req.messages:
             raise ValueError("messages is empty: give at least one user message")
@@ -123,11 +137,13 @@ def prompt_tokens(lm: LoadedModel, req: RunRequest) -> tuple[list[int], dict[str
             checked_text(m["content"], f"messages[{i}].content")
         text = lm.tokenizer.chat_prompt(req.messages)
         ids = lm.tokenizer.prompt_tokens(req.messages)
-        return ids, {"messages": req.messages, "text": text, "n_tokens": len(ids)}
+        return _with_prefix(lm, ids, {"messages": req.messages, "text": text, "n_tokens": len(ids)},
+                            req.prefix_ids)
     if not req.prompt:
         raise ValueError("the prompt is empty")
     ids = lm.tokenizer.raw_prompt_tokens(checked_text(req.prompt, "the prompt"))
-    return ids, {"raw": req.prompt, "text": req.prompt, "n_tokens": len(ids)}
+    return _with_prefix(lm, ids, {"raw": req.prompt, "text": req.prompt, "n_tokens": len(ids)},
+                        req.prefix_ids)
 
 
 def run_header(lm: LoadedModel, req: RunRequest) -> tuple[Trace, list[int], SamplerConfig]:
@@ -168,7 +184,7 @@ def finish_trace(trace: Trace, last: GenerationResponse | None, elapsed: float) 
     """Fill in the text and the stats once the stream has ended."""
     counts = Counter(t.outcome for t in trace.tokens)
     n = len(trace.tokens)
-    trace.text = "".join(t.text for t in trace.tokens)
+    trace.text = trace.prompt.get("prefix", {}).get("text", "") + "".join(t.text for t in trace.tokens)
     if last is not None and last.text and last.record is None:
         trace.text += last.text
     trace.stats = Stats(
@@ -242,18 +258,3 @@ def run_many(lm: LoadedModel, requests: list[RunRequest],
                 if on_done:
                     on_done(i, traces[i])
     return traces
-
-
-def make_generate(model_ref: str | None, specs: tuple[MethodSpec, ...]
-                  ) -> tuple[Callable[[list[dict[str, str]], MethodSpec, int, int], Trace],
-                             tuple[MethodSpec, ...]]:
-    """For the evaluation harness: loads the model and returns (messages,
-    method, seed, max_tokens) -> Trace, and `specs` resolved against the
-    model, which are what the harness must run and record."""
-    lm = load(model_ref)
-
-    def generate(messages: list[dict[str, str]], method: MethodSpec, seed: int, max_tokens: int) -> Trace:
-        options = GenerationOptions(max_tokens=max_tokens, seed=seed)
-        return run(lm, method.request(messages, options))
-
-    return generate, for_model(specs, lm)

@@ -9,15 +9,16 @@ import sys
 import types
 
 import typer
-from eval_fakes import make_fake_generate
+from eval_fakes import make_fake_generate_many
 
-import mlx_entropix
+import mlx_entropix.eval
 from mlx_entropix.eval.cli import eval_command
 
-engine = types.ModuleType("mlx_entropix.runner")
-engine.make_generate = lambda model_ref, specs: (make_fake_generate(float(os.environ.get("EVAL_FAKE_SLEEP", "0"))), specs)
-sys.modules["mlx_entropix.runner"] = engine
-mlx_entropix.runner = engine
+model = types.ModuleType("mlx_entropix.eval.model")
+model.make_generate_many = lambda model_ref, specs: (
+    make_fake_generate_many(float(os.environ.get("EVAL_FAKE_SLEEP", "0"))), specs)
+sys.modules["mlx_entropix.eval.model"] = model
+mlx_entropix.eval.model = model
 
 if __name__ == "__main__":
     typer.run(eval_command)

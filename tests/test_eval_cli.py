@@ -5,10 +5,10 @@ import json
 
 import pytest
 import typer
-from eval_fakes import make_fake_generate
+from eval_fakes import make_fake_generate_many
 from typer.testing import CliRunner
 
-import mlx_entropix.runner
+import mlx_entropix.eval.model
 from mlx_entropix.eval.cli import eval_command
 from mlx_entropix.sampler import SamplerConfig, save_config
 
@@ -18,7 +18,8 @@ app.command()(eval_command)
 
 @pytest.fixture
 def invoke(monkeypatch):
-    monkeypatch.setattr(mlx_entropix.runner, "make_generate", lambda model, specs: (make_fake_generate(), specs))
+    monkeypatch.setattr(mlx_entropix.eval.model, "make_generate_many",
+                        lambda model, specs: (make_fake_generate_many(), specs))
     return lambda *args: CliRunner().invoke(app, list(args))
 
 
@@ -43,9 +44,9 @@ def test_methods_from_presets_and_files_on_one_split(invoke, dataset, tmp_path):
     assert summary["setup"]["n"] == 8 and summary["setup"]["split"] == "test"
     assert summary["setup"]["configs"]["fitted"]["config"]["branching"] is False
     assert [(p["a"], p["b"]) for p in summary["pairs"][:2]] == [("no_branch", "greedy"), ("fitted", "greedy")]
-    assert "fitted - greedy" in r.output and "argmax share" in r.output
+    assert "fitted - greedy" in r.output and "strict accuracy" in r.output
     assert sorted(p.name for p in (out / "traces").iterdir())[:3] == [
-        "00001-fitted.json", "00001-greedy.json", "00001-no_branch.json"]
+        "00001-00.json", "00001-01.json", "00001-02.json"]
 
 
 @pytest.mark.parametrize("args, message", [
@@ -84,24 +85,24 @@ def test_settings_record_the_fitted_config_that_ran_and_resume_refuses_a_refit(m
                                                                                 tmp_path):
     """Presets are resolved once against the loaded model: settings.json and
     report.md carry the thresholds that ran, and a re-fit is a changed method."""
-    from mlx_entropix.methods import for_model
+    from mlx_entropix.eval.model import for_model
     from mlx_entropix.sampler.fitted import write_fit
 
     fits = tmp_path / "fits"
     monkeypatch.setenv("MLX_ENTROPIX_FITTED_DIR", str(fits))
     ran = []
 
-    def make_generate(model, specs):
+    def make_generate_many(model, specs):
         resolved = for_model(specs, FittedModel())
-        fake = make_fake_generate()
+        fake = make_fake_generate_many()
 
-        def generate(messages, spec, seed, max_tokens):
-            ran.append(spec.config)
-            return fake(messages, spec, seed, max_tokens)
+        def generate_many(requests):
+            ran.extend(r.spec.config for r in requests)
+            return fake(requests)
 
-        return generate, resolved
+        return generate_many, resolved
 
-    monkeypatch.setattr(mlx_entropix.runner, "make_generate", make_generate)
+    monkeypatch.setattr(mlx_entropix.eval.model, "make_generate_many", make_generate_many)
     table = {"low_ent": 3.5, "low_vent": 9.0, "med_ent": 4.0, "high_ent": 5.0, "high_vent": 12.0}
     write_fit(fits, FittedModel(), {"quadrant": table}, {})
     out = tmp_path / "run"
@@ -115,3 +116,10 @@ def test_settings_record_the_fitted_config_that_ran_and_resume_refuses_a_refit(m
     write_fit(fits, FittedModel(), {"quadrant": {**table, "low_ent": 3.0}}, {})
     r = CliRunner().invoke(app, [*args, "--resume"])
     assert r.exit_code == 2 and "the sampler config of entropix changed" in r.output
+
+
+def test_a_sealed_run_without_a_committed_plan_does_not_start(invoke, dataset, tmp_path):
+    r = invoke("--dataset", str(dataset), "--methods", "greedy,self_consistency@k=3", "--sealed",
+               "--out", str(tmp_path / "run"))
+    assert r.exit_code == 2 and "--sealed needs" in r.output and "plan.md" in r.output
+    assert not (tmp_path / "run" / "results.jsonl").exists()

@@ -94,7 +94,7 @@ def test_split_selection(tmp_path):
     assert select_split(items, "all", path) == items
     with pytest.raises(DatasetError, match="choose dev, test or all"):
         select_split(items, "train", path)
-    unsplit = _write(tmp_path, lines + [json.dumps({"question": "4?", "answer": "4"})])
+    unsplit = _write(tmp_path, lines + [json.dumps({"question": "4?", "answer": "4"})])  # some have one
     with pytest.raises(DatasetError, match="1 items have no 'split' field.*--split all"):
         select_split(load_dataset(unsplit), "dev", unsplit)
     only_dev = _write(tmp_path, lines[:1])
@@ -120,7 +120,10 @@ def test_prompt_lists_choices_and_asks_for_the_answer_line(tmp_path):
     assert messages[0] == {"role": "system", "content": "Be brief."}
     user = messages[1]["content"]
     assert messages[1]["role"] == "user" and user.startswith("Capital of Italy?")
-    assert "A) Paris\nB) Rome" in user and '"The answer is X."' in user and "letter" in user
+    assert "A) Paris\nB) Rome" in user and user.endswith(
+        'End your reply with the words "The answer is" followed by the letter of the correct choice.')
+    # no literal placeholder a small model could copy as its answer
+    assert not any(p in user for p in ('"The answer is X', "<number>", "<letter>", "<answer>"))
 
 
 @pytest.mark.skipif(not GSM8K.exists(), reason="shared GSM8K copy not present")

@@ -2,7 +2,7 @@ import json
 from pathlib import Path
 
 import pytest
-from eval_fakes import make_fake_generate, write_sum_dataset
+from eval_fakes import make_fake_generate_many, write_sum_dataset
 
 from mlx_entropix.eval.dataset import file_sha256, load_dataset, select_split
 from mlx_entropix.eval.errors import EvalError
@@ -40,17 +40,17 @@ def _run(dataset, out, **kw):
     items = load_dataset(dataset)
     settings = _settings(dataset, len(items), **kw.pop("settings", {}))
     specs = kw.pop("specs", SPECS)
-    return run_eval(items, settings, specs, kw.pop("generate", make_fake_generate()), out,
+    return run_eval(items, settings, specs, kw.pop("generate", make_fake_generate_many()), out,
                     show_progress=False, **kw)
 
 
 def test_full_run_writes_results_traces_and_report(dataset, tmp_path):
     calls = []
-    fake = make_fake_generate()
+    fake = make_fake_generate_many()
 
-    def recording(messages, method, seed, max_tokens):
-        calls.append((json.dumps(messages), method.label, seed, max_tokens))
-        return fake(messages, method, seed, max_tokens)
+    def recording(requests):
+        calls.extend((json.dumps(r.chat), r.spec.label, r.seed, r.max_tokens) for r in requests)
+        return fake(requests)
 
     out = tmp_path / "run"
     summary = _run(dataset, out, generate=recording, command="mlx_main.py eval")
@@ -71,8 +71,9 @@ def test_full_run_writes_results_traces_and_report(dataset, tmp_path):
             assert res["correct"] == (res["extracted"] == r["gold"])
             trace = load_trace(out / res["trace"])
             assert trace.sampler["label"] == m and trace.text == res["text"]
-            assert res["trace"] == f"traces/{r['index']:05d}-{m}.json"
+            assert res["trace"] == f"traces/{r['index']:05d}-{METHODS.index(m):02d}.json"
             assert res["tokens"] == trace.stats.generation_tokens
+            assert r["traces"][res["chosen"]]["method"] == m
 
     for m in METHODS:
         s = summary["methods"][m]
@@ -114,9 +115,9 @@ def test_resume_of_a_finished_run_changes_nothing(dataset, tmp_path):
     lines = (out / "results.jsonl").read_text()
     calls = []
 
-    def counting(*args):
-        calls.append(args)
-        return make_fake_generate()(*args)
+    def counting(requests):
+        calls.append(requests)
+        return make_fake_generate_many()(requests)
 
     again = _run(dataset, out, resume=True, generate=counting)
     assert calls == [] and again == first and (out / "results.jsonl").read_text() == lines
@@ -161,7 +162,7 @@ def test_a_changed_config_of_a_method_refuses_resume(dataset, tmp_path):
     assert summary["setup"]["configs"]["mine"]["config"]["n_branches"] == 2
     assert summary["methods"]["mine"]["time_vs_greedy"] == pytest.approx(
         summary["methods"]["mine"]["mean_time_s"] / summary["methods"]["greedy"]["mean_time_s"])
-    assert (out / "traces" / "00000-mine.json").exists()
+    assert (out / "traces" / "00000-01.json").exists()
     save_config(SamplerConfig(n_branches=3), path)
     specs = resolve_methods(f"greedy,{path}")
     configs = {s.label: s.describe() for s in specs}
@@ -178,9 +179,9 @@ def test_a_split_keeps_file_indices_for_seeds_and_traces(tmp_path):
     assert [it.index for it in items] == [0, 3, 6]
     settings = _settings(path, 3, split="test")
     out = tmp_path / "run"
-    summary = run_eval(items, settings, SPECS, make_fake_generate(), out, show_progress=False)
+    summary = run_eval(items, settings, SPECS, make_fake_generate_many(), out, show_progress=False)
     records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert [r["index"] for r in records] == [0, 3, 6]
     assert [r["seed"] for r in records] == [item_seed(3, i) for i in (0, 3, 6)]
-    assert (out / "traces" / "00006-greedy.json").exists()
+    assert (out / "traces" / "00006-01.json").exists()
     assert summary["setup"]["split"] == "test" and "split test (3 items" in (out / "report.md").read_text()

@@ -25,6 +25,7 @@ from mlx_entropix.trace import Trace, load_trace
 from .calibrate import calibrate_command
 from .convert import convert_command
 from .model import fit_on_first_use, load
+from .score import eval_report_command, score_command
 
 if TYPE_CHECKING:  # the model, plots and generation load on first use: --help stays fast
     from rich.console import Console
@@ -40,6 +41,8 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 app.command("eval")(eval_command)
 app.command("calibrate")(calibrate_command)
 app.command("convert")(convert_command)
+app.command("score")(score_command)
+app.command("eval-report")(eval_report_command)
 
 
 def _one_line(e: BaseException) -> str:

@@ -7,6 +7,11 @@ strings: multiple choice, the gold is a letter or a choice's text), `system`
 letter or string; inferred from the gold when absent), `split` (`dev` or
 `test`: the held-out split that `eval --split` selects). Other fields are
 ignored. Errors name the file and line.
+
+A file with no `split` field at all (GSM8K's own JSONL) is split by a fixed
+rule on its line numbers, `line_split`: every fifth line (1-based line number
+divisible by 5) is dev, the rest test; for GSM8K's 1319-line test file that is
+263 dev and 1056 test items, the same on every machine and in every run.
 """
 
 from __future__ import annotations
@@ -15,13 +20,19 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from .errors import EvalError
 from .extract import KINDS, infer_kind, normalize_gold
 
 
 SPLITS = ("dev", "test")
+DEV_EVERY = 5  # the line rule: 1-based line numbers divisible by this are dev
+
+
+def line_split(line: int) -> str:
+    """The split of an item on 1-based `line` of a file without split fields."""
+    return "dev" if line % DEV_EVERY == 0 else "test"
 
 
 class DatasetError(EvalError):
@@ -40,6 +51,8 @@ class EvalItem:
     system: str | None = None
     category: str | None = None
     split: str | None = None
+    line: int = 0  # 1-based line in the file
+    worked: bool = False  # the gold came with a worked solution ("... #### N"): ask for the steps
 
 
 def _text_field(where: str, d: dict[str, Any], name: str, required: bool) -> str | None:
@@ -56,7 +69,7 @@ def _text_field(where: str, d: dict[str, Any], name: str, required: bool) -> str
     return text
 
 
-def _parse_item(where: str, index: int, d: Any) -> EvalItem:
+def _parse_item(where: str, index: int, line: int, d: Any) -> EvalItem:
     if not isinstance(d, dict):
         raise DatasetError(f"{where}: expected a JSON object, got {type(d).__name__}")
     question = _text_field(where, d, "question", required=True)
@@ -93,29 +106,36 @@ def _parse_item(where: str, index: int, d: Any) -> EvalItem:
         system=_text_field(where, d, "system", required=False) or None,
         category=_text_field(where, d, "category", required=False) or None,
         split=split,
+        line=line,
+        worked="####" in answer,
     )
 
 
-def load_dataset(path: str | Path) -> list[EvalItem]:
-    """Every item of a JSONL dataset, in file order (blank lines skipped)."""
-    path = Path(path)
+def read_jsonl(path: Path, what: str) -> Iterator[tuple[int, str, Any]]:
+    """(line number, "file:line", parsed JSON) for every non-blank line; errors name the file and line."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
-        raise DatasetError(f"{path}: dataset file not found") from None
+        raise DatasetError(f"{path}: {what} file not found") from None
     except (IsADirectoryError, UnicodeDecodeError) as e:
         raise DatasetError(f"{path}: not a UTF-8 JSONL file ({type(e).__name__})") from None
-    items: list[EvalItem] = []
-    seen_ids: dict[str, int] = {}
     for lineno, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         where = f"{path}:{lineno}"
         try:
-            d = json.loads(line)
+            yield lineno, where, json.loads(line)
         except json.JSONDecodeError as e:
             raise DatasetError(f"{where}: bad JSON ({e.msg} at column {e.colno})") from None
-        item = _parse_item(where, len(items), d)
+
+
+def load_dataset(path: str | Path) -> list[EvalItem]:
+    """Every item of a JSONL dataset, in file order (blank lines skipped)."""
+    path = Path(path)
+    items: list[EvalItem] = []
+    seen_ids: dict[str, int] = {}
+    for lineno, where, d in read_jsonl(path, "dataset"):
+        item = _parse_item(where, len(items), lineno, d)
         if isinstance(d, dict) and d.get("id") is not None:
             if item.id in seen_ids:
                 raise DatasetError(f"{where}: duplicate id {item.id!r} (first on line {seen_ids[item.id]})")
@@ -128,12 +148,15 @@ def load_dataset(path: str | Path) -> list[EvalItem]:
 
 def select_split(items: list[EvalItem], split: str, path: str | Path) -> list[EvalItem]:
     """The items of one split (`all`: every item), keeping their file indices,
-    so an item has the same seed and trace name in a split run as in a full one."""
+    so an item has the same seed and trace name in a split run as in a full one.
+    A file without any split field is split by `line_split`."""
     if split == "all":
         return items
     if split not in SPLITS:
         raise DatasetError(f"unknown split {split!r}: choose dev, test or all")
     unsplit = sum(it.split is None for it in items)
+    if unsplit == len(items):
+        return [it for it in items if line_split(it.line) == split]
     if unsplit:
         raise DatasetError(f"{path}: {unsplit} items have no 'split' field, so --split {split} "
                            "cannot select from it (use --split all)")

@@ -1,5 +1,13 @@
 """Turn the per-item records into the numbers that answer "does entropix
-help?" (summary.json) and a page a person reads (report.md)."""
+help?" (summary.json) and a page a person reads (report.md).
+
+Every figure is computed from the methods' texts by the strict scorer
+(scoring.py), so the same records re-scored later (eval-report) give the same
+table. Accuracy is strict; the lenient column is labelled. A method is
+compared with greedy and with self-consistency at matched compute: the
+self-consistency point (`self_consistency@k=N`, or `normal` as k = 1) with
+the fewest mean generated tokens that is still at least the method's.
+"""
 
 from __future__ import annotations
 
@@ -15,9 +23,12 @@ from .stats import (
     paired_bootstrap_diff,
     wilson_interval,
 )
+from .dataset import EvalItem
+from .scoring import score_text
 from .store import RunSettings, write_json_atomic
 
 ALPHA = 0.05
+PLOT_FILE = "accuracy_vs_tokens.png"
 BASELINE = "greedy"  # the method every other one is paired with first, and timed against
 TEMPLATE_NOTE = (
     "Every method gets the same chat messages, formatted with the model's chat "
@@ -26,9 +37,27 @@ TEMPLATE_NOTE = (
 )
 
 
+def score_records(records: list[dict[str, Any]], items: dict[int, EvalItem]) -> list[dict[str, Any]]:
+    """The records with each method's strict and lenient answer and correctness
+    (and the item's gold) filled in from its text; the records are not changed."""
+    scored = []
+    for r in records:
+        item = items.get(r["index"])
+        if item is None:
+            raise ValueError(f"result for item {r['index']} ({r.get('id')}) is not in the dataset selection")
+        methods = {}
+        for m, res in r["methods"].items():
+            sc = score_text(res["text"], item.kind, item.gold, item.choices)
+            methods[m] = {**res, "extracted": sc.answer, "correct": sc.correct,
+                          "lenient_extracted": sc.lenient_answer, "lenient_correct": sc.lenient_correct}
+        scored.append({**r, "answer": item.answer, "gold": item.gold, "methods": methods})
+    return scored
+
+
 def _method_summary(results: list[dict[str, Any]]) -> dict[str, Any]:
     n = len(results)
     correct = sum(r["correct"] for r in results)
+    lenient = sum(r["lenient_correct"] for r in results)
     lo, hi = wilson_interval(correct, n)
     outcomes: Counter[str] = Counter()
     for r in results:
@@ -39,9 +68,11 @@ def _method_summary(results: list[dict[str, Any]]) -> dict[str, Any]:
         "correct": correct,
         "accuracy": correct / n if n else 0.0,
         "ci95": [lo, hi],
+        "lenient_correct": lenient,
+        "lenient_accuracy": lenient / n if n else 0.0,
         "mean_tokens": sum(r["tokens"] for r in results) / n if n else 0.0,
         "mean_time_s": sum(r["time_s"] for r in results) / n if n else 0.0,
-        "no_answer": sum(r["extracted"] is None for r in results),
+        "no_answer": sum(r["extracted"] is None for r in results),  # strict format failures
         "hit_max_tokens": sum(r["finish_reason"] == "length" for r in results),
         "outcome_counts": dict(sorted(outcomes.items())),
         "outcome_shares": {k: v / total for k, v in sorted(outcomes.items())},
@@ -76,6 +107,31 @@ def method_pairs(methods: list[str]) -> list[tuple[str, str]]:
     return [(m, BASELINE) for m in others] + list(combinations(others, 2))
 
 
+def sc_points(configs: dict[str, Any]) -> dict[str, int]:
+    """The self-consistency curve in a run: label -> k (majority-vote
+    self-consistency, and `normal`, which is its k = 1)."""
+    points = {}
+    for label, c in configs.items():
+        if c.get("source") == "normal":
+            points[label] = 1
+        elif c.get("family") == "self_consistency" and c.get("params", {}).get("pick") == "vote":
+            points[label] = c["params"]["k"]
+    return points
+
+
+def matched_sc(label: str, per_method: dict[str, Any], points: dict[str, int]) -> tuple[str | None, bool]:
+    """The SC point to compare `label` with: the cheapest one with at least its
+    mean tokens (matched, True); when every SC point is cheaper, the most
+    expensive one (False: SC had fewer tokens, the comparison favours the method)."""
+    if not points or label in points:
+        return None, False
+    tokens = per_method[label]["mean_tokens"]
+    richer = [p for p in points if per_method[p]["mean_tokens"] >= tokens]
+    if richer:
+        return min(richer, key=lambda p: per_method[p]["mean_tokens"]), True
+    return max(points, key=lambda p: per_method[p]["mean_tokens"]), False
+
+
 def summarize(settings: RunSettings, records: list[dict[str, Any]], command: str) -> dict[str, Any]:
     methods = list(settings.methods)
     correct = {m: [r["methods"][m]["correct"] for r in records] for m in methods}
@@ -84,6 +140,13 @@ def summarize(settings: RunSettings, records: list[dict[str, Any]], command: str
         for s in per_method.values():
             s["time_vs_greedy"] = s["mean_time_s"] / per_method[BASELINE]["mean_time_s"]
     categories = sorted({r["category"] for r in records if r.get("category")})
+    points = sc_points(settings.configs)
+    matched = []
+    for m in methods:
+        sc, fair = matched_sc(m, per_method, points)
+        if sc is not None:
+            matched.append({**_pair_summary(m, sc, correct[m], correct[sc]), "matched": fair,
+                            "a_tokens": per_method[m]["mean_tokens"], "b_tokens": per_method[sc]["mean_tokens"]})
     return {
         "setup": {
             "model": next((r["model"] for r in records if r.get("model")), None),
@@ -101,9 +164,13 @@ def summarize(settings: RunSettings, records: list[dict[str, Any]], command: str
             "chat_template": TEMPLATE_NOTE,
             "bootstrap": {"samples": BOOTSTRAP_SAMPLES, "seed": BOOTSTRAP_SEED},
             "significance_level": ALPHA,
+            "sealed": settings.sealed,
+            "scoring": "strict: the answer directly after the last 'The answer is' (scoring.py); "
+                       "lenient: any marker, else the last number or letter (extract.py)",
         },
         "methods": per_method,
         "pairs": [_pair_summary(a, b, correct[a], correct[b]) for a, b in method_pairs(methods)],
+        "vs_self_consistency": matched,
         "categories": {
             c: {
                 m: _method_summary([r["methods"][m] for r in records if r.get("category") == c])
@@ -137,9 +204,12 @@ def _config_line(described: dict[str, Any] | None) -> str:
     """A method's source and, for the sampler, which thresholds ran and their values (nats)."""
     if described is None:
         return "unrecorded"
+    if described.get("source") == "multi-trace":
+        params = ", ".join(f"{k}={v}" for k, v in described["params"].items())
+        return f"multi-trace {described['family']} ({params}); greedy and plain-sampling traces"
     cfg = described.get("config")
     if cfg is None:
-        return f"{described['source']} (mlx-lm's sampler)"
+        return f"{described['source']}: plain sampling (mlx-lm's sampler alone; the engine's, same filters, in a batch)"
     if cfg.get("greedy"):
         return f"{described['source']}: argmax, no thresholds"
     values = ", ".join(f"{k} {cfg[k]:.4g}" for k in THRESHOLD_NAMES if k in cfg)
@@ -163,9 +233,14 @@ def render_markdown(summary: dict[str, Any], records: list[dict[str, Any]]) -> s
         "",
         "## Methods",
         "",
-        "| method | accuracy [95% Wilson CI] | correct | mean tokens | s/answer | time × greedy "
-        "| no answer found | hit max tokens | outcome shares (tokens) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "Accuracy is strict (the answer directly after the last \"The answer is\"); "
+        "a format failure is a reply without one. The lenient column (any marker, else the last "
+        "number or letter) is for comparison only. Tokens: generated per question, all traces "
+        "a method used.",
+        "",
+        "| method | accuracy [95% Wilson CI] | correct | format failures | lenient (labelled) "
+        "| mean tokens | s/question | time × greedy | hit max tokens | outcome shares (tokens) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for m in methods:
         s = summary["methods"][m]
@@ -174,8 +249,9 @@ def render_markdown(summary: dict[str, Any], records: list[dict[str, Any]]) -> s
         ) or "-"
         lines.append(
             f"| {m} | {_pct(s['accuracy'])} [{_pct(s['ci95'][0])}, {_pct(s['ci95'][1])}] "
-            f"| {s['correct']}/{s['n']} | {s['mean_tokens']:.1f} | {s['mean_time_s']:.2f} "
-            f"| {_ratio(s.get('time_vs_greedy'))} | {s['no_answer']} | {s['hit_max_tokens']} | {outcomes} |"
+            f"| {s['correct']}/{s['n']} | {s['no_answer']} | {_pct(s['lenient_accuracy'])} "
+            f"| {s['mean_tokens']:.1f} | {s['mean_time_s']:.2f} "
+            f"| {_ratio(s.get('time_vs_greedy'))} | {s['hit_max_tokens']} | {outcomes} |"
         )
     lines += ["", "## What each method ran", "", "The sampler configs as resolved against the loaded model "
               "(presets with this model's fitted thresholds where it has them); all fields in summary.json.",
@@ -200,6 +276,27 @@ def render_markdown(summary: dict[str, Any], records: list[dict[str, Any]]) -> s
             f"| {p['only_a_correct']} | {p['only_b_correct']} | {p['mcnemar_p']:.4g} "
             f"| {'**yes**' if p['significant'] else 'no'} |"
         )
+    if summary["vs_self_consistency"]:
+        lines += [
+            "",
+            "## Against self-consistency at matched tokens",
+            "",
+            "Each method against the self-consistency point with the fewest mean tokens that is "
+            "still at least the method's (`normal` is k = 1). *fewer* marks a method that cost more "
+            "than every SC point in the run: SC had fewer tokens, so the comparison favours the method.",
+            "",
+            "| method vs SC | tokens (method / SC) | difference [95% CI] | only method right | only SC right "
+            "| McNemar p | significant |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for p in summary["vs_self_consistency"]:
+            lines.append(
+                f"| {p['a']} vs {p['b']}{'' if p['matched'] else ' (*fewer*)'} "
+                f"| {p['a_tokens']:.1f} / {p['b_tokens']:.1f} | {_signed_pct(p['diff'])} "
+                f"[{_signed_pct(p['ci95'][0])}, {_signed_pct(p['ci95'][1])}] "
+                f"| {p['only_a_correct']} | {p['only_b_correct']} | {p['mcnemar_p']:.4g} "
+                f"| {'**yes**' if p['significant'] else 'no'} |"
+            )
     if summary["categories"]:
         lines += ["", "## By category", "", "| category | " + " | ".join(methods) + " |"]
         lines.append("|---|" + "---|" * len(methods))
@@ -231,8 +328,11 @@ def render_markdown(summary: dict[str, Any], records: list[dict[str, Any]]) -> s
 def write_report(
     out: Path, settings: RunSettings, records: list[dict[str, Any]], command: str
 ) -> dict[str, Any]:
-    """Write summary.json and report.md into `out`; return the summary."""
+    """Write summary.json, report.md and the accuracy-against-tokens plot into `out`; return the summary."""
+    from .plot import plot_accuracy_vs_tokens
+
     summary = summarize(settings, records, command)
     write_json_atomic(out / "summary.json", summary)
     (out / "report.md").write_text(render_markdown(summary, records), encoding="utf-8")
+    plot_accuracy_vs_tokens(summary, out / PLOT_FILE)
     return summary

@@ -1,8 +1,13 @@
 """Run every method on every item and record what each one answered.
 
-The model is not imported here: generation is injected as a `Generate`
-callable, so the harness is tested with a deterministic fake and driven in
-production by `mlx_entropix.runner.make_generate`.
+The model is not imported here: generation is injected as a `GenerateMany`
+callable (traces.py), so the harness is tested with a deterministic fake and
+driven in production by `model.make_generate_many`.
+
+A `sealed` run (preregistered, see sealed.py) records only what the methods
+wrote, never whether it was right: its progress shows counts, its results
+file holds no answers or gold until the last item is done, and only then is
+it scored, written with the scores and summarised.
 """
 
 from __future__ import annotations
@@ -28,9 +33,11 @@ from ..trace import Trace
 from .dataset import EvalItem
 from .distributed import Group
 from .errors import EvalError
-from .extract import extract_answer
+from .multitrace import EvalMethod, ItemContext, SinglePass, sample_requests
+from .multitrace import GREEDY as GREEDY_SPEC
 from .prompt import build_messages
-from .report import write_report
+from .report import score_records, write_report
+from .scoring import strict_span
 from .store import (
     RESULTS_FILE,
     SETTINGS_FILE,
@@ -40,9 +47,7 @@ from .store import (
     results_name,
     write_json_atomic,
 )
-
-# (messages, method, seed, max_tokens) -> the finished trace of one answer.
-Generate = Callable[[list[dict[str, str]], MethodSpec, int, int], Trace]
+from .traces import GenerateMany, TraceRequest, TraceSource
 
 TRACES_DIR = "traces"
 
@@ -54,55 +59,102 @@ def item_seed(seed: int, index: int) -> int:
     return int.from_bytes(digest[:4], "little")
 
 
-def _method_result(item: EvalItem, trace: Trace, trace_path: str) -> dict[str, Any]:
+def as_eval_method(method: EvalMethod | MethodSpec) -> EvalMethod:
+    return SinglePass(method) if isinstance(method, MethodSpec) else method
+
+
+def _first_requests(method: EvalMethod, ctx: ItemContext) -> list[TraceRequest]:
+    """The traces a method needs before it can decide on more, so that one
+    item's first traces go to the model together (a batch)."""
+    if isinstance(method, SinglePass):
+        return [ctx.request(method.spec)]
+    first = []
+    if method.family in ("cot_decoding", "egb") or method.params["pick"] == "guard":
+        first.append(ctx.request(GREEDY_SPEC))
+    if method.family in ("self_consistency", "deepconf"):
+        first += sample_requests(ctx, method.params)
+    return first
+
+
+def _trace_entry(req: TraceRequest, trace: Trace, path: str | None) -> dict[str, Any]:
     if trace.stats is None:
         raise EvalError("the generate function returned a trace without stats")
-    extracted = extract_answer(trace.text, item.kind, item.choices)
-    return {
+    entry = {
+        **req.describe(),
         "text": trace.text,
-        "extracted": extracted,
-        "correct": extracted == item.gold,
         "tokens": trace.stats.generation_tokens,
         "time_s": trace.stats.total_time_s,
         "finish_reason": trace.stats.finish_reason,
         "outcome_counts": dict(trace.stats.outcome_counts),
-        "trace": trace_path,
     }
+    if path is not None:
+        entry["trace"] = path
+    return entry
 
 
 def evaluate_item(
     item: EvalItem,
     settings: RunSettings,
-    methods: Sequence[MethodSpec],
-    generate: Generate,
+    methods: Sequence[EvalMethod],
+    generate_many: GenerateMany,
     out: Path,
-    on_answer: Callable[[str, bool], None],
+    on_answer: Callable[[str], None],
+    batch: int = 1,
+    save_traces: bool = True,
 ) -> dict[str, Any]:
-    """One item's record: the same messages and seed for every method."""
+    """One item's record: the same messages and seed for every method; every
+    distinct trace once, each method's answer pointing into them."""
     messages = build_messages(item)
     seed = item_seed(settings.seed, item.index)
+    source = TraceSource(generate_many, batch)
+    ctx = ItemContext(messages, seed, settings.max_tokens, source,
+                      lambda text: strict_span(text, item.kind, item.choices))
+    source.get([r for m in methods for r in _first_requests(m, ctx)])
+    answers = {}
+    for method in methods:
+        answers[method.label] = method.answer(ctx)
+        on_answer(method.label)
+    traces = []
+    for i, req in enumerate(source.requests):
+        trace = source.traces[req.key()]
+        rel = f"{TRACES_DIR}/{item.index:05d}-{i:02d}.json" if save_traces else None
+        if rel is not None:
+            trace.save(out / rel)
+        traces.append(_trace_entry(req, trace, rel))
     record: dict[str, Any] = {
         "index": item.index,
         "id": item.id,
+        "line": item.line,
         "category": item.category,
         "question": item.question,
         "choices": item.choices,
         "kind": item.kind,
-        "answer": item.answer,
-        "gold": item.gold,
         "seed": seed,
-        "model": None,
+        "model": next((t.model.get("name") for t in source.traces.values()), None),
+        "traces": traces,
         "methods": {},
     }
-    for method in methods:
-        trace = generate(messages, method, seed, settings.max_tokens)
-        rel = f"{TRACES_DIR}/{item.index:05d}-{method.label}.json"
-        trace.save(out / rel)
-        result = _method_result(item, trace, rel)
-        record["methods"][method.label] = result
-        record["model"] = record["model"] or trace.model.get("name")
-        on_answer(method.label, result["correct"])
+    for label, a in answers.items():
+        chosen = traces[a.chosen] if a.chosen is not None else (traces[a.used[0]] if a.used else {})
+        record["methods"][label] = {
+            "text": a.text,
+            "tokens": a.tokens,
+            "time_s": a.time_s,
+            "finish_reason": chosen.get("finish_reason"),
+            "outcome_counts": _outcomes(traces, a.used),
+            "trace": chosen.get("trace"),
+            "used": a.used,
+            "chosen": a.chosen,
+            "details": a.details,
+        }
     return record
+
+
+def _outcomes(traces: list[dict[str, Any]], used: list[int]) -> dict[str, int]:
+    total: Counter[str] = Counter()
+    for i in used:
+        total.update(traces[i]["outcome_counts"])
+    return dict(total)
 
 
 def _progress(show: bool) -> Progress:
@@ -137,22 +189,34 @@ def _merge(group: Group, records: list[dict[str, Any]], expected: list[int]
     return merged
 
 
+def _write_results(out: Path, records: list[dict[str, Any]]) -> None:
+    lines = "".join(json.dumps(r, ensure_ascii=False, allow_nan=False) + "\n" for r in records)
+    tmp = out / (RESULTS_FILE + ".tmp")
+    tmp.write_text(lines, encoding="utf-8")
+    tmp.replace(out / RESULTS_FILE)
+
+
 def run_eval(
     items: Sequence[EvalItem],
     settings: RunSettings,
-    methods: Sequence[MethodSpec],
-    generate: Generate,
+    methods: Sequence[EvalMethod | MethodSpec],
+    generate_many: GenerateMany,
     out: Path,
     *,
     resume: bool = False,
     group: Group | None = None,
     command: str = "",
     show_progress: bool = True,
+    batch: int = 1,
+    save_traces: bool = True,
 ) -> dict[str, Any] | None:
     """Evaluate `items`, appending each finished item to this rank's results
-    file, then merge on rank 0 and write results.jsonl, summary.json and
-    report.md there. Returns the summary on rank 0, None on other ranks."""
+    file, then merge on rank 0, score, and write results.jsonl (with the
+    scores), summary.json and report.md there. Returns the summary on rank 0,
+    None on other ranks. A sealed run (settings.sealed) shows and stores no
+    score before the last item is done."""
     group = group or Group()
+    methods = [as_eval_method(m) for m in methods]
     if len(items) != settings.n:
         raise EvalError(f"settings say {settings.n} items but {len(items)} were given")
     if tuple(m.label for m in methods) != settings.methods:
@@ -164,39 +228,45 @@ def run_eval(
     group.barrier()
     if group.rank == 0:
         write_json_atomic(out / SETTINGS_FILE, settings.to_dict())
-    (out / TRACES_DIR).mkdir(exist_ok=True)
+    if save_traces:
+        (out / TRACES_DIR).mkdir(exist_ok=True)
 
+    by_index = {it.index: it for it in items}
     log = ResultsLog(out / results_name(group.rank, group.size))
     done = log.load()
     todo = [it for it in items if group.owns(it.index) and it.index not in done]
     running = {m: Counter() for m in settings.methods}
-    for record in done.values():
-        for m, result in record["methods"].items():
-            running[m][result["correct"]] += 1
+    if not settings.sealed:
+        for record in score_records(list(done.values()), by_index):
+            for m, result in record["methods"].items():
+                running[m][result["correct"]] += 1
 
-    def describe() -> str:
-        scores = "  ".join(f"{m} {c[True]}/{c[True] + c[False]}" for m, c in running.items())
+    def describe(finished: int) -> str:
+        if settings.sealed:
+            scores = f"sealed: {finished}/{len(items)} items, no score until the last"
+        else:
+            scores = "  ".join(f"{m} {c[True]}/{c[True] + c[False]}" for m, c in running.items())
         return f"rank {group.rank}/{group.size}  {scores}" if group.size > 1 else scores
 
     with _progress(show_progress and group.rank == 0) as progress:
-        task = progress.add_task(describe(), total=len(todo) * len(settings.methods))
+        task = progress.add_task(describe(len(done)), total=len(todo) * len(settings.methods))
 
-        def on_answer(method: str, correct: bool) -> None:
-            running[method][correct] += 1
-            progress.update(task, advance=1, description=describe())
+        def on_answer(method: str) -> None:
+            progress.update(task, advance=1)
 
         for item in todo:
-            record = evaluate_item(item, settings, methods, generate, out, on_answer)
+            record = evaluate_item(item, settings, methods, generate_many, out, on_answer, batch, save_traces)
             log.append(record)
             done[item.index] = record
+            if not settings.sealed:
+                for m, result in score_records([record], by_index)[0]["methods"].items():
+                    running[m][result["correct"]] += 1
+            progress.update(task, description=describe(len(done)))
 
     group.barrier()
     merged = _merge(group, [done[i] for i in sorted(done)], [it.index for it in items])
     if merged is None:
         return None
-    if group.size > 1:
-        lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in merged)
-        tmp = out / (RESULTS_FILE + ".tmp")
-        tmp.write_text(lines, encoding="utf-8")
-        tmp.replace(out / RESULTS_FILE)
-    return write_report(out, settings, merged, command)
+    scored = score_records(merged, by_index)
+    _write_results(out, scored)
+    return write_report(out, settings, scored, command)

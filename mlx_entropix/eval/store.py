@@ -33,6 +33,7 @@ class RunSettings:
     world_size: int = 1
     split: str = "all"
     configs: dict[str, Any] = field(default_factory=dict)
+    sealed: bool = False  # preregistered: no score shown or stored before the last item
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)

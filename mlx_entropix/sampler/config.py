@@ -319,10 +319,11 @@ PRESETS: dict[str, SamplerConfig] = {
     "cot_margin": SamplerConfig(branch_candidates="top", branch_score="margin"),
 }
 
-# The preset a run uses when none is named: the fitted thresholds without branching,
-# the variant least bad on the dev split (docs/study.md: the rule fixed before the
-# held-out run, which found the fitted default with branching behind greedy).
-DEFAULT_PRESET = "no_branch"
+# The preset a run uses when none is named: what the preregistered rule chose from the
+# held-out runs of 2026-12-04 (docs/results/PREREGISTRATION.md, README "Does it help?"):
+# the fitted `entropix`, never significantly behind greedy and level with it pooled
+# over the finished runs, where `no_branch` was one answer behind.
+DEFAULT_PRESET = "entropix"
 
 # Presets whose thresholds are replaced by the loaded model's fitted ones when it has them
 # (sampler/fitted.py): the gating each takes its fitted table from. entropix-paper keeps

@@ -1,0 +1,107 @@
+"""`eval-report`: the study's tables from the committed raw results alone.
+
+Each run folder (settings.json + results.jsonl or results.jsonl.gz) is
+re-scored from the methods' texts against the dataset its settings name (the
+file's sha256 must match), its report.md, summary.json and plot are rewritten,
+and one markdown table per run is returned: the tables README's study
+section shows. A sealed run that has not finished is listed, never scored.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+from typing import Any
+
+from .dataset import file_sha256, load_dataset
+from .errors import EvalError
+from .report import BASELINE, score_records, write_report
+from .store import RESULTS_FILE, SETTINGS_FILE, RunSettings
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _dataset_path(settings: RunSettings, folder: Path, data_dir: Path | None) -> Path:
+    """The run's dataset as recorded, else found by file name in `data_dir`; its sha256 must match."""
+    given = Path(settings.dataset).expanduser()
+    extra = [data_dir / given.name] if data_dir is not None else []
+    for candidate in (given, REPO / given, folder / given, *extra):
+        if candidate.is_file():
+            if file_sha256(candidate) != settings.dataset_sha256:
+                raise EvalError(f"{folder}: {candidate} is not the file the run used (sha256 differs)")
+            return candidate
+    raise EvalError(f"{folder}: its dataset {settings.dataset} is not found: run from the repository root, "
+                    "or give the folder that holds it with --data")
+
+
+def read_records(folder: Path) -> list[dict[str, Any]]:
+    plain, packed = folder / RESULTS_FILE, folder / (RESULTS_FILE + ".gz")
+    if plain.is_file():
+        text = plain.read_text(encoding="utf-8")
+    elif packed.is_file():
+        text = gzip.decompress(packed.read_bytes()).decode("utf-8")
+    else:
+        return []
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def rederive(folder: Path, data_dir: Path | None = None) -> tuple[RunSettings, dict[str, Any] | None, int]:
+    """Re-score one run; the summary is None for an unfinished sealed run."""
+    settings = RunSettings.from_dict(json.loads((folder / SETTINGS_FILE).read_text()))
+    records = sorted(read_records(folder), key=lambda r: r["index"])
+    if settings.sealed and len(records) < settings.n:
+        return settings, None, len(records)
+    items = {it.index: it for it in load_dataset(_dataset_path(settings, folder, data_dir))}
+    old = folder / "summary.json"
+    command = json.loads(old.read_text())["setup"].get("command", "") if old.is_file() else ""
+    return settings, write_report(folder, settings, score_records(records, items), command), len(records)
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f}"
+
+
+def run_table(name: str, settings: RunSettings, summary: dict[str, Any], done: int) -> str:
+    setup = summary["setup"]
+    vs_sc = {p["a"]: p for p in summary["vs_self_consistency"]}
+    vs_greedy = {p["a"]: p for p in summary["pairs"] if p["b"] == BASELINE}
+    partial = "" if done >= settings.n else f", **unfinished: {done} of {settings.n} items**"
+    lines = [
+        f"#### {name}: {setup['model'] or settings.model or 'default model'}, `{Path(setup['dataset']).name}` "
+        f"{setup['split']} split, {done} items, ≤{setup['max_tokens']} tokens per trace, seed {setup['seed']}"
+        f"{', preregistered (sealed)' if settings.sealed else ''}{partial}",
+        "",
+        "| method | strict accuracy % [95% CI] | correct | format failures | lenient % | tokens / question "
+        "| s / question | vs greedy: diff pp [95% CI], p | vs self-consistency at ≥ its tokens: diff pp, p |",
+        "|---|---|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for m, s in summary["methods"].items():
+        g = vs_greedy.get(m)
+        greedy = "" if g is None else (f"{100 * g['diff']:+.1f} [{100 * g['ci95'][0]:+.1f}, "
+                                       f"{100 * g['ci95'][1]:+.1f}], p = {g['mcnemar_p']:.2g}")
+        c = vs_sc.get(m)
+        sc = "" if c is None else (f"vs {c['b']}{'' if c['matched'] else ' (fewer tokens)'}: "
+                                   f"{100 * c['diff']:+.1f}, p = {c['mcnemar_p']:.2g}")
+        lo, hi = s["ci95"]
+        lines.append(f"| {m} | {_pct(s['accuracy'])} [{_pct(lo)}, {_pct(hi)}] | {s['correct']}/{s['n']} "
+                     f"| {s['no_answer']} | {_pct(s['lenient_accuracy'])} | {s['mean_tokens']:.1f} "
+                     f"| {s['mean_time_s']:.1f} | {greedy} | {sc} |")
+    return "\n".join(lines) + "\n"
+
+
+def rederive_all(root: Path, data_dir: Path | None = None) -> str:
+    if not root.is_dir():
+        raise EvalError(f"{root} is not a folder of runs")
+    folders = sorted(p.parent for p in root.rglob(SETTINGS_FILE))
+    if not folders:
+        raise EvalError(f"no run under {root} (no {SETTINGS_FILE})")
+    parts = [f"<!-- generated by `uv run mlx_main.py eval-report {root}` from the raw results -->\n"]
+    for folder in folders:
+        name = folder.relative_to(root).as_posix()
+        settings, summary, done = rederive(folder, data_dir)
+        if summary is None:
+            parts.append(f"#### {name}: sealed, {done} of {settings.n} items done, not scored until finished\n")
+        else:
+            parts.append(run_table(name, settings, summary, done))
+    return "\n".join(parts)

@@ -1,0 +1,102 @@
+"""The traces one item's methods ask for, generated many at a time and shared.
+
+A multi-trace method (self-consistency, CoT decoding, ...) asks for several
+continuations of the same chat messages; two methods often ask for the same
+ones (self-consistency and DeepConf vote over the same samples, CoT decoding's
+first path is greedy's answer). Requests are keyed by what determines their
+output, so each distinct trace is generated once per item, and every method is
+still charged for all the traces it used, as if it had run alone.
+
+Generation is injected as a `GenerateMany` callable (a list of requests ->
+their traces, in order), so the harness is tested with a fake and driven by
+the model in model.py, sequentially or batched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from ..methods import MethodSpec
+from ..trace import Trace
+
+
+@dataclass(frozen=True)
+class TraceRequest:
+    """One continuation of an item's messages under one single-pass method."""
+
+    messages: tuple[tuple[str, str], ...]  # (role, content) pairs, hashable
+    spec: MethodSpec
+    seed: int
+    max_tokens: int
+    prefix_ids: tuple[int, ...] = ()  # forced start of the answer
+
+    @classmethod
+    def of(cls, messages: list[dict[str, str]], spec: MethodSpec, seed: int, max_tokens: int,
+           prefix_ids: tuple[int, ...] = ()) -> TraceRequest:
+        return cls(tuple((m["role"], m["content"]) for m in messages), spec, seed, max_tokens, prefix_ids)
+
+    @property
+    def chat(self) -> list[dict[str, str]]:
+        return [{"role": r, "content": c} for r, c in self.messages]
+
+    def run_request(self):
+        """The runner's request for this trace (imports the model code, so only when generating)."""
+        from ..engine import GenerationOptions
+
+        return self.spec.request(self.chat, GenerationOptions(max_tokens=self.max_tokens, seed=self.seed),
+                                 prefix_ids=self.prefix_ids)
+
+    def describe(self) -> dict:
+        """The request as results.jsonl records it."""
+        return {"method": self.spec.label, "seed": self.seed, "prefix_ids": list(self.prefix_ids)}
+
+    def key(self) -> tuple:
+        """What decides the trace: greedy output does not depend on the seed."""
+        seed = None if self.spec.label == "greedy" else self.seed
+        return self.messages, self.spec.label, seed, self.max_tokens, self.prefix_ids
+
+
+GenerateMany = Callable[[list[TraceRequest]], list[Trace]]
+
+
+def decoded_tokens(trace: Trace) -> int:
+    """Tokens the model decoded for this trace (a forced prefix was not decoded)."""
+    if trace.stats is None:
+        raise ValueError("a trace without stats")
+    return trace.stats.generation_tokens
+
+
+class TraceSource:
+    """One item's traces: cached by request, missing ones generated in batches of `batch`."""
+
+    def __init__(self, generate_many: GenerateMany, batch: int = 1):
+        if batch < 1:
+            raise ValueError(f"batch must be >= 1, got {batch}")
+        self.generate_many = generate_many
+        self.batch = batch
+        self.traces: dict[tuple, Trace] = {}
+        self.requests: list[TraceRequest] = []  # in the order first generated, for the record
+
+    def get(self, requests: Sequence[TraceRequest]) -> list[Trace]:
+        missing: list[TraceRequest] = []
+        seen: set[tuple] = set()
+        for r in requests:
+            k = r.key()
+            if k not in self.traces and k not in seen:
+                seen.add(k)
+                missing.append(r)
+        for start in range(0, len(missing), self.batch):
+            chunk = missing[start:start + self.batch]
+            traces = self.generate_many(chunk)
+            if len(traces) != len(chunk):
+                raise ValueError(f"generate_many returned {len(traces)} traces for {len(chunk)} requests")
+            for r, t in zip(chunk, traces):
+                self.traces[r.key()] = t
+                self.requests.append(r)
+        return [self.traces[r.key()] for r in requests]
+
+    def index(self, request: TraceRequest) -> int:
+        """The position of a generated request's trace in the item's record."""
+        key = request.key()
+        return next(i for i, r in enumerate(self.requests) if r.key() == key)
