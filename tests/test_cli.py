@@ -153,7 +153,18 @@ def test_trace_and_plots_of_a_branching_run(invoke, tmp_path):
     assert len(page) > 5_000 and "<svg" in page and trace.tokens[0].text in page
 
 
+def test_layers_puts_per_layer_arrays_in_the_trace(invoke, lm, tmp_path):
+    path = tmp_path / "t.json"
+    r = invoke("--input", "Hi", "--max-tokens", "2", *FAST, "--layers", "--trace", str(path))
+    assert r.exit_code == 0, r.output
+    tokens = load_trace(path).tokens
+    layers, heads = lm.model.args.num_hidden_layers, lm.model.args.num_attention_heads
+    assert tokens and all(len(t.layers["attn_entropy"]) == layers for t in tokens)
+    assert all(len(row) == heads for t in tokens for row in t.layers["attn_entropy"])
+
+
 @pytest.mark.parametrize("args, message", [
+    (["--input", "x", "--layers"], "--layers records per-layer arrays into the trace: add --trace FILE.json"),
     (["--input", "x", "--model", "/no/such/model"], "not found"),
     (["--input", "x", "--max-tokens", "0"], "--max-tokens must be at least 1, got 0"),
     (["--input", "x", "--normal", "--top-p", "2"], "top_p must be in (0, 1], got 2.0"),

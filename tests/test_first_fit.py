@@ -3,6 +3,7 @@
 progress line, the server at start-up with its progress in /api/config."""
 
 import time
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -79,14 +80,20 @@ def test_server_fits_at_start_up_and_shows_it_in_config(tmp_path):
         assert status["state"] == "done" and status["tokens"] > 0 and status["path"].endswith(".toml")
         assert config["thresholds"]["no_branch"].startswith("fitted for tiny-14")
 
-        # While a first-use fit runs, a fitted preset is refused with 503; greedy is served.
+        # While a first-use fit runs (the fit not yet written), a fitted preset is
+        # refused with 503; greedy is served.
+        fit_path = Path(status["path"])
+        fit_text = fit_path.read_text()
+        fit_path.unlink()
         app.state.ctx.first_fit.state = "running"
         body = {"messages": [{"role": "user", "content": "Hi"}], "max_tokens": 2, "stream": False}
         refused = client.post("/v1/chat/completions", json=body)
         assert refused.status_code == 503 and refused.json()["error"]["code"] == "fitting_thresholds"
         assert refused.headers["Retry-After"]
         tuned = client.post("/v1/chat/completions", json={**body, "temperature": 0.5})
-        assert tuned.status_code == 200  # its base already holds the fitted thresholds
+        assert tuned.status_code == 503  # the default preset's thresholds, overridden elsewhere
+        fit_path.write_text(fit_text)
+        assert client.post("/v1/chat/completions", json={**body, "temperature": 0.5}).status_code == 200
         served = client.post("/v1/chat/completions", json={**body, "sampler": "greedy"})
         assert served.status_code == 200, served.text
 

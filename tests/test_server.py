@@ -3,6 +3,7 @@ client, the native event stream, concurrency, disconnects and bad input."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -15,8 +16,10 @@ import openai
 import pytest
 from openapi_spec_validator import validate
 
+from mlx_entropix.calibrate import CHOSEN_TARGETS
 from mlx_entropix.sampler import PRESETS, config_fields
 from mlx_entropix.sampler.config import DEFAULT_PRESET
+from mlx_entropix.server.fitting import fitting_prompt_count
 from mlx_entropix.server.launch import running_server
 from mlx_entropix.trace import METRIC_NAMES, OUTCOMES
 from tests.server_process import sse_events
@@ -161,6 +164,20 @@ def test_native_stream_sends_start_tokens_and_done(server: str) -> None:
     assert sum(done["stats"]["outcome_counts"].values()) == 8
 
 
+def test_native_stream_carries_per_layer_arrays_when_asked(server: str) -> None:
+    def tokens(**extra: Any) -> list[dict[str, Any]]:
+        body = {"messages": MESSAGES, "method": "entropix", "seed": 5, "max_tokens": 3, **extra}
+        with httpx.stream("POST", f"{server}/api/generate", json=body, timeout=TIMEOUT) as r:
+            return [data for name, data in sse_events(r.iter_lines()) if name == "token"]
+
+    assert all("layers" not in t for t in tokens())
+    config = httpx.get(f"{server}/api/config", timeout=TIMEOUT).json()["model"]
+    for t in tokens(layers=True):
+        grid = t["layers"]["attn_entropy"]
+        assert len(grid) == config["n_layers"] and all(len(row) == config["n_heads"] for row in grid)
+        assert len(t["layers"]["attn_head_varentropy"]) == config["n_layers"]
+
+
 def test_config_describes_model_samplers_and_outcomes(server: str) -> None:
     cfg = httpx.get(f"{server}/api/config").json()
     assert cfg["unit"] == "nats" and cfg["default_method"] == "entropix"
@@ -176,6 +193,8 @@ def test_config_describes_model_samplers_and_outcomes(server: str) -> None:
     assert cfg["normal_defaults"] == {"temperature": 0.666, "top_p": 0.9, "min_p": 0.03, "top_k": 0}
     assert [o["name"] for o in cfg["outcomes"]] == list(OUTCOMES)
     assert all(o["label"] for o in cfg["outcomes"])
+    assert cfg["fit_prompts_limit"] == fitting_prompt_count() > 1
+    assert cfg["fit_targets"] == dataclasses.asdict(CHOSEN_TARGETS)
 
 
 def test_models_and_health(server: str, client: openai.OpenAI) -> None:
@@ -256,6 +275,7 @@ BAD_INPUTS = [
     ("/api/generate", {"messages": MESSAGES, "config": {"n_branches": 1}}, 400, "config.n_branches"),
     ("/api/generate", {"messages": MESSAGES, "normal": {"top_p": 0}}, 400, "normal"),
     ("/api/generate", {"messages": MESSAGES, "model": "/etc/passwd"}, 422, "model"),
+    ("/api/generate", {"messages": MESSAGES, "layers": "yes"}, 422, "layers"),
 ]
 
 

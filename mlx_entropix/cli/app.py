@@ -179,6 +179,10 @@ def generate(
         None, "--trace",
         help="Save the run as a JSON trace. With several runs, one file each: FILE.RUN.json, RUN being "
              "the method (--compare), the prompt name (prompt sets) or both as NAME.METHOD."),
+    layers: bool = typer.Option(
+        False, "--layers",
+        help="Record each token's attention entropy per layer and head in the --trace file "
+             "(the web UI's layers x tokens heatmap draws them)."),
     plot: Optional[Path] = typer.Option(
         None, "--plot",
         help="Save the entropy plots, FILE.png or FILE.html (interactive); several runs are named as for --trace."),
@@ -210,6 +214,8 @@ def generate(
         params = normal_params(methods, temp, top_p, min_p, top_k)
         check_output(trace, "--trace")
         check_output(plot, "--plot", PLOT_SUFFIXES)
+        if layers and trace is None:
+            raise ValueError("--layers records per-layer arrays into the trace: add --trace FILE.json")
 
         from .jobs import Settings, plan_jobs
         from .render import make_console, print_legend
@@ -219,7 +225,7 @@ def generate(
         fit_on_first_use(lm, [m.label for m in methods if m.source == "preset"])  # before resolving
         methods = for_model(methods, lm)  # what runs is what the tables and traces record
         settings = Settings(max_tokens=min(max_tokens, lm.context_length), seed=seed,
-                            system_prompt=system_prompt, normal=params)
+                            system_prompt=system_prompt, normal=params, layers=layers)
 
         if out.color_system:
             print_legend(out)

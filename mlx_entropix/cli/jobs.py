@@ -22,6 +22,7 @@ class Settings:
     seed: int = 0
     system_prompt: str | None = None
     normal: NormalParams = field(default_factory=NormalParams)
+    layers: bool = False  # per-layer attention arrays in the traces (--layers)
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class Job:
     def request(self, settings: Settings) -> RunRequest:
         return self.method.request(
             self.prompt.messages(settings.system_prompt),
-            GenerationOptions(max_tokens=settings.max_tokens, seed=settings.seed),
+            GenerationOptions(max_tokens=settings.max_tokens, seed=settings.seed, layers=settings.layers),
             settings.normal,
         )
 

@@ -33,7 +33,7 @@ decides something:
              n_adaptive_samples candidates, the best by `score_candidates`.
 
 With cfg.gating == "frog" every rule's region is further gated on the four
-attention signals (see `regions`); the parameters of each rule stay as above.
+attention signals (see `REGION_RULES`); the parameters of each rule stay as above.
 
 The original rule order (explore on H < high_ent before resample on
 H > med_ent) left med_ent dead; here explore/resample split at med_ent.
@@ -46,8 +46,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import operator
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 import mlx.core as mx
 
@@ -84,29 +85,67 @@ class Regions:
     resample: mx.array
 
 
+Condition = tuple[str, str, str]  # (metric, comparison, threshold field)
+
+# Attention calm: every attention signal below its low threshold (frog's argmax and think).
+_CALM: tuple[Condition, ...] = (
+    ("attn_entropy", "<", "low_attn_ent"), ("attn_varentropy", "<", "low_attn_vent"),
+    ("agreement", "<", "low_agree"), ("interaction_strength", "<", "low_int"),
+)
+
+# The rule regions as data: per gating, per rule (in the order they are checked), the
+# conditions that must all hold; a row in none of them is adaptive. The one definition
+# of the regions: `regions` evaluates it on device, and the UI's re-classifier reads the
+# same table (`decision_rule`, written to ui/src/decision_rule.json).
+REGION_RULES: dict[str, dict[str, tuple[Condition, ...]]] = {
+    "quadrant": {
+        "argmax": (("entropy", "<", "low_ent"), ("varentropy", "<", "low_vent")),
+        "think": (("entropy", ">", "high_ent"), ("varentropy", "<", "low_vent")),
+        "explore": (("varentropy", ">", "high_vent"), ("entropy", "<", "med_ent")),
+        "resample": (("varentropy", ">", "high_vent"), ("entropy", ">=", "med_ent")),
+    },
+    # Frog gating (the six-metric variant of the original), per rule:
+    # argmax    all four attention signals low (focused, consistent heads);
+    # think     the same, with high H: the model is unsure of a clear context;
+    # explore   H below high_ent (not med_ent), attention entropy and agreement
+    #           low, its variance across heads high, interaction strength above low;
+    # resample  every attention signal high.
+    "frog": {
+        "argmax": (("entropy", "<", "low_ent"), ("varentropy", "<", "low_vent")) + _CALM,
+        "think": (("entropy", ">", "high_ent"), ("varentropy", "<", "low_vent")) + _CALM,
+        "explore": (("varentropy", ">", "high_vent"), ("entropy", "<", "high_ent"),
+                    ("attn_entropy", "<", "low_attn_ent"), ("attn_varentropy", ">", "high_attn_vent"),
+                    ("agreement", "<", "low_agree"), ("interaction_strength", ">", "low_int")),
+        "resample": (("varentropy", ">", "high_vent"), ("entropy", ">=", "med_ent"),
+                     ("attn_entropy", ">", "high_attn_ent"), ("attn_varentropy", ">", "high_attn_vent"),
+                     ("agreement", ">", "high_agree"), ("interaction_strength", ">", "high_int")),
+    },
+}
+RULE_ORDER = ("argmax", "think", "explore", "resample")
+_COMPARE = {"<": operator.lt, ">": operator.gt, ">=": operator.ge}
+
+
+def decision_rule() -> dict[str, Any]:
+    """The regions as JSON for clients: rule order, fallback outcome and each gating's conditions."""
+    return {
+        "order": list(RULE_ORDER),
+        "fallback": OUTCOME_CODES[ADAPTIVE],
+        "gatings": {g: {r: [list(c) for c in conds] for r, conds in rules.items()}
+                    for g, rules in REGION_RULES.items()},
+    }
+
+
+def _holds(m: dict[str, mx.array], cfg: SamplerConfig, conditions: tuple[Condition, ...]) -> mx.array:
+    """Whether every condition holds, per row."""
+    return functools.reduce(operator.and_, (_COMPARE[op](m[k], getattr(cfg, f)) for k, op, f in conditions))
+
+
 def regions(m: dict[str, mx.array], cfg: SamplerConfig) -> Regions:
-    """The rule regions of each row. Quadrant gating looks at H and V only.
-    Frog gating (the six-metric variant of the original) also asks, per rule:
-    argmax    all four attention signals low (focused, consistent heads);
-    think     the same, with high H: the model is unsure of a clear context;
-    explore   H below high_ent (not med_ent), attention entropy and agreement
-              low, its variance across heads high, interaction strength above low;
-    resample  every attention signal high.
-    "Low" is below the signal's low threshold, "high" above its high one."""
-    h, v = m["entropy"], m["varentropy"]
-    high_v = v > cfg.high_vent
-    argmax = (h < cfg.low_ent) & (v < cfg.low_vent)
-    helv = (h > cfg.high_ent) & (v < cfg.low_vent)
-    if cfg.gating == "quadrant":
-        return Regions(argmax, helv, high_v & (h < cfg.med_ent), high_v & (h >= cfg.med_ent))
-    ae, av, ag, i_s = m["attn_entropy"], m["attn_varentropy"], m["agreement"], m["interaction_strength"]
-    calm = (ae < cfg.low_attn_ent) & (av < cfg.low_attn_vent) & (ag < cfg.low_agree)
-    explore = (high_v & (h < cfg.high_ent) & (ae < cfg.low_attn_ent) & (av > cfg.high_attn_vent)
-               & (ag < cfg.low_agree) & (i_s > cfg.low_int))
-    resample = (high_v & (h >= cfg.med_ent) & (ae > cfg.high_attn_ent) & (av > cfg.high_attn_vent)
-                & (ag > cfg.high_agree) & (i_s > cfg.high_int))
-    quiet = calm & (i_s < cfg.low_int)
-    return Regions(argmax & quiet, helv & quiet, explore, resample)
+    """The rule regions of each row (REGION_RULES of cfg.gating). Quadrant gating
+    looks at H and V only; frog gating also at the four attention signals, "low"
+    below the signal's low threshold, "high" above its high one."""
+    rules = REGION_RULES[cfg.gating]
+    return Regions(*(_holds(m, cfg, rules[r]) for r in RULE_ORDER))
 
 
 def region_outcomes(metrics: dict[str, mx.array], cfg: SamplerConfig) -> mx.array:

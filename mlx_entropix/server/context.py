@@ -8,7 +8,7 @@ from typing import Any
 
 from ..load import LoadedModel
 from ..runner import RunRequest
-from ..sampler.config import FITTED_PRESETS
+from ..sampler.config import DEFAULT_PRESET, FITTED_PRESETS
 from .errors import busy, fitting, run_error
 from .fitting import FirstFitStatus
 from .worker import Generation, QueueFull, Worker
@@ -24,7 +24,8 @@ class ServerContext:
     def submit(self, req: RunRequest) -> Generation:
         """Queue a run, or raise the ApiError a client should see (4xx, 503;
         503 also while the first-use fit runs, for a preset waiting for it)."""
-        if (self.first_fit.running and req.method == "entropix" and req.preset in FITTED_PRESETS
+        if (self.first_fit.running and req.method == "entropix"
+                and (req.preset or DEFAULT_PRESET) in FITTED_PRESETS
                 and (req.config is None or req.config.thresholds == "published")):
             raise fitting(self.first_fit.done, self.first_fit.total)
         try:

@@ -89,7 +89,7 @@ def native_run_request(body: GenerateRequest, lm: LoadedModel, default_method: s
     except ConfigError as e:
         raise invalid(str(e), "preset") from None
     options = GenerationOptions(max_tokens=checked_max_tokens(body.max_tokens, lm, "max_tokens"),
-                                seed=body.seed)
+                                seed=body.seed, layers=body.layers)
     config = _config(base, body.config, {"config.": body.config}, lm) if body.config else None
     return RunRequest(messages=[m.plain() for m in body.messages], method=body.method or default_method,
                       config=config, preset=None if config else body.preset,

@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter
 from sse_starlette import EventSourceResponse
 
+from ..calibrate import CHOSEN_TARGETS
 from ..generate import GenerationResponse
 from ..runner import NormalParams
 from ..sampler import config_fields
@@ -20,6 +21,7 @@ from ..trace import OUTCOME_LABELS, OUTCOMES, UNIT
 from .context import ServerContext, dumps
 from .convert import max_tokens_default, native_run_request
 from .errors import ERROR_RESPONSES
+from .fitting import fitting_prompt_count
 from .schemas import GenerateRequest
 from .worker import Generation
 
@@ -41,6 +43,10 @@ def server_config(ctx: ServerContext) -> dict[str, Any]:
         "max_tokens_default": max_tokens_default(ctx.lm),
         "max_tokens_limit": ctx.lm.context_length,
         "outcomes": [{"name": name, "label": OUTCOME_LABELS[name]} for name in OUTCOMES],
+        # What /api/calibrate does: greedy answers to at most fit_prompts_limit prompts,
+        # thresholds set so each rule takes its target share of their tokens.
+        "fit_prompts_limit": fitting_prompt_count(),
+        "fit_targets": dataclasses.asdict(CHOSEN_TARGETS),
     }
 
 

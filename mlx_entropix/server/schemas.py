@@ -117,3 +117,5 @@ class GenerateRequest(BaseModel):
     normal: NormalSettings = Field(default_factory=NormalSettings)
     seed: Seed = 0
     max_tokens: PositiveInt | None = None
+    layers: Bool = Field(False, description="Each token also carries its attention entropy per layer and head "
+                                             "(`layers` in the trace format; the UI's heatmap).")

@@ -8,7 +8,7 @@
  * Run with `bun run e2e` (which builds ui/dist first).
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -174,8 +174,12 @@ function longTrace(source: string, n: number, path: string): void {
 
 async function run(): Promise<void> {
   mkdirSync(SHOTS, { recursive: true });
+  // A failure's screenshot from an earlier run must not pass for one of this run.
+  for (const f of readdirSync(SHOTS)) if (f.startsWith("failed-")) rmSync(join(SHOTS, f));
   const evalRoot = join(TMP, "evals");
   runSync("uv", ["run", "mlx_main.py", "eval", "--n", "2", "--max-tokens", "4", "--methods", "greedy,entropix", "--out", join(evalRoot, "smoke")], "eval fixture");
+  runSync("uv", ["run", "python", join(UI, "e2e", "study_fixture.py"), join(evalRoot, "smoke"), join(evalRoot, "study")], "study-shaped eval fixture");
+  const study = readFileSync(join(evalRoot, "study", "results.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l));
   const layersTrace = join(TMP, "layers-trace.json");
   runSync("uv", ["run", "python", join(UI, "e2e", "layers_trace.py"), layersTrace], "per-layer trace fixture");
 
@@ -196,6 +200,13 @@ async function run(): Promise<void> {
   page.setDefaultTimeout(30_000);
   const pageErrors: string[] = [];
   page.on("pageerror", (e) => pageErrors.push(e.message));
+  // What the page's console shows. (Chromium's devtools protocol reports every fetch whose body a
+  // script reads as a stream as failed with net::ERR_ABORTED, even read to its end: `requestfailed`
+  // cannot tell a finished stream from an abandoned one, so the console is what is checked.)
+  const consoleErrors: string[] = [];
+  page.on("console", (m) => {
+    if (m.type() === "error") consoleErrors.push(m.text());
+  });
   const missing: string[] = [];
   page.on("response", (r) => {
     if (r.status() === 404) missing.push(r.url());
@@ -217,6 +228,21 @@ async function run(): Promise<void> {
     expect(Number.isFinite(Number(lowEnt)), `low_ent field shows ${lowEnt}`);
   });
 
+  await check("the status box names the model, the thresholds' source and the server's queue", page, async () => {
+    const info = await fetch(`${base}/api/config`).then((r) => r.json());
+    expect((await page.locator("[data-testid=status-model]").textContent()) === info.model.name, "no model name in the status");
+    const source = () => page.locator("[data-testid=status-thresholds]").getAttribute("data-source");
+    expect((await source()) === info.presets[info.default_preset].thresholds, `thresholds ${await source()} for the default preset`);
+    await page.selectOption("select[name=preset]", "entropix-paper");
+    expect((await source()) === "published", `entropix-paper runs ${await source()} thresholds`);
+    await page.fill("input[name=low_ent]", "0.2");
+    expect((await source()) === "custom", `an edited threshold shows ${await source()}`);
+    await page.getByText("reset to preset").click();
+    await page.selectOption("select[name=preset]", info.default_preset);
+    await page.locator("[data-testid=status-queue]").waitFor();
+    expect(/0 running.*0 waiting/.test((await page.locator("[data-testid=status-queue]").textContent()) ?? ""), "an idle server does not show 0 running, 0 waiting");
+  });
+
   await check("a disabled Generate says why; the favicon exists; field names are whole", page, async () => {
     expect(await page.locator("[data-testid=generate]").isDisabled(), "Generate enabled with an empty prompt");
     expect(((await page.locator("[data-testid=generate-blocked]").textContent()) ?? "").includes("type a prompt"), "no reason for the disabled Generate");
@@ -228,6 +254,34 @@ async function run(): Promise<void> {
     );
     expect(labels.length > 5 && labels.every((l) => !l.cut), `cut labels: ${labels.filter((l) => l.cut).map((l) => l.text).join(", ")}`);
     expect(new Set(labels.map((l) => l.text)).size === labels.length, "two sampler fields look the same");
+    // A long name may wrap only after an underscore, never inside a word.
+    const midWord = await page.locator(".settings .field-label").evaluateAll((els) =>
+      els.flatMap((e) => {
+        const text = e.textContent ?? "";
+        const range = document.createRange();
+        const tops: number[] = [];
+        let node: Node | null;
+        const walk = document.createTreeWalker(e, NodeFilter.SHOW_TEXT);
+        while ((node = walk.nextNode())) {
+          for (let i = 0; i < (node.textContent ?? "").length; i++) {
+            range.setStart(node, i);
+            range.setEnd(node, i + 1);
+            tops.push(range.getBoundingClientRect().top);
+          }
+        }
+        return tops.some((t, i) => i > 0 && t > tops[i - 1] + 2 && text[i - 1] !== "_" && text[i - 1] !== " ") ? [text] : [];
+      }),
+    );
+    expect(midWord.length === 0, `labels broken inside a word: ${midWord.join(", ")}`);
+    const menus = await page.locator(".settings select").evaluateAll((els) =>
+      (els as HTMLSelectElement[]).flatMap((sel) => {
+        const ctx = document.createElement("canvas").getContext("2d")!;
+        ctx.font = getComputedStyle(sel).font;
+        const widest = Math.max(...[...sel.options].map((o) => ctx.measureText(o.text).width));
+        return widest + 24 > sel.clientWidth ? [`${sel.name} (${Math.round(widest)} px of text in ${sel.clientWidth} px)`] : [];
+      }),
+    );
+    expect(menus.length === 0, `menus cut their options: ${menus.join(", ")}`);
     await page.locator("details.more-fields summary").click();
   });
 
@@ -280,9 +334,17 @@ async function run(): Promise<void> {
     const names = labels.filter((l) => l.outcome).map((l) => l.text);
     // The adaptive band lies between the varentropy thresholds: wide with the published ones,
     // a sliver with thresholds fitted to SmolLM2 (low_vent and high_vent a few pixels apart),
-    // where no label fits. Wherever a line of text fits, it must be named.
-    const band = regions.find((g) => g.outcome === "adaptive");
-    expect(!band || band.h < 11 || names.includes("adaptive"), `no label on the adaptive region (${band?.h} px high): ${names.join(", ")}`);
+    // named then in the right margin. Every threshold is named (high_vent used to be dropped).
+    expect(names.includes("adaptive"), `the adaptive band is not named: ${names.join(", ")}`);
+    const thresholdNames = labels.filter((l) => !l.outcome).map((l) => l.text).sort();
+    expect(thresholdNames.join() === "high_ent,high_vent,low_ent,low_vent,med_ent", `threshold labels: ${thresholdNames.join(", ")}`);
+    const lines = await page.locator("figure.quadrant .thresholds line").evaluateAll((els) => els.map((e) => { const r = e.getBoundingClientRect(); return { x: r.x, y: r.y, w: r.width, h: r.height }; }));
+    for (const l of labels) for (const ln of lines) {
+      const crossed = ln.x < l.x + l.w && l.x < ln.x + Math.max(ln.w, 0.5) && ln.y < l.y + l.h && l.y < ln.y + Math.max(ln.h, 0.5);
+      expect(!crossed, `the dashed line at ${ln.x.toFixed(0)},${ln.y.toFixed(0)} crosses label "${l.text}"`);
+    }
+    const order = await page.locator("figure.quadrant svg > g").evaluateAll((els) => els.map((e) => e.getAttribute("class")));
+    expect(order.indexOf("chart-labels") > order.indexOf("points"), `labels are drawn under the points (${order.join(", ")})`);
     for (const l of labels.filter((l) => l.outcome && l.outcome !== "adaptive")) {
       const r = regions.find((g) => g.outcome === l.outcome);
       expect(l.text === l.outcome, `region label ${l.text} on ${l.outcome}`);
@@ -351,6 +413,10 @@ async function run(): Promise<void> {
     expect(await page.locator("figure.distributions [data-threshold]").count() === 5, "threshold lines missing on the histograms");
     const bars = await page.locator("figure.distributions .hist[data-metric=entropy] rect.bar").count();
     expect(bars > 0, "no entropy bars");
+    const [frame] = await boxes(page, "figure.distributions svg");
+    const names = await boxes(page, "figure.distributions .threshold-label");
+    const clipped = names.filter((n) => n.x < frame.x - 0.5 || n.x + n.w > frame.x + frame.w + 0.5);
+    expect(clipped.length === 0, `threshold names clipped at the edge: ${clipped.map((n) => n.text).join(", ")}`);
   });
 
   await check("charts export as SVG and PNG, tokens as CSV", page, async () => {
@@ -379,6 +445,11 @@ async function run(): Promise<void> {
 
   await check("fitting thresholds from the settings panel applies them", page, async () => {
     await page.locator("[data-testid=fit] summary").click();
+    expect(!((await page.locator("[data-testid=fit-description]").textContent()) ?? "").includes("percentile"), "the fit is described as percentiles");
+    const limit = (await fetch(`${base}/api/config`).then((r) => r.json())).fit_prompts_limit;
+    await page.fill("input[name=fit_prompts]", String(limit + 1));
+    expect(await page.locator("[data-testid=fit-start]").isDisabled(), `Fit enabled with ${limit + 1} prompts (the server takes ${limit})`);
+    expect(((await page.locator("[data-testid=fit]").textContent()) ?? "").includes(`1–${limit}`), "the prompts field does not show its limit");
     await page.fill("input[name=fit_prompts]", "1");
     await page.fill("input[name=fit_max_tokens]", "3");
     const before = await page.inputValue("input[name=low_ent]");
@@ -386,6 +457,10 @@ async function run(): Promise<void> {
     await page.waitForSelector("[data-testid=fit-result]", { timeout: GENERATION_MS });
     await page.click("[data-testid=fit-apply]");
     const fitted = /low_ent ([\d.e-]+)/.exec((await page.locator("[data-testid=fit-result]").textContent()) ?? "")?.[1];
+    const fitText = (await page.locator("[data-testid=fit-result]").textContent()) ?? "";
+    const ents = ["low_ent", "med_ent", "high_ent"].map((k) => new RegExp(`${k} ([\\d.e-]+)`).exec(fitText)?.[1]);
+    // One prompt of 3 tokens: the entropy thresholds come out equal, which must be said.
+    expect(new Set(ents).size > 1 || (await page.locator("[data-testid=fit-degenerate]").count()) === 1, `equal thresholds ${ents.join(", ")} without a warning`);
     await page.waitForFunction((v) => (document.querySelector("input[name=low_ent]") as HTMLInputElement).value !== v, before, { timeout: 5_000 });
     const after = await page.inputValue("input[name=low_ent]");
     expect(fitted !== undefined && Math.abs(Number(after) - Number(fitted)) / Number(fitted) < 0.01, `low_ent ${after}, fitted ${fitted}`);
@@ -429,6 +504,23 @@ async function run(): Promise<void> {
     expect(await tokenCount(page, "[data-testid=conversation]") === tokens, "the chat run was thrown away");
   });
 
+  await check("a live frog run: the per-layer toggle fills the heatmap, and its own thresholds re-classify no token", page, async () => {
+    expect(await page.locator("[data-testid=heatmap-empty]").count() === 1, "a run without per-layer arrays shows a heatmap");
+    await page.check("input[name=layers]");
+    await page.selectOption("select[name=preset]", "frog");
+    await generateInChat(page, "Which number is larger, 9.9 or 9.11?");
+    await page.waitForSelector("[data-testid=conversation] [data-testid=run-stats][data-status=done]", { timeout: GENERATION_MS });
+    const info = await fetch(`${base}/api/config`).then((r) => r.json());
+    const layers = Number(await page.locator("[data-testid=heatmap] canvas").getAttribute("data-layers"));
+    expect(layers === info.model.n_layers, `heatmap of ${layers} layers, the model has ${info.model.n_layers}`);
+    // The issue's case: frog's tokens re-classified by frog's own thresholds (all six signals) stay as they are.
+    await page.click("[data-testid=mode-reclassified]");
+    expect((await changedCounter(page)) === 0, `frog's own thresholds change ${await changedCounter(page)} of its tokens`);
+    await page.getByRole("radio", { name: "actual outcome" }).click();
+    await page.selectOption("select[name=preset]", info.default_preset);
+    await page.uncheck("input[name=layers]");
+  });
+
   await check("a per-layer trace shows the attention heatmap and the branch tree", page, async () => {
     await page.setInputFiles("[data-testid=load-trace]", layersTrace);
     await page.getByText("replaying layers-trace.json").waitFor();
@@ -443,6 +535,33 @@ async function run(): Promise<void> {
     await tree.locator("[data-testid=branch-candidate]").first().click();
     expect(((await tree.locator("[data-testid=branch-tokens]").textContent()) ?? "").includes("tokens"), "a candidate's tokens are not shown");
     await page.screenshot({ path: join(SHOTS, "layers-branches.png"), fullPage: true });
+  });
+
+  await check("a long per-layer trace scrolls sideways at legible size, zooms, and exports as SVG", page, async () => {
+    const long = join(TMP, "layers-long.json");
+    longTrace(layersTrace, 450, long);
+    await page.setInputFiles("[data-testid=load-trace]", long);
+    await page.getByText("replaying layers-long.json").waitFor();
+    const canvas = page.locator("[data-testid=heatmap] canvas");
+    const layers = Number(await canvas.getAttribute("data-layers"));
+    const drawn = await canvas.evaluate((c: HTMLCanvasElement) => ({ px: c.width, css: c.getBoundingClientRect().width }));
+    expect(Math.abs(drawn.px - drawn.css) < 1, `the canvas is ${drawn.px} px drawn into ${drawn.css} css px: labels shrink`);
+    const scroll = await page.locator("[data-testid=heatmap-scroll]").evaluate((e) => ({ sw: e.scrollWidth, cw: e.clientWidth }));
+    expect(scroll.sw > scroll.cw, `450 tokens do not scroll (${scroll.sw} in ${scroll.cw})`);
+    await page.locator("[data-testid=heatmap-scroll]").evaluate((e) => { e.scrollLeft = e.scrollWidth; });
+    const [box] = await boxes(page, "[data-testid=heatmap-scroll]");
+    const [names] = await boxes(page, "[data-testid=heatmap-labels]");
+    expect(Math.abs(names.x - box.x) < 1.5 && names.text.startsWith("L0"), `scrolled to the end, the layer names are at ${names.x} (box at ${box.x}): "${names.text}"`);
+    await page.selectOption("select[name=heatmap-zoom]", "8");
+    expect(Number(await canvas.getAttribute("width")) === 34 + 450 * 8, "zoom 8 px/token did not widen the heatmap");
+    const path = await download(page, () => page.locator("[data-testid=export-heatmap] button", { hasText: "SVG" }).click(), "heatmap.svg");
+    const svg = readFileSync(path, "utf8");
+    const cells = await page.evaluate((text) => {
+      const doc = new DOMParser().parseFromString(text, "image/svg+xml");
+      return doc.querySelector("parsererror") ? -1 : doc.querySelectorAll("rect").length;
+    }, svg);
+    expect(cells === layers * 450 + 1, `the heatmap SVG has ${cells} rects for ${layers} x 450 cells`);
+    await page.locator("[data-testid=heatmap]").screenshot({ path: join(SHOTS, "heatmap-450.png") });
   });
 
   await check("a 2,000-token trace renders every view (render time stated)", page, async () => {
@@ -474,6 +593,71 @@ async function run(): Promise<void> {
     await page.waitForSelector("[data-testid=inspecting]");
     expect(await page.locator("[data-testid=conversation] .tok").count() > 0, "the item's trace shows no tokens");
     await page.click("[data-testid=back-to-chat]");
+    await page.getByRole("tab", { name: "Eval results" }).click();
+    expect(await page.inputValue("select[name=eval-run]") === "smoke", "the eval tab forgot the open run");
+    expect(await page.locator("[data-testid=eval-items] tbody tr").count() === 2, "the eval tab forgot the run's items");
+  });
+
+  await check("a study's eval run: accuracy against tokens, k curve, categories, choices, items side by side", page, async () => {
+    await page.selectOption("select[name=eval-run]", "study");
+    await page.waitForSelector("[data-testid=accuracy-tokens] g.method-point[data-method=frog]");
+    const methods = Object.keys(study[0].methods);
+    const shown = await page.locator("[data-testid=accuracy-tokens] g.method-point").evaluateAll((els) => els.map((e) => e.getAttribute("data-method")));
+    expect(shown.join() === methods.join(), `points ${shown.join()} for methods ${methods.join()}`);
+    const curve = page.locator("[data-testid=accuracy-tokens] path.budget-curve");
+    expect(await curve.count() === 1 && (await curve.getAttribute("data-family")) === "self_consistency", "no self-consistency curve over k");
+    expect(((await curve.getAttribute("d")) ?? "").split("L").length === 3, "the k curve does not join its 3 budgets");
+    // Points sit at their mean tokens: further right for a larger budget.
+    const xs = await page.locator("[data-testid=accuracy-tokens] g.method-point circle").evaluateAll((els) => els.map((e) => Number(e.getAttribute("cx"))));
+    expect(xs[2] < xs[3] && xs[3] < xs[4], `k points at x ${xs.join(", ")}`);
+    await page.screenshot({ path: join(SHOTS, "evals-accuracy.png"), fullPage: false });
+    await page.locator("[data-testid=accuracy-tokens]").screenshot({ path: join(SHOTS, "accuracy-tokens.png") });
+    const svg = readFileSync(await download(page, () => page.locator("[data-testid=export-accuracy-tokens] button", { hasText: "SVG" }).click(), "accuracy-tokens.svg"), "utf8");
+    expect(svg.startsWith("<svg") && svg.includes("circle") && !svg.includes("var(--"), "the accuracy SVG is not standalone");
+    const allY = await page.locator("[data-testid=accuracy-tokens] g.method-point circle").evaluateAll((els) => els.map((e) => e.getAttribute("cy")));
+    await page.selectOption("select[name=accuracy-category]", "choice");
+    const choiceY = await page.locator("[data-testid=accuracy-tokens] g.method-point circle").evaluateAll((els) => els.map((e) => e.getAttribute("cy")));
+    expect(choiceY.length === methods.length && choiceY.join() !== allY.join(), "the category view shows the overall numbers");
+    await page.selectOption("select[name=accuracy-category]", "");
+    const choices = page.locator("[data-testid=eval-items] [data-testid=eval-choices]");
+    const mc = study.filter((r) => r.choices).length;
+    expect(await choices.count() === mc && ((await choices.first().textContent()) ?? "").includes("A. "), `${await choices.count()} items show choices, ${mc} have them`);
+    const rows = () => page.locator("[data-testid=eval-items] tbody tr").count();
+    const disagree = study.filter((r) => new Set(methods.map((m) => r.methods[m].correct)).size === 2).length;
+    await page.selectOption("select[name=item-filter]", "disagree");
+    expect(await rows() === disagree, `${await rows()} rows where methods disagree, expected ${disagree}`);
+    const onlyFrog = study.filter((r) => methods.every((m) => r.methods[m].correct === (m === "frog"))).length;
+    await page.selectOption("select[name=item-filter]", "only:frog");
+    expect(await rows() === onlyFrog, `${await rows()} rows where only frog is right, expected ${onlyFrog}`);
+    await page.selectOption("select[name=item-filter]", "all");
+    await page.locator("[data-testid=eval-item-open]").first().click();
+    const answers = page.locator("[data-testid=eval-item] [data-testid=eval-answer]");
+    expect(await answers.count() === methods.length, `${await answers.count()} answers side by side for ${methods.length} methods`);
+    const marked = await answers.evaluateAll((els) => els.map((e) => e.getAttribute("data-correct")));
+    expect(marked.join() === methods.map((m) => String(study[0].methods[m].correct)).join(), `right/wrong marks ${marked.join()}`);
+    await page.screenshot({ path: join(SHOTS, "evals-items.png"), fullPage: true });
+    await page.locator("[data-testid=eval-answer-trace]").first().click();
+    await page.waitForSelector("[data-testid=inspecting]");
+    expect(await page.locator("[data-testid=conversation] .tok").count() > 0, "the answer's trace shows no tokens");
+    await page.click("[data-testid=back-to-chat]");
+  });
+
+  await check("finished streams log nothing in the console, and a small window shows every setting", page, async () => {
+    const aborts = consoleErrors.filter((e) => e.includes("ERR_ABORTED"));
+    expect(aborts.length === 0, `the console logged: ${aborts.join("; ")}`);
+    await page.setViewportSize({ width: 1024, height: 700 });
+    await page.getByRole("tab", { name: "Chat" }).click();
+    const field = page.locator("label.field", { has: page.locator("input[name=max_tokens]") });
+    await field.scrollIntoViewIfNeeded();
+    const [side] = await boxes(page, "aside.settings");
+    const [label] = await boxes(page, "label.field:has(input[name=max_tokens]) .field-label");
+    const [input] = await boxes(page, "input[name=max_tokens]");
+    const inside = (b: { x: number; w: number }) => b.x >= side.x - 0.5 && b.x + b.w <= side.x + side.w + 0.5;
+    expect(label.text === "max tokens" && inside(label) && inside(input) && input.w >= 40, `at 1024x700: label ${JSON.stringify(label)}, input ${JSON.stringify(input)}, sidebar ${JSON.stringify(side)}`);
+    const cut = await page.locator(".settings .field-label").evaluateAll((els) => els.filter((e) => e.scrollWidth > e.clientWidth + 1).map((e) => e.textContent));
+    expect(cut.length === 0, `labels cut at 1024x700: ${cut.join(", ")}`);
+    await page.screenshot({ path: join(SHOTS, "settings-1024x700.png") });
+    await page.setViewportSize({ width: 1400, height: 900 });
   });
 
   await check("a value the server refuses shows the server's message", page, async () => {
@@ -497,6 +681,11 @@ async function run(): Promise<void> {
     await page.fill("input[name=max_tokens]", "400");
     await page.click("[data-testid=generate]");
     await page.waitForSelector("[data-testid=prompt-progress]", { timeout: 10_000 });
+    const [wait] = await boxes(page, "[data-testid=prompt-progress]");
+    const [conv] = await boxes(page, "[data-testid=conversation]");
+    // Across the conversation (it used to sit one word a line in the role column), and in view.
+    expect(wait.h < 60 && wait.w > conv.w * 0.8 && wait.y + wait.h < 900, `prompt progress ${JSON.stringify(wait)} in a conversation ${conv.w} px wide`);
+    expect((await page.locator("[data-testid=prompt-progress] progress").count()) === 1, "no progress bar while the prompt is processed");
     await page.waitForSelector("[data-testid=conversation] .tok", { timeout: GENERATION_MS });
     await page.click("[data-testid=stop]");
     await page.waitForSelector("[data-testid=conversation] [data-testid=run-stats][data-status=cancelled]", { timeout: 10_000 });

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useRef, useState } from "react";
-import { fetchConfig, generate, type GenerateRequest, type ServerConfig } from "./api";
-import { thresholdsOf, THRESHOLD_NAMES } from "./classify";
+import { fetchConfig, fetchHealth, generate, type GenerateRequest, type ServerConfig } from "./api";
+import { ATTN_THRESHOLD_NAMES, THRESHOLD_NAMES } from "./classify";
 import { ComparePanel, type ComparePair } from "./components/ComparePanel";
 import { AttentionHeatmap } from "./components/AttentionHeatmap";
 import { ChartsPanel } from "./components/ChartsPanel";
@@ -12,6 +12,7 @@ import { TokenDetails } from "./components/TokenDetails";
 import { applyEvent, failRun, runFromTrace, startRun, type Run } from "./run";
 import { buildRequest, defaultSettings, nextMessages, reclassifyFor, settingsProblem, type Settings } from "./settings";
 import { download, tokensCsv } from "./export";
+import type { Health } from "./status";
 import { useTheme } from "./theme";
 import { firstProblem } from "./validate";
 import { parseTraceJson, promptMessages, traceToJson, UNIT, type Trace } from "./trace";
@@ -25,11 +26,15 @@ function useNow(active: boolean): number {
   const [now, setNow] = useState(() => Date.now());
   useEffect(() => {
     if (!active) return;
+    setNow(Date.now());
     const id = setInterval(() => setNow(Date.now()), 250);
     return () => clearInterval(id);
   }, [active]);
   return active ? now : Date.now();
 }
+
+/** Where a model's measured prompt speed is kept between visits, so even a page's first run shows a share done. */
+const promptTpsKey = (model: unknown) => `mlx-entropix.prompt_tps.${String(model)}`;
 
 /** Stream one request into a Run, reporting every intermediate state; never throws. */
 async function streamRun(req: GenerateRequest, report: (r: Run) => void, signal: AbortSignal): Promise<Run> {
@@ -51,9 +56,12 @@ async function streamRun(req: GenerateRequest, report: (r: Run) => void, signal:
 function settingsForTrace(config: ServerConfig, s: Settings, trace: Trace): Settings {
   const sampler = trace.sampler as { preset?: unknown; seed?: unknown; config?: Record<string, unknown> };
   const preset = typeof sampler.preset === "string" && sampler.preset in config.presets ? sampler.preset : s.preset;
-  const t = thresholdsOf(sampler.config);
+  const ran = sampler.config ?? {};
   const overrides: Settings["overrides"] = {};
-  if (t) for (const k of THRESHOLD_NAMES) if (config.presets[preset]?.[k] !== t[k]) overrides[k] = t[k];
+  for (const k of [...THRESHOLD_NAMES, ...ATTN_THRESHOLD_NAMES, "gating"]) {
+    const v = ran[k];
+    if ((typeof v === "number" || typeof v === "string") && config.presets[preset]?.[k] !== v) overrides[k] = v;
+  }
   return { ...s, preset, overrides, seed: typeof sampler.seed === "number" ? sampler.seed : s.seed };
 }
 
@@ -93,11 +101,26 @@ export function App() {
     fetchConfig()
       .then((c) => {
         setConfig(c);
+        const saved = Number(localStorage.getItem(promptTpsKey(c.model.name)));
+        if (saved > 0) setPromptTps((tps) => tps ?? saved);
         setSettings((s) => s ?? defaultSettings(c));
       })
       .catch((e: Error) => setConfigError(e.message));
   }, []);
   useEffect(loadConfig, [loadConfig]);
+
+  // The server's queue (running, waiting) every few seconds; the config again while a first-use fit runs.
+  const [health, setHealth] = useState<Health | null>(null);
+  const fitting = config?.first_fit?.state === "running";
+  useEffect(() => {
+    const poll = () => {
+      fetchHealth().then(setHealth);
+      if (fitting) fetchConfig().then(setConfig, () => undefined);
+    };
+    poll();
+    const id = setInterval(poll, 3000);
+    return () => clearInterval(id);
+  }, [fitting]);
 
   const shown = inspected ?? run;
   const trace = shown?.trace ?? null;
@@ -124,8 +147,12 @@ export function App() {
   const finish = (...done: Run[]) => {
     abortRef.current = null;
     setBusy(false);
+    fetchHealth().then(setHealth); // the queue as it is now, not as at the last poll
     const tps = done.map((r) => r.trace.stats?.prompt_tps).find((v) => typeof v === "number" && v > 0);
-    if (tps) setPromptTps(tps);
+    if (tps) {
+      setPromptTps(tps);
+      if (config) localStorage.setItem(promptTpsKey(config.model.name), String(tps));
+    }
   };
 
   const onGenerate = async () => {
@@ -216,7 +243,7 @@ export function App() {
       </header>
       <div className="body">
         {config && settings ? (
-          <SettingsPanel config={config} settings={settings} onChange={setSettings} onProblem={onFieldProblem} observed={observed} />
+          <SettingsPanel config={config} settings={settings} onChange={setSettings} onProblem={onFieldProblem} observed={observed} health={health} />
         ) : (
           <aside className="settings">
             <h2>Settings</h2>
@@ -309,9 +336,10 @@ export function App() {
             </div>
           </section>
 
-          {tab === "evals" ? (
-            <EvalsPanel onOpenTrace={(t, source) => inspect(runFromTrace(t, source))} />
-          ) : tab === "compare" ? (
+          <div hidden={tab !== "evals"}>
+            <EvalsPanel active={tab === "evals"} onOpenTrace={(t, source) => inspect(runFromTrace(t, source))} />
+          </div>
+          {tab === "evals" ? null : tab === "compare" ? (
             <ComparePanel pair={pair} config={config} unit={unit} rc={reclassifyFor(config, settings, pair.entropix?.trace ?? null)} now={now} onInspect={inspect} />
           ) : (
             <>

@@ -68,6 +68,40 @@ describe("generate", () => {
     expect(summarize(run, 3000)).toMatchObject({ tokens: 2, tokensPerSecond: 8, finishReason: "length" });
   });
 
+  it("reads the body to its end after `done` instead of abandoning it (an abandoned body is a browser abort)", async () => {
+    let cancelled = false;
+    let closed = false;
+    const bytes = new TextEncoder().encode(sse("token", token(0, "a")) + sse("done", { text: "a", stats: STATS }));
+    const body = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (closed) return;
+        c.enqueue(bytes);
+        c.close();
+        closed = true;
+      },
+      cancel() {
+        cancelled = true;
+      },
+    });
+    const reader = body.getReader();
+    let readToEnd = false;
+    const tracked = new ReadableStream<Uint8Array>({
+      async pull(c) {
+        const r = await reader.read();
+        if (r.done) {
+          readToEnd = true;
+          c.close();
+        } else c.enqueue(r.value);
+      },
+      cancel: () => reader.cancel(),
+    }, { highWaterMark: 0 });
+    const { events, error } = await collect(new Response(tracked, { headers: { "Content-Type": "text/event-stream" } }));
+    expect(error).toBeUndefined();
+    expect(events.map((e) => e.type)).toEqual(["token", "done"]);
+    expect(readToEnd).toBe(true);
+    expect(cancelled).toBe(false);
+  });
+
   it("turns an `error` event into an ApiError with the server's message", async () => {
     const { events, error } = await collect(streamed(sse("token", token(0, "a")) + sse("error", { message: "out of memory" })));
     expect(events).toHaveLength(1);

@@ -7,6 +7,26 @@
 import { readSSE } from "./sse";
 import { parseBranch, parseStats, parseToken, TraceError, type Branch, type ChatMessage, type Json, type Stats, type TokenRecord } from "./trace";
 
+/** A first-use fit (/api/config `first_fit`, docs/api.md). */
+export interface FirstFit {
+  state: "not_needed" | "running" | "done" | "failed" | string;
+  done?: number;
+  total?: number;
+  tokens?: number;
+  path?: string | null;
+  error?: string | null;
+}
+
+/** /health: the queue, and with a batching server the generations sharing each decode step. */
+export interface Health {
+  status?: string;
+  busy?: boolean;
+  running?: number;
+  waiting?: number;
+  max_batch?: number;
+  queue_size?: number;
+}
+
 /** One SamplerConfig field as the server describes it (mlx_entropix/sampler/config.py: config_fields). */
 export interface ConfigField {
   name: string;
@@ -36,6 +56,13 @@ export interface ServerConfig {
   max_tokens_default: number;
   max_tokens_limit: number;
   outcomes: { name: string; label: string }[];
+  /** The most prompts a fit (/api/calibrate) takes, and the outcome shares it aims at. */
+  fit_prompts_limit?: number;
+  /** Per preset, one line on where its thresholds come from ("fitted for …", "published"). */
+  thresholds?: Record<string, string>;
+  /** A first-use fit of a model without fitted thresholds (docs/api.md). */
+  first_fit?: FirstFit;
+  fit_targets?: { argmax: number; high_vent: number; explore: number };
 }
 
 export type Method = "entropix" | "normal" | "greedy";
@@ -49,6 +76,8 @@ export interface GenerateRequest {
   normal: NormalParams;
   seed: number;
   max_tokens: number;
+  /** Per-layer, per-head attention arrays on every token (the heatmap). */
+  layers?: boolean;
 }
 
 export interface StartEvent {
@@ -101,6 +130,15 @@ async function request(url: string, init: RequestInit = {}): Promise<Response> {
   }
   if (!res.ok) throw await httpError(res);
   return res;
+}
+
+/** The server's /health (queue and batch state), or null when it does not answer. */
+export async function fetchHealth(signal?: AbortSignal): Promise<Health | null> {
+  try {
+    return (await fetch("/health", { signal })).json();
+  } catch {
+    return null;
+  }
 }
 
 export async function fetchConfig(signal?: AbortSignal): Promise<ServerConfig> {
@@ -172,14 +210,19 @@ export async function generate(
 ): Promise<void> {
   const res = await postStream("/api/generate", req, signal);
   let lost = "";
+  let done = false;
   try {
+    // Read on past `done` to the body's end (the server closes it at once): leaving the body
+    // unread makes the browser abort the request, which it logs as net::ERR_ABORTED.
     for await (const ev of readSSE(res)) {
-      const decoded = decodeEvent(ev.event, ev.data);
+      const decoded: GenerateEvent | null = done ? null : decodeEvent(ev.event, ev.data);
       if (!decoded) continue;
       onEvent(decoded);
-      if (decoded.type === "done") return;
+      done = decoded.type === "done";
     }
+    if (done) return;
   } catch (e) {
+    if (done) return;
     // A read that fails mid-stream (the browser says only "network error") is the same story as a stream cut short.
     if (e instanceof ApiError || signal.aborted) throw e;
     lost = `: ${(e as Error).message}`;
@@ -209,11 +252,14 @@ export interface FitResult {
 /** Fit thresholds to the model (POST /api/calibrate): progress events, then the fitted config. */
 export async function fitThresholds(req: FitRequest, onProgress: (p: FitProgress) => void, signal: AbortSignal): Promise<FitResult> {
   const body = await postStream("/api/calibrate", req, signal);
+  let result: FitResult | null = null;
   for await (const ev of readSSE(body)) {
+    if (result) continue; // read on to the end, as generate does (no aborted request)
     if (ev.event === "progress") onProgress(json(ev.data, ev.event) as unknown as FitProgress);
-    else if (ev.event === "done") return json(ev.data, ev.event) as unknown as FitResult;
+    else if (ev.event === "done") result = json(ev.data, ev.event) as unknown as FitResult;
     else if (ev.event === "error") throw new ApiError(`fitting failed: ${String(json(ev.data, ev.event).message ?? ev.data)}`);
   }
+  if (result) return result;
   throw new ApiError("the fitting stream ended before its result (server stopped or connection lost)");
 }
 
@@ -236,8 +282,10 @@ export interface EvalMethodResult {
 export interface EvalItem {
   index: number;
   id?: string;
-  category?: string;
+  category?: string | null;
   question: string;
+  /** A multiple-choice item's options, lettered A, B, … in order. */
+  choices?: string[] | null;
   gold: string;
   methods: Record<string, EvalMethodResult>;
 }
@@ -251,12 +299,26 @@ export interface EvalPair {
   significant: boolean;
 }
 
+/** One method's numbers in summary.json (mlx_entropix/eval/report.py); `k` for multi-trace methods. */
+export interface EvalMethodSummary {
+  n: number;
+  correct: number;
+  accuracy: number;
+  ci95: [number, number];
+  mean_tokens: number;
+  mean_time_s: number;
+  hit_max_tokens: number;
+  k?: number;
+}
+
 export interface EvalRun {
   dir: string;
+  settings?: { configs?: Record<string, Record<string, unknown>> } | null;
   summary: {
     setup: Record<string, unknown>;
-    methods: Record<string, { n: number; correct: number; accuracy: number; ci95: [number, number]; mean_tokens: number; mean_time_s: number; hit_max_tokens: number }>;
+    methods: Record<string, EvalMethodSummary>;
     pairs: EvalPair[];
+    categories?: Record<string, Record<string, EvalMethodSummary>>;
   };
   items: EvalItem[];
 }

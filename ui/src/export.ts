@@ -6,7 +6,7 @@
 
 import { METRIC_NAMES, type TokenRecord } from "./trace";
 
-const STYLE_PROPS = ["fill", "stroke", "stroke-width", "stroke-dasharray", "opacity", "fill-opacity", "font-size", "font-family", "font-weight"] as const;
+const STYLE_PROPS = ["fill", "stroke", "stroke-width", "stroke-dasharray", "stroke-linejoin", "paint-order", "opacity", "fill-opacity", "font-size", "font-family", "font-weight"] as const;
 
 /** The SVG's markup with computed styles inlined and a background, ready to save. */
 export function standaloneSvg(svg: SVGSVGElement): string {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { classify, type Thresholds } from "./classify";
-import { placeLabels, regionBoxes, tokenAxis } from "./layout";
+import { clearBox, clearSpan, placeLabels, regionBoxes, tokenAxis } from "./layout";
 import { makeScale } from "./scale";
 
 describe("tokenAxis", () => {
@@ -16,7 +16,7 @@ describe("tokenAxis", () => {
 });
 
 describe("regionBoxes", () => {
-  const t: Thresholds = { low_ent: 0.069, med_ent: 2.0, high_ent: 3.0, low_vent: 0.048, high_vent: 4.0 };
+  const t: Thresholds = { low_ent: 0.069, med_ent: 2.0, high_ent: 3.0, low_vent: 0.048, high_vent: 4.0, gating: "quadrant", attention: {}, greedy: false };
   const x = makeScale("sqrt", 0, 6, 50, 446);
   const y = makeScale("sqrt", 0, 8, 360, 14);
   const boxes = regionBoxes(t, x, y, { x0: 50, x1: 446, y0: 360, y1: 14 });
@@ -40,5 +40,24 @@ describe("placeLabels", () => {
       const apart = a.box.x + a.box.w <= b.box.x || b.box.x + b.box.w <= a.box.x || a.box.y + a.box.h <= b.box.y || b.box.y + b.box.h <= a.box.y;
       expect(apart).toBe(true);
     }
+  });
+});
+
+describe("placeLabels, stepping", () => {
+  it("moves a crowded label the way it says, and keeps all five threshold names when two thresholds nearly coincide", () => {
+    const vent = ["high_vent", "low_vent"].map((text, i) => ({ text, x: 400, y: 200 + i, anchor: "start" as const, size: 9, step: { dx: 0, dy: i ? 12 : -12 } }));
+    const ent = ["low_ent", "med_ent", "high_ent"].map((text) => ({ text, x: 120, y: 36, anchor: "middle" as const, size: 9, step: { dx: 0, dy: -12 } }));
+    const placed = placeLabels([...ent, ...vent]);
+    expect(placed.map((p) => p.text).sort()).toEqual(["high_ent", "high_vent", "low_ent", "low_vent", "med_ent"]);
+    expect(placed.find((p) => p.text === "high_vent")!.y).toBeLessThanOrEqual(200);
+    expect(placed.find((p) => p.text === "high_ent")!.y).toBe(36 - 24);
+  });
+});
+
+describe("clearBox", () => {
+  it("puts a region's name in its widest part between the lines crossing it", () => {
+    expect(clearSpan(0, 100, [30])).toEqual([30, 100]);
+    expect(clearSpan(0, 100, [-5, 120])).toEqual([0, 100]);
+    expect(clearBox({ x: 50, y: 10, w: 300, h: 100 }, [280, 400], [60])).toEqual({ x: 50, y: 10, w: 230, h: 50 });
   });
 });

@@ -56,22 +56,41 @@ export function regionBoxes(t: Thresholds, x: (v: number) => number, y: (v: numb
   ];
 }
 
+/** The widest stretch of [a, b] that none of the cuts falls inside: where a name sits clear of the lines. */
+export function clearSpan(a: number, b: number, cuts: number[]): [number, number] {
+  const edges = [a, ...cuts.filter((c) => c > a && c < b).sort((u, v) => u - v), b];
+  let best: [number, number] = [a, a];
+  for (let i = 1; i < edges.length; i++) if (edges[i] - edges[i - 1] > best[1] - best[0]) best = [edges[i - 1], edges[i]];
+  return best;
+}
+
+/** A region's largest part between the threshold lines crossing it (x: vertical lines, y: horizontal ones). */
+export function clearBox(r: Box, xs: number[], ys: number[]): Box {
+  const [x0, x1] = clearSpan(r.x, r.x + r.w, xs);
+  const [y0, y1] = clearSpan(r.y, r.y + r.h, ys);
+  return { x: x0, y: y0, w: x1 - x0, h: y1 - y0 };
+}
+
 export interface Label {
   text: string;
   x: number;
   y: number;
   anchor: "start" | "middle" | "end";
+  /** The way to move it, one step a try, when it would collide (default: a line down). */
+  step?: { dx: number; dy: number };
+  /** Font size in px (default 10): bigger names take more room. */
+  size?: number;
 }
 
 export type Placed<L extends Label> = L & { box: Box };
 
-const CHAR_W = 6.2;
-const LINE_H = 11;
 
+/** A label's box, from its font size: about 0.65 em a character (bold or monospace), 1.25 em high (as the browser measures text). */
 function labelBox(l: Label): Box {
-  const w = l.text.length * CHAR_W;
+  const size = l.size ?? 10;
+  const w = l.text.length * size * 0.65;
   const x = l.anchor === "start" ? l.x : l.anchor === "end" ? l.x - w : l.x - w / 2;
-  return { x, y: l.y - LINE_H + 2, w, h: LINE_H };
+  return { x, y: l.y - size, w, h: size * 1.25 };
 }
 
 function overlaps(a: Box, b: Box): boolean {
@@ -79,14 +98,16 @@ function overlaps(a: Box, b: Box): boolean {
 }
 
 /**
- * Place labels in order, moving each one down a line at a time (a few tries)
- * until it overlaps no label placed before it, else dropping it; earlier labels win.
+ * Place labels in order, moving each one a step at a time (a line down unless it
+ * says otherwise; a few tries) until it overlaps no label placed before it, else
+ * dropping it; earlier labels win.
  */
-export function placeLabels<L extends Label>(labels: L[], tries = 3): Placed<L>[] {
+export function placeLabels<L extends Label>(labels: L[], tries = 5): Placed<L>[] {
   const placed: Placed<L>[] = [];
   for (const l of labels) {
+    const step = l.step ?? { dx: 0, dy: Math.ceil((l.size ?? 10) * 1.25) + 1 };
     for (let k = 0; k <= tries; k++) {
-      const moved = { ...l, y: l.y + k * LINE_H };
+      const moved = { ...l, x: l.x + k * step.dx, y: l.y + k * step.dy };
       const box = labelBox(moved);
       if (!placed.some((p) => overlaps(p.box, box))) {
         placed.push({ ...moved, box });

@@ -3,7 +3,7 @@ import type { Thresholds } from "./classify";
 import { changedCount, reclassified, shownOutcome, type Reclassify } from "./outcomes";
 import type { Outcome, TokenRecord } from "./trace";
 
-const T: Thresholds = { low_ent: 0.1, med_ent: 2.0, high_ent: 3.0, low_vent: 0.2, high_vent: 4.0 };
+const T: Thresholds = { low_ent: 0.1, med_ent: 2.0, high_ent: 3.0, low_vent: 0.2, high_vent: 4.0, gating: "quadrant", attention: {}, greedy: false };
 const RC: Reclassify = { now: T, ran: T, branchFraction: 0.8 };
 
 function tok(outcome: Outcome, entropy: number, varentropy: number, inserted = false): TokenRecord {

@@ -27,7 +27,7 @@ export interface Reclassify {
  *
  * Mirrors decide.py: a branch point stays a branch while its branch condition
  * (explore region, or both H and V above branch_fraction of the high thresholds,
- * outside the think region) still holds; an "adaptive" token in the think region
+ * outside the think and argmax regions) still holds; an "adaptive" token in the think region
  * of the run's own thresholds was a think whose budget was spent, so it stays
  * adaptive while the new thresholds keep it there. Re-classification never
  * invents a branch (a branch's continuation tokens are not branch points).
@@ -38,7 +38,7 @@ export function reclassified(tok: TokenRecord, r: Reclassify | null): Outcome | 
   if (tok.outcome === "branch") {
     const f = r.branchFraction;
     const bothHigh = tok.metrics.entropy > f * r.now.high_ent && tok.metrics.varentropy > f * r.now.high_vent;
-    return region === "explore" || (bothHigh && region !== "think") ? "branch" : region;
+    return region === "explore" || (bothHigh && region !== "think" && region !== "argmax") ? "branch" : region;
   }
   if (tok.outcome === "adaptive" && region === "think" && r.ran && classify(tok.metrics, r.ran) === "think") return "adaptive";
   return region;

@@ -72,7 +72,8 @@ export function promptProgress(run: Run, now: number, promptTps: number | null):
   if (run.status !== "running" || run.trace.tokens.length > 0 || run.startedAt <= 0) return null;
   const n = run.trace.prompt.n_tokens;
   const tokens = typeof n === "number" ? n : null;
-  const seconds = (now - run.startedAt) / 1000;
+  // `now` can trail a run that just started (the clock's last tick was before it): never below zero.
+  const seconds = Math.max(0, now - run.startedAt) / 1000;
   const fraction = tokens && promptTps && promptTps > 0 ? Math.min(0.99, seconds / (tokens / promptTps)) : null;
   return { tokens, seconds, fraction };
 }
@@ -100,8 +101,8 @@ export function summarize(run: Run, now: number): RunSummary {
     };
   }
   const live = run.startedAt > 0;
-  const elapsed = live ? (now - run.startedAt) / 1000 : null;
-  const genTime = run.firstTokenAt && tokens.length > 1 ? (now - run.firstTokenAt) / 1000 : null;
+  const elapsed = live ? Math.max(0, now - run.startedAt) / 1000 : null;
+  const genTime = run.firstTokenAt && tokens.length > 1 && now > run.firstTokenAt ? (now - run.firstTokenAt) / 1000 : null;
   return {
     tokens: tokens.length,
     tokensPerSecond: genTime ? (tokens.length - 1) / genTime : null,

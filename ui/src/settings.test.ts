@@ -22,7 +22,7 @@ describe("settings", () => {
   it("starts from the server's defaults", () => {
     const s = defaultSettings(CONFIG);
     expect(s).toMatchObject({ method: "entropix", preset: "entropix", overrides: {}, maxTokens: 64, normal: CONFIG.normal_defaults });
-    expect(effectiveThresholds(CONFIG, s)).toEqual({ low_ent: 0.07, med_ent: 2, high_ent: 3.4, low_vent: 0.05, high_vent: 2.4 });
+    expect(effectiveThresholds(CONFIG, s)).toMatchObject({ low_ent: 0.07, med_ent: 2, high_ent: 3.4, low_vent: 0.05, high_vent: 2.4 });
   });
 
   it("keeps only real overrides and sends them as config", () => {

@@ -19,6 +19,8 @@ export interface Settings {
   seed: number;
   maxTokens: number;
   system: string;
+  /** Ask for per-layer attention arrays (the heatmap); off by default, they make each token ~layers × heads numbers bigger. */
+  layers: boolean;
 }
 
 /** The sampling parameters shown in the "Sampling" group (SamplerConfig base values, or the normal baseline's). */
@@ -35,6 +37,7 @@ export function defaultSettings(config: ServerConfig): Settings {
     seed: typeof seed === "number" ? seed : 0,
     maxTokens: config.max_tokens_default,
     system: "",
+    layers: false,
   };
 }
 
@@ -88,6 +91,7 @@ export function buildRequest(s: Settings, messages: ChatMessage[], method: Metho
     normal: s.normal,
     seed: s.seed,
     max_tokens: s.maxTokens,
+    layers: s.layers,
   };
 }
 

@@ -34,6 +34,8 @@ export function Conversation({ run, config, rc, hover, selected, now, promptTps,
   return (
     <section className="conversation" data-testid="conversation">
       {run.source !== "generated" ? <div className="run-source muted">replaying {run.source}</div> : null}
+      {/* Above the messages, across the whole width: in view however long the prompt. */}
+      <PromptWait run={run} now={now} promptTps={promptTps} />
       {promptMessages(run.trace).map((m, i) => (
         <div key={i} className={`msg msg-${m.role}`}>
           <span className="role">{m.role}</span>
@@ -43,7 +45,6 @@ export function Conversation({ run, config, rc, hover, selected, now, promptTps,
       <div className="msg msg-assistant answer">
         <span className="role">assistant</span>
         <TokenText tokens={tokens} rc={rc} hover={hover} selected={selected} onHover={onHover} onSelect={onSelect} />
-        <PromptWait run={run} now={now} promptTps={promptTps} />
       </div>
       {run.error ? (
         <div className="error-box" role="alert" data-testid="run-error">
@@ -60,7 +61,7 @@ function PromptWait({ run, now, promptTps }: { run: Run; now: number; promptTps:
   const p = promptProgress(run, now, promptTps);
   if (!p) return null;
   return (
-    <span className="prompt-wait muted" data-testid="prompt-progress">
+    <div className="prompt-wait muted" data-testid="prompt-progress">
       <span className="pulse">
         processing the prompt{p.tokens !== null ? ` (${p.tokens} tokens)` : ""}… {p.seconds.toFixed(0)} s
       </span>
@@ -68,7 +69,12 @@ function PromptWait({ run, now, promptTps }: { run: Run; now: number; promptTps:
         <>
           <progress max={1} value={p.fraction} />~{Math.round(p.fraction * 100)}%
         </>
-      ) : null}
-    </span>
+      ) : (
+        <>
+          <progress data-testid="prompt-progress-unknown" />
+          <span>share unknown until a first run measures the prompt speed</span>
+        </>
+      )}
+    </div>
   );
 }

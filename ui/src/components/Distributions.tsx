@@ -55,7 +55,9 @@ export function Distributions({ tokens, thresholds, unit }: Props) {
               {lines.map((l, j) => (
                 <g key={l.name} className="thresholds" data-threshold={l.name}>
                   <line x1={x(l.v)} x2={x(l.v)} y1={top} y2={top + ROW_H} />
-                  <text className="threshold-label" x={x(l.v) + 2} y={top + 8 + 10 * j}>{l.name}</text>
+                  {/* Left of its line near the right edge, so the name is never clipped. */}
+                  <text className="threshold-label" x={x(l.v) > W - M.right - 60 ? x(l.v) - 2 : x(l.v) + 2} y={top + 8 + 10 * j}
+                    textAnchor={x(l.v) > W - M.right - 60 ? "end" : "start"}>{l.name}</text>
                 </g>
               ))}
             </g>

@@ -1,22 +1,30 @@
 import { useEffect, useState } from "react";
-import { fetchEvalTrace, listEvals, openEval, type EvalRun, type EvalRunInfo } from "../api";
+import { fetchEvalTrace, listEvals, openEval, type EvalItem, type EvalRun, type EvalRunInfo } from "../api";
+import { choiceLines, keepItem, type ItemFilter } from "../evals";
 import { fmt, pct } from "../format";
 import { parseTraceJson, type Trace } from "../trace";
+import { AccuracyTokens } from "./AccuracyTokens";
 
 interface Props {
   /** Open an item's trace in the chat view's charts. */
   onOpenTrace: (trace: Trace, source: string) => void;
+  /** Whether the tab shows: the list of runs is read again each time it does (new runs appear). */
+  active: boolean;
 }
 
-/** Eval output folders (mlx_main.py eval --out) under the server's --eval-dir: the method comparison, then every item. */
-export function EvalsPanel({ onOpenTrace }: Props) {
+/**
+ * Eval output folders (mlx_main.py eval --out) under the server's --eval-dir: accuracy
+ * against tokens, the method comparison, then every item with every method's answer.
+ * It stays mounted while other tabs show, so the open run survives a look at a trace.
+ */
+export function EvalsPanel({ onOpenTrace, active }: Props) {
   const [runs, setRuns] = useState<{ root: string; runs: EvalRunInfo[] } | null>(null);
   const [run, setRun] = useState<EvalRun | null>(null);
   const [error, setError] = useState<string | null>(null);
 
   useEffect(() => {
-    listEvals().then(setRuns, (e: Error) => setError(e.message));
-  }, []);
+    if (active) listEvals().then(setRuns, (e: Error) => setError(e.message));
+  }, [active]);
 
   const open = (dir: string) => {
     setError(null);
@@ -55,7 +63,7 @@ export function EvalsPanel({ onOpenTrace }: Props) {
       ) : (
         <p className="muted">Loading the eval runs…</p>
       )}
-      {run ? <EvalReport run={run} onTrace={openTrace} /> : null}
+      {run ? <EvalReport key={run.dir} run={run} onTrace={openTrace} /> : null}
     </section>
   );
 }
@@ -64,6 +72,7 @@ function EvalReport({ run, onTrace }: { run: EvalRun; onTrace: (dir: string, fil
   const methods = Object.keys(run.summary.methods);
   return (
     <>
+      <AccuracyTokens run={run} />
       <h3>Methods</h3>
       <table data-testid="eval-methods">
         <thead>
@@ -105,7 +114,35 @@ function EvalReport({ run, onTrace }: { run: EvalRun; onTrace: (dir: string, fil
           </table>
         </>
       ) : null}
-      <h3>Items ({run.items.length})</h3>
+      <EvalItems run={run} methods={methods} onTrace={onTrace} />
+    </>
+  );
+}
+
+const filterKey = (f: ItemFilter) => (f.kind === "only" ? `only:${f.method}` : f.kind);
+
+/** Every item, filtered; an opened item shows every method's whole answer side by side. */
+function EvalItems({ run, methods, onTrace }: { run: EvalRun; methods: string[]; onTrace: (dir: string, file: string) => void }) {
+  const [filter, setFilter] = useState<ItemFilter>({ kind: "all" });
+  const [openIndex, setOpenIndex] = useState<number | null>(null);
+  const items = run.items.filter((it) => keepItem(it, methods, filter));
+  const opened = run.items.find((it) => it.index === openIndex) ?? null;
+  const choose = (key: string) => setFilter(key.startsWith("only:") ? { kind: "only", method: key.slice(5) } : { kind: key as "all" | "disagree" });
+  return (
+    <>
+      <h3>Items ({items.length} of {run.items.length})</h3>
+      <div className="eval-filters">
+        <label>
+          show{" "}
+          <select name="item-filter" value={filterKey(filter)} onChange={(e) => choose(e.target.value)}>
+            <option value="all">all items</option>
+            <option value="disagree">methods disagree</option>
+            {methods.map((m) => <option key={m} value={`only:${m}`}>only {m} right</option>)}
+          </select>
+        </label>
+        <span className="muted">click a question to read every method's answer side by side</span>
+      </div>
+      {opened ? <ItemSideBySide item={opened} methods={methods} onTrace={(f) => onTrace(run.dir, f)} onClose={() => setOpenIndex(null)} /> : null}
       <table data-testid="eval-items">
         <thead>
           <tr>
@@ -114,10 +151,13 @@ function EvalReport({ run, onTrace }: { run: EvalRun; onTrace: (dir: string, fil
           </tr>
         </thead>
         <tbody>
-          {run.items.map((item) => (
-            <tr key={item.index}>
+          {items.map((item) => (
+            <tr key={item.index} className={item.index === openIndex ? "open-item" : undefined}>
               <td>{item.index}</td>
-              <td>{item.question}</td>
+              <td>
+                <button className="link item-question" onClick={() => setOpenIndex(item.index)} data-testid="eval-item-open">{item.question}</button>
+                <Choices item={item} />
+              </td>
               <td>{item.gold}</td>
               {methods.map((m) => {
                 const r = item.methods[m];
@@ -134,5 +174,43 @@ function EvalReport({ run, onTrace }: { run: EvalRun; onTrace: (dir: string, fil
         </tbody>
       </table>
     </>
+  );
+}
+
+function Choices({ item }: { item: EvalItem }) {
+  const lines = choiceLines(item);
+  return lines.length ? (
+    <ol className="choices" data-testid="eval-choices">
+      {lines.map((l) => <li key={l}>{l}</li>)}
+    </ol>
+  ) : null;
+}
+
+function ItemSideBySide({ item, methods, onTrace, onClose }: { item: EvalItem; methods: string[]; onTrace: (file: string) => void; onClose: () => void }) {
+  return (
+    <section className="item-view" data-testid="eval-item">
+      <header className="eval-filters">
+        <b>#{item.index}</b> <span>{item.question}</span> <span className="muted">gold {item.gold}</span>
+        <button className="link" onClick={onClose}>close</button>
+      </header>
+      <Choices item={item} />
+      <div className="item-side">
+        {methods.map((m) => {
+          const r = item.methods[m];
+          if (!r) return null;
+          return (
+            <article key={m} className={`item-answer ${r.correct ? "correct" : "incorrect"}`} data-testid="eval-answer" data-method={m} data-correct={r.correct}>
+              <header>
+                <span className={r.correct ? "ok" : "wrong"}>{r.correct ? "✓ right" : "✗ wrong"}</span>
+                <b>{m}</b>
+                <span className="muted">answer {r.extracted ?? "none"}, {r.tokens} tokens</span>
+                <button className="link" onClick={() => onTrace(r.trace)} data-testid="eval-answer-trace">trace</button>
+              </header>
+              <pre>{r.text}</pre>
+            </article>
+          );
+        })}
+      </div>
+    </section>
   );
 }

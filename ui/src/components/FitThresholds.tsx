@@ -1,21 +1,25 @@
 import { useCallback, useRef, useState } from "react";
-import { fitThresholds, type FitProgress, type FitResult } from "../api";
+import { fitThresholds, type FitProgress, type FitResult, type ServerConfig } from "../api";
 import { THRESHOLD_NAMES } from "../classify";
 import { download } from "../export";
+import { degenerateFit, fitDescription } from "../fit";
 import { fmt } from "../format";
 import { NumberField } from "./NumberField";
 
 interface Props {
+  config: ServerConfig;
   preset: string;
   onApply: (thresholds: Record<string, number>) => void;
 }
 
 /**
- * Fit the thresholds to the loaded model from here (the CLI's `calibrate`):
- * percentiles of the model's own entropy and varentropy over a few prompts.
- * The result can be applied to the settings or saved as a config file.
+ * Fit the thresholds to the loaded model from here (the CLI's `calibrate`): the
+ * model's greedy answers to a few prompts, thresholds set to target outcome shares.
+ * The result can be applied to the settings or saved as a config file; a fit whose
+ * thresholds coincide is flagged.
  */
-export function FitThresholds({ preset, onApply }: Props) {
+export function FitThresholds({ config, preset, onApply }: Props) {
+  const limit = config.fit_prompts_limit;
   const [prompts, setPrompts] = useState(4);
   const [maxTokens, setMaxTokens] = useState(24);
   const [progress, setProgress] = useState<FitProgress | null>(null);
@@ -41,13 +45,23 @@ export function FitThresholds({ preset, onApply }: Props) {
       abort.current = null;
     }
   };
+  const degenerate = result ? degenerateFit(result.config) : null;
   const thresholds = result ? Object.fromEntries(THRESHOLD_NAMES.map((k) => [k, Number(result.config[k])])) : null;
 
   return (
     <details className="fit-box" data-testid="fit">
       <summary>Fit thresholds to this model</summary>
-      <p className="hint">Generates with plain sampling and takes the 10th/50th/90th percentiles of entropy and varentropy (as `mlx_main.py calibrate`).</p>
-      <NumberField name="fit_prompts" label="prompts" value={prompts} integer min={1} onProblem={onProblem} onChange={setPrompts} />
+      <p className="hint" data-testid="fit-description">{fitDescription(config)}</p>
+      <NumberField
+        name="fit_prompts"
+        label={limit ? `prompts (1–${limit})` : "prompts"}
+        value={prompts}
+        integer
+        min={1}
+        max={limit}
+        onProblem={onProblem}
+        onChange={setPrompts}
+      />
       <NumberField name="fit_max_tokens" label="tokens each" value={maxTokens} integer min={1} max={1024} onProblem={onProblem} onChange={setMaxTokens} />
       {running ? (
         <>
@@ -67,6 +81,7 @@ export function FitThresholds({ preset, onApply }: Props) {
             From {result.tokens} tokens of {result.prompts} prompts:{" "}
             {THRESHOLD_NAMES.map((k) => `${k} ${fmt(thresholds[k])}`).join(", ")}
           </p>
+          {degenerate ? <p className="problem" role="alert" data-testid="fit-degenerate">{degenerate}</p> : null}
           <button onClick={() => onApply(thresholds)} data-testid="fit-apply">Apply</button>{" "}
           <button
             onClick={() => download("fitted-thresholds.json", new Blob([JSON.stringify(result.config, null, 2) + "\n"], { type: "application/json" }))}

@@ -1,6 +1,7 @@
 import { useEffect, useState } from "react";
 import { sliderPosition, sliderValue, SLIDER_STEPS } from "../slider";
 import { numberProblem } from "../validate";
+import { FieldName } from "./FieldName";
 
 interface Props {
   label: string;
@@ -47,7 +48,7 @@ export function NumberField({ label, value, onChange, onProblem, integer, min, m
   };
   return (
     <label className={`field${problem ? " invalid" : ""}${changed ? " changed" : ""}${sliderMax !== undefined ? " with-slider" : ""}`} title={title}>
-      <span className="field-label">{label}</span>
+      <span className="field-label"><FieldName name={label} /></span>
       <input
         type="text"
         inputMode="decimal"

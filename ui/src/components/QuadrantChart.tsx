@@ -1,6 +1,6 @@
 import { useRef, useState, type MouseEvent } from "react";
 import { fmt } from "../format";
-import { placeLabels, regionBoxes, type Label } from "../layout";
+import { clearBox, placeLabels, regionBoxes, type Label } from "../layout";
 import { outcomeColor, shownOutcome, type ColourMode, type Reclassify } from "../outcomes";
 import { makeScale, sqrtTicks, ticks, type ScaleKind } from "../scale";
 import type { TokenRecord } from "../trace";
@@ -24,7 +24,8 @@ interface Props {
 
 const W = 460;
 const H = 400;
-const M = { left: 50, right: 14, top: 14, bottom: 40 };
+// Threshold names sit outside the frame (entropy's above it, varentropy's and a thin adaptive band's to its right), clear of the dashed lines.
+const M = { left: 50, right: 66, top: 40, bottom: 40 };
 const HIT_RADIUS = 14;
 const SQUARE = 7;
 
@@ -51,20 +52,39 @@ export function QuadrantChart({ tokens, second, rc, mode, hover, selected, unit,
   const { x0, x1, y0, y1 } = plot;
   const regions = t ? regionBoxes(t, x, y, plot) : [];
 
-  // Threshold names first (they sit on their lines), then each region's name at its centre.
+  // Threshold names first, outside the frame at their lines (moved outwards when they
+  // crowd), then each region's name at its centre; a band too thin for its name (the
+  // adaptive band between close varentropy thresholds) is named in the right margin.
+  // Each region's name goes in its largest part between the threshold lines that cross it.
+  const xs = t ? (["low_ent", "med_ent", "high_ent"] as const).map((k) => x(t[k])) : [];
+  const ys = t ? (["low_vent", "high_vent"] as const).map((k) => y(t[k])) : [];
+  const spots = regions.map((r) => ({ ...clearBox(r, xs, ys), outcome: r.outcome }));
+  // A 12 px bold name needs about 7.5 px a letter and 18 px of height clear of the lines.
+  const fits = (r: { w: number; h: number; outcome: string }) => r.w > r.outcome.length * 7.5 + 4 && r.h > 18;
   const labels: ChartLabel[] = t
     ? [
         ...(["low_ent", "med_ent", "high_ent"] as const).map((k) => ({
           kind: "threshold" as const,
           text: k,
-          x: x(t[k]) > x1 - 50 ? x(t[k]) - 3 : x(t[k]) + 3,
-          y: y1 + 10,
-          anchor: (x(t[k]) > x1 - 50 ? "end" : "start") as Label["anchor"],
+          x: x(t[k]),
+          y: y1 - 4,
+          anchor: "middle" as const,
+          step: { dx: 0, dy: -12 },
+          size: 9,
         })),
-        ...(["low_vent", "high_vent"] as const).map((k) => ({ kind: "threshold" as const, text: k, x: x1 - 3, y: y(t[k]) - 3, anchor: "end" as const })),
-        ...regions
-          .filter((r) => r.w > 30 && r.h > 12)
-          .map((r) => ({ kind: "region" as const, outcome: r.outcome, text: r.outcome, x: r.x + r.w / 2, y: r.y + r.h / 2 + 4, anchor: "middle" as const })),
+        ...(["high_vent", "low_vent"] as const).map((k) => ({
+          kind: "threshold" as const,
+          text: k,
+          x: x1 + 4,
+          y: y(t[k]) + 3,
+          anchor: "start" as const,
+          step: { dx: 0, dy: k === "high_vent" ? -12 : 12 },
+          size: 9,
+        })),
+        ...spots.filter(fits).map((r) => ({ kind: "region" as const, outcome: r.outcome, text: r.outcome, x: r.x + r.w / 2, y: r.y + r.h / 2 + 4, anchor: "middle" as const, size: 12 })),
+        ...spots
+          .filter((r) => r.outcome === "adaptive" && !fits(r))
+          .map((r) => ({ kind: "region" as const, outcome: r.outcome, text: r.outcome, x: x1 + 4, y: r.y + r.h / 2 + 4, anchor: "start" as const, step: { dx: 0, dy: 16 }, size: 12 })),
       ]
     : [];
   const placed = placeLabels(labels);
@@ -137,20 +157,6 @@ export function QuadrantChart({ tokens, second, rc, mode, hover, selected, unit,
             ))}
           </g>
         ) : null}
-        <g className="chart-labels">
-          {placed.map((l) => (
-            <text
-              key={l.text}
-              className={`${l.kind}-label`}
-              data-outcome={l.outcome}
-              x={l.x}
-              y={l.y}
-              textAnchor={l.anchor}
-            >
-              {l.text}
-            </text>
-          ))}
-        </g>
         <polyline className="trail" points={tokens.map((k) => `${x(k.metrics.entropy)},${y(k.metrics.varentropy)}`).join(" ")} />
         {second ? (
           <g className="points second">
@@ -184,6 +190,20 @@ export function QuadrantChart({ tokens, second, rc, mode, hover, selected, unit,
               />
             );
           })}
+        </g>
+        <g className="chart-labels">
+          {placed.map((l) => (
+            <text
+              key={l.text}
+              className={`${l.kind}-label`}
+              data-outcome={l.outcome}
+              x={l.x}
+              y={l.y}
+              textAnchor={l.anchor}
+            >
+              {l.text}
+            </text>
+          ))}
         </g>
         {second && names ? (
           <g className="marker-legend" transform={`translate(${x0 + 8} ${y1 + 40})`}>

@@ -1,8 +1,11 @@
 import { METHODS, type Method, type ServerConfig } from "../api";
 import { THRESHOLD_NAMES } from "../classify";
 import { effectiveConfig, SAMPLING_FIELDS, setOverride, settingsProblem, type Settings } from "../settings";
+import { FieldName } from "./FieldName";
 import { FitThresholds } from "./FitThresholds";
 import { NumberField } from "./NumberField";
+import { ServerStatus } from "./ServerStatus";
+import type { Health } from "../status";
 
 interface Props {
   config: ServerConfig;
@@ -12,6 +15,8 @@ interface Props {
   onProblem: (name: string, problem: string | null) => void;
   /** Largest entropy and varentropy seen in the current run, so the sliders reach the data. */
   observed: { entropy: number; varentropy: number };
+  /** The server's last /health answer. */
+  health: Health | null;
 }
 
 /**
@@ -19,7 +24,7 @@ interface Props {
  * server's presets; edited fields are highlighted and sent as `config` overrides.
  * Thresholds apply to the charts at once (re-classification), the rest at the next run.
  */
-export function SettingsPanel({ config, settings: s, onChange, onProblem, observed }: Props) {
+export function SettingsPanel({ config, settings: s, onChange, onProblem, observed, health }: Props) {
   const eff = effectiveConfig(config, s);
   const described = new Map(config.config_fields.map((f) => [f.name, f]));
   const problem = settingsProblem(config, s);
@@ -62,6 +67,7 @@ export function SettingsPanel({ config, settings: s, onChange, onProblem, observ
   return (
     <aside className="settings" aria-label="settings">
       <h2>Settings</h2>
+      <ServerStatus config={config} settings={s} health={health} />
       <details className="model-info" data-testid="model-info">
         <summary>Model</summary>
         <table className="kv">
@@ -75,7 +81,7 @@ export function SettingsPanel({ config, settings: s, onChange, onProblem, observ
           </tbody>
         </table>
       </details>
-      <label className="field">
+      <label className="field menu">
         <span className="field-label">method</span>
         <select name="method" value={s.method} onChange={(e) => onChange({ ...s, method: e.target.value as Method })}>
           {METHODS.map((m) => (
@@ -83,7 +89,7 @@ export function SettingsPanel({ config, settings: s, onChange, onProblem, observ
           ))}
         </select>
       </label>
-      <label className="field">
+      <label className="field menu">
         <span className="field-label">preset</span>
         <select name="preset" value={s.preset} onChange={(e) => onChange({ ...s, preset: e.target.value, overrides: {} })}>
           {Object.keys(config.presets).map((p) => (
@@ -98,6 +104,7 @@ export function SettingsPanel({ config, settings: s, onChange, onProblem, observ
       <p className="hint">Moving one re-classifies the tokens in the charts at once.</p>
       {THRESHOLD_NAMES.map((n) => configField(n, thresholdMax(n)))}
       <FitThresholds
+        config={config}
         preset={s.preset}
         onApply={(t) => onChange(Object.entries(t).reduce((acc, [k, v]) => setOverride(config, acc, k, v), s))}
       />
@@ -132,6 +139,10 @@ export function SettingsPanel({ config, settings: s, onChange, onProblem, observ
         onProblem={onProblem}
         onChange={(v) => onChange({ ...s, maxTokens: v })}
       />
+      <label className="field" title="each token also carries its attention entropy per layer and head, for the layers × tokens heatmap">
+        <span className="field-label">per-layer attention</span>
+        <input type="checkbox" name="layers" checked={s.layers} onChange={(e) => onChange({ ...s, layers: e.target.checked })} />
+      </label>
       {others.length ? (
         <details className="more-fields">
           <summary>All sampler fields ({others.length})</summary>
@@ -140,7 +151,7 @@ export function SettingsPanel({ config, settings: s, onChange, onProblem, observ
             if (typeof v === "boolean") {
               return (
                 <label key={f.name} className={`field${f.name in s.overrides ? " changed" : ""}`} title={f.description}>
-                  <span className="field-label">{f.name}</span>
+                  <span className="field-label"><FieldName name={f.name} /></span>
                   <input type="checkbox" checked={v} onChange={(e) => onChange(setOverride(config, s, f.name, e.target.checked))} />
                 </label>
               );
@@ -149,7 +160,7 @@ export function SettingsPanel({ config, settings: s, onChange, onProblem, observ
               const set = (nv: string) => onChange(setOverride(config, s, f.name, nv));
               return (
                 <label key={f.name} className={`field${f.name in s.overrides ? " changed" : ""}`} title={f.description}>
-                  <span className="field-label">{f.name}</span>
+                  <span className="field-label"><FieldName name={f.name} /></span>
                   {f.choices ? (
                     <select value={v} onChange={(e) => set(e.target.value)}>
                       {f.choices.map((c) => (

@@ -1,9 +1,10 @@
 import { useRef, type MouseEvent } from "react";
-import { fmt } from "../format";
+import { rowTop } from "../format";
 import { outcomeColor, shownOutcome, type ColourMode, type Reclassify } from "../outcomes";
 import { tokenAxis } from "../layout";
 import { makeScale } from "../scale";
 import type { MetricName, TokenRecord } from "../trace";
+import type { ThresholdName } from "../classify";
 import { ExportButtons } from "./ExportButtons";
 import { svgPoint } from "./pointer";
 
@@ -20,7 +21,7 @@ interface Props {
 interface Row {
   metric: MetricName;
   label: string;
-  lines: (keyof Reclassify["now"])[];
+  lines: ThresholdName[];
   note?: string;
 }
 
@@ -79,14 +80,14 @@ export function Timeline({ tokens, rc, mode, hover, unit, onHover, onSelect }: P
           const values = tokens.map((k) => k.metrics[row.metric]);
           const lines = thresholds ? row.lines.map((l) => ({ name: l, v: thresholds[l] })) : [];
           const lo = Math.min(0, ...values);
-          const hi = Math.max(...values, ...lines.map((l) => l.v), 1e-9);
+          const { hi, label } = rowTop(values, lines.map((l) => l.v), lo);
           const y = makeScale("linear", lo, hi, top + ROW_H, top + 4);
           const path = values.map((v, i) => `${i ? "L" : "M"}${x(i)},${y(v)}`).join("");
           return (
             <g key={row.metric} className="tl-row" data-metric={row.metric}>
               <rect className="frame" x={M.left} y={top} width={W - M.left - M.right} height={ROW_H} />
               <text className="tl-label" x={M.left - 6} y={top + 16} textAnchor="end">{row.label}</text>
-              <text className="tl-range" x={M.left - 6} y={top + 30} textAnchor="end">max {fmt(hi, 2)}</text>
+              <text className="tl-range" x={M.left - 6} y={top + 30} textAnchor="end">{label}</text>
               {row.note ? <text className="tl-note" x={M.left - 6} y={top + 44} textAnchor="end">{row.note}</text> : null}
               {lines.map((l, j) => (
                 <g key={l.name} className="thresholds">
