@@ -23,6 +23,7 @@ OpenBLAS's own, ours follows blas.py's per-work policy.
 from __future__ import annotations
 
 import contextlib
+import importlib.metadata
 import json
 import os
 import statistics
@@ -317,6 +318,7 @@ def main(
         help="OPENBLAS_NUM_THREADS for mlx-lm's server (default: OpenBLAS's own count; ours picks per work).")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Write the raw JSON results here.")] = None,
 ) -> None:
+    from .. import blas
     from .report import cpu_name
 
     try:
@@ -329,6 +331,8 @@ def main(
         raise SystemExit(f"server_batching: {e}") from None
     report = {"command": " ".join(["uv run benchmarks/server_batching.py", *sys.argv[1:]]),
               "settings": asdict(settings), "cpu": cpu_name(), "cpu_count": os.cpu_count(),
+              "blas": blas.info().describe(), "mlx": importlib.metadata.version("mlx"),
+              "mlx_lm": importlib.metadata.version("mlx-lm"),
               "load_average_before": load_before, "load_average_after": os.getloadavg(), **result}
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
