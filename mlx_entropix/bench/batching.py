@@ -25,12 +25,16 @@ from ..trace import Trace
 from .report import machine
 
 
-def make_requests(lm, n: int, method: str, max_tokens: int, seed: int) -> list[RunRequest]:
+def bench_messages(n: int) -> list[list[dict[str, str]]]:
+    """n chat prompts: the built-in ones, then data/prompts.csv, cycled if n is larger."""
     prompts = list(BUILTIN_PROMPTS) + (load_prompt_csv(DEFAULT_CSV) if DEFAULT_CSV.is_file() else [])
-    chosen = [prompts[i % len(prompts)] for i in range(n)]
-    return [RunRequest(messages=p.messages(), method=method,
+    return [prompts[i % len(prompts)].messages() for i in range(n)]
+
+
+def make_requests(lm, n: int, method: str, max_tokens: int, seed: int) -> list[RunRequest]:
+    return [RunRequest(messages=m, method=method,
                        options=GenerationOptions(max_tokens=max_tokens, seed=seed + i))
-            for i, p in enumerate(chosen)]
+            for i, m in enumerate(bench_messages(n))]
 
 
 def timed(fn) -> tuple[list[Trace], float]:

@@ -1,5 +1,6 @@
-"""mlx_server.py in a subprocess on a free port, for the benchmark and the
-tests: started, waited for until /health answers, and always stopped."""
+"""mlx_server.py (or another server, such as mlx-lm's) in a subprocess on a
+free loopback port, for the benchmarks and the tests: started, waited for until
+/health answers, and always stopped."""
 
 from __future__ import annotations
 
@@ -35,15 +36,16 @@ def _healthy(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def running_server(*args: str, timeout: float = 300.0) -> Iterator[str]:
-    """Start `mlx_server.py --port <free> *args`; yield its base URL.
-
-    If it exits or stays silent past `timeout`, ServerStartError carries its log."""
-    port = free_port()
+def running_process(argv: list[str], port: int, name: str, timeout: float = 300.0,
+                    env: dict[str, str] | None = None) -> Iterator[str]:
+    """Start `argv` (a server that will listen on 127.0.0.1:`port`), wait until
+    /health answers, yield its base URL, and always stop it (also on error or
+    Ctrl-C). If it exits or stays silent past `timeout`, ServerStartError
+    carries its log."""
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryFile(mode="w+") as log:
-        proc = subprocess.Popen([sys.executable, str(SERVER_SCRIPT), "--port", str(port), *args],
-                                cwd=SERVER_SCRIPT.parent, stdout=log, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(argv, cwd=SERVER_SCRIPT.parent, stdout=log, stderr=subprocess.STDOUT,
+                                env=env)
         try:
             deadline = time.monotonic() + timeout
             while not _healthy(url):
@@ -51,7 +53,7 @@ def running_server(*args: str, timeout: float = 300.0) -> Iterator[str]:
                     log.seek(0)
                     state = f"exited with {proc.returncode}" if proc.poll() is not None else \
                         f"did not answer /health within {timeout:.0f} s"
-                    raise ServerStartError(f"mlx_server.py {state}: {log.read()[-2000:]}")
+                    raise ServerStartError(f"{name} {state}: {log.read()[-2000:]}")
                 time.sleep(0.3)
             yield url
         finally:
@@ -61,3 +63,12 @@ def running_server(*args: str, timeout: float = 300.0) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
+
+
+@contextlib.contextmanager
+def running_server(*args: str, timeout: float = 300.0) -> Iterator[str]:
+    """Start `mlx_server.py --port <free> *args`; yield its base URL."""
+    port = free_port()
+    with running_process([sys.executable, str(SERVER_SCRIPT), "--port", str(port), *args], port,
+                         "mlx_server.py", timeout) as url:
+        yield url

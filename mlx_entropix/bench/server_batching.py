@@ -1,0 +1,349 @@
+"""`uv run benchmarks/server_batching.py`: the server's continuous batching as
+streaming clients see it, against mlx-lm's own server (`--decode-concurrency`)
+on the same float32 weights with the same BLAS, both on 127.0.0.1.
+
+Each round runs, on each server, 1 client sending the prompts one after
+another and then C concurrent clients sending one prompt each (the same
+prompts), greedy with a fixed max_tokens; rounds interleave the servers so a
+busy machine weighs on both alike. Figures: total generated tokens / wall
+time, and each request's time to its first token. Checks: every token chunk
+of ours carries "entropix" (its per-token metrics), and our concurrent greedy
+texts equal our one-client texts.
+
+Weights. A model folder is served by both as is. A GGUF file that our loader
+converts (any non-Llama, or a Llama of types MLX cannot read) is served by us
+from the file and by mlx-lm from the float32 folder our loader caches for it
+(gguf_cache.py), which is what ours loads. The embedded default (or a Llama
+GGUF MLX reads packed) is exported once by `convert` as dense float32 into
+a folder that both serve. mlx-lm's server is started through `import
+mlx_entropix` so it gets the same OpenBLAS (blas.py); its thread count is
+OpenBLAS's own, ours follows blas.py's per-work policy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.metadata
+import json
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Iterator, Optional
+
+import typer
+
+from ..server.launch import free_port, running_process, running_server
+from .batching import bench_messages
+from .measure import BenchError
+from .server import sse_events
+
+OURS, MLX_LM = "ours", "mlx-lm"
+GOALS = {"ours C clients / ours 1 client": 3.0, "ours C clients / mlx-lm C clients": 1.0}
+# mlx-lm's server run with the OpenBLAS that importing mlx_entropix loads (blas.py).
+MLX_LM_SERVER = ("import mlx_entropix, runpy; "
+                 "runpy.run_module('mlx_lm.server', run_name='__main__', alter_sys=True)")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What one benchmark run asks for; checked before any server starts."""
+
+    model: str | None
+    clients: int = 8
+    max_tokens: int = 64
+    rounds: int = 2
+    request_timeout: float = 600.0
+    mlx_lm_threads: int | None = None  # OPENBLAS_NUM_THREADS for mlx-lm's server; None: OpenBLAS's own
+
+    def check(self) -> "Settings":
+        for name, low in (("clients", 2), ("max_tokens", 1), ("rounds", 1)):
+            if getattr(self, name) < low:
+                raise BenchError(f"--{name.replace('_', '-')} must be at least {low}, "
+                                 f"got {getattr(self, name)}")
+        if self.clients > 32:
+            raise BenchError(f"--clients must be at most 32 (traffic stays bounded), got {self.clients}")
+        if self.mlx_lm_threads is not None and self.mlx_lm_threads < 1:
+            raise BenchError(f"--mlx-lm-threads must be at least 1, got {self.mlx_lm_threads}")
+        if not self.request_timeout > 0:
+            raise BenchError(f"--request-timeout must be positive seconds, got {self.request_timeout}")
+        if self.model is not None and not Path(self.model).expanduser().exists():
+            raise BenchError(f"--model {self.model} does not exist; give a model folder or a .gguf file, "
+                             "or leave it out for the embedded SmolLM2-135M")
+        return self
+
+
+@dataclass
+class Reply:
+    """One streamed request as its client saw it."""
+
+    prompt: int
+    ttft_s: float
+    seconds: float
+    completion_tokens: int
+    text: str
+    metric_records: int  # chunks carrying "entropix": one per generated token on our server
+
+
+@dataclass
+class Run:
+    """`clients` clients against one server, their requests and the wall time."""
+
+    server: str
+    clients: int
+    round: int
+    wall_s: float
+    replies: list[Reply] = field(default_factory=list)
+
+    @property
+    def tokens(self) -> int:
+        return sum(r.completion_tokens for r in self.replies)
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / self.wall_s if self.wall_s > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "tokens": self.tokens, "tokens_per_s": self.tokens_per_s}
+
+
+def request_body(server: str, messages: list[dict[str, str]], max_tokens: int) -> dict[str, Any]:
+    """A greedy streamed chat request: ours by its "sampler", mlx-lm's by temperature 0."""
+    body: dict[str, Any] = {"messages": messages, "max_tokens": max_tokens, "stream": True,
+                            "stream_options": {"include_usage": True}}
+    return body | ({"sampler": "greedy"} if server == OURS else {"temperature": 0.0})
+
+
+def read_stream(lines: Iterator[bytes], started: float, prompt: int) -> Reply:
+    """Fold an OpenAI chat stream into a Reply (times from `started`, perf_counter)."""
+    ttft, text, records, usage = None, [], 0, None
+    for _, data in sse_events(lines):
+        if data.strip() == "[DONE]":
+            break
+        chunk = json.loads(data)
+        if "error" in chunk:
+            raise BenchError(f"the server answered an error: {chunk['error']}")
+        usage = chunk.get("usage") or usage
+        records += "entropix" in chunk
+        pieces = [(c.get("delta") or {}).get("content") or "" for c in chunk.get("choices", [])]
+        if ttft is None and ("entropix" in chunk or any(pieces)):
+            ttft = time.perf_counter() - started
+        text.extend(pieces)
+    if usage is None:
+        raise BenchError("the stream ended without a usage chunk (stream_options.include_usage)")
+    return Reply(prompt, ttft if ttft is not None else float("nan"), time.perf_counter() - started,
+                 usage["completion_tokens"], "".join(text), records)
+
+
+def stream_request(client, url: str, server: str, prompt: int, messages: list[dict[str, str]],
+                   max_tokens: int) -> Reply:
+    started = time.perf_counter()
+    with client.stream("POST", f"{url}/v1/chat/completions",
+                       json=request_body(server, messages, max_tokens)) as response:
+        if response.status_code != 200:
+            response.read()
+            raise BenchError(f"{server} answered HTTP {response.status_code}: {response.text[:300]}")
+        return read_stream((line.encode() + b"\n" for line in response.iter_lines()), started, prompt)
+
+
+def measure_run(url: str, server: str, prompts: list[list[dict[str, str]]], concurrent: bool,
+                max_tokens: int, timeout: float, round_no: int) -> Run:
+    """One client sending every prompt in turn, or one client per prompt at once."""
+    import httpx
+
+    replies: list[Reply | None] = [None] * len(prompts)
+    errors: list[BaseException] = []
+
+    def client_thread(indices: list[int]) -> None:
+        try:
+            with httpx.Client(timeout=timeout, trust_env=False) as client:
+                for i in indices:
+                    replies[i] = stream_request(client, url, server, i, prompts[i], max_tokens)
+        except BaseException as e:  # re-raised in the main thread below
+            errors.append(e)
+
+    groups = [[i] for i in range(len(prompts))] if concurrent else [list(range(len(prompts)))]
+    threads = [threading.Thread(target=client_thread, args=(g,), daemon=True) for g in groups]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - start
+    if errors:
+        raise errors[0]
+    return Run(server, len(groups), round_no, wall, [r for r in replies if r is not None])
+
+
+def served_folder(model: str | None, workdir: Path) -> tuple[str | None, Path, str]:
+    """(what our server loads, the folder mlx-lm's loads, how the weights were made the same)."""
+    from ..gguf import read_header
+    from ..gguf_cache import converted_folder
+
+    path = Path(model).expanduser() if model else None
+    if path is not None and path.is_dir():
+        return str(path), path, f"both serve the folder {path}"
+    if path is not None and not read_header(path).mlx_readable():
+        folder = converted_folder(path)
+        return str(path), folder, (f"ours loads {path.name} through its cached float32 folder {folder}, "
+                                   "which mlx-lm serves")
+    from ..convert import convert
+    from ..load import load
+
+    folder = workdir / "dense-float32"
+    convert(load(model, weights="dense"), folder, float32=True)
+    return str(folder), folder, (f"{path.name if path else 'the embedded SmolLM2-135M'} exported as dense "
+                                 f"float32 (mlx_main.py convert --weights dense --float32) into {folder}, "
+                                 "served by both")
+
+
+@contextlib.contextmanager
+def both_servers(ours_model: str, folder: Path, clients: int,
+                 mlx_lm_threads: int | None) -> Iterator[dict[str, str]]:
+    """Our server (--max-batch C) and mlx-lm's (--decode-concurrency C), both on
+    127.0.0.1, both stopped on leaving (errors and Ctrl-C included)."""
+    port = free_port()
+    mlx_lm_argv = [sys.executable, "-c", MLX_LM_SERVER, "--model", str(folder), "--host", "127.0.0.1",
+                   "--port", str(port), "--decode-concurrency", str(clients), "--log-level", "WARNING"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    if mlx_lm_threads is not None:
+        env["OPENBLAS_NUM_THREADS"] = str(mlx_lm_threads)
+    with running_server("--model", ours_model, "--max-batch", str(clients), "--host", "127.0.0.1") as ours, \
+            running_process(mlx_lm_argv, port, "mlx-lm's server", env=env) as theirs:
+        yield {OURS: ours, MLX_LM: theirs}
+
+
+def summarise(runs: list[Run], clients: int) -> dict[str, Any]:
+    """Median tokens/s and TTFT per (server, clients), the goal ratios, the checks."""
+    cells: dict[str, dict[str, Any]] = {}
+    for server in (OURS, MLX_LM):
+        for n in (1, clients):
+            chosen = [r for r in runs if r.server == server and r.clients == n]
+            if not chosen:
+                continue
+            ttfts = [rep.ttft_s for r in chosen for rep in r.replies]
+            cells[f"{server} {n}"] = {
+                "tokens_per_s": statistics.median(r.tokens_per_s for r in chosen),
+                "tokens_per_s_runs": [r.tokens_per_s for r in chosen],
+                "ttft_s_median": statistics.median(ttfts), "ttft_s_max": max(ttfts)}
+
+    def ratio(a: str, b: str) -> float | None:
+        if a not in cells or b not in cells or cells[b]["tokens_per_s"] <= 0:
+            return None
+        return cells[a]["tokens_per_s"] / cells[b]["tokens_per_s"]
+
+    ratios = {"ours C clients / ours 1 client": ratio(f"{OURS} {clients}", f"{OURS} 1"),
+              "ours C clients / mlx-lm C clients": ratio(f"{OURS} {clients}", f"{MLX_LM} {clients}"),
+              "mlx-lm C clients / mlx-lm 1 client": ratio(f"{MLX_LM} {clients}", f"{MLX_LM} 1")}
+    goals = {name: {"value": ratios[name], "target": f">= {bound}",
+                    "met": ratios[name] is not None and ratios[name] >= bound}
+             for name, bound in GOALS.items()}
+    return {"cells": cells, "ratios": ratios, "goals": goals, "checks": checks(runs, clients)}
+
+
+def checks(runs: list[Run], clients: int) -> dict[str, Any]:
+    """Our streams carry one metrics record per generated token; our concurrent greedy texts equal the lone client's."""
+    ours = [r for r in runs if r.server == OURS]
+    missing = sum(abs(rep.completion_tokens - rep.metric_records) for r in ours for rep in r.replies)
+    lone = {rep.prompt: rep.text for r in ours if r.clients == 1 for rep in r.replies}
+    differ = sorted({rep.prompt for r in ours if r.clients == clients for rep in r.replies
+                     if rep.prompt in lone and rep.text != lone[rep.prompt]})
+    theirs = {rep.prompt: rep.text for r in runs if r.server == MLX_LM and r.clients == 1
+              for rep in r.replies}
+    return {"every_token_has_entropix": missing == 0 and any(r.replies for r in ours),
+            "tokens_without_entropix_record": missing,
+            "concurrent_texts_equal_lone": not differ and bool(lone), "prompts_that_differ": differ,
+            # informative only: the two servers template and stop alike but need not agree
+            "same_texts_as_mlx_lm": sum(lone.get(p) == t for p, t in theirs.items())}
+
+
+def _fmt(value: float | None, unit: str = "x") -> str:
+    return "n/a" if value is None else f"{value:.2f}{unit}"
+
+
+def report_lines(summary: dict[str, Any], clients: int) -> list[str]:
+    """The summary as a markdown table, the ratios against their goals, the checks."""
+    lines = ["| server | clients | tokens/s (median; runs) | TTFT s median | TTFT s max |",
+             "|---|---:|---:|---:|---:|"]
+    for key, cell in summary["cells"].items():
+        server, n = key.rsplit(" ", 1)
+        runs = ", ".join(f"{v:.2f}" for v in cell["tokens_per_s_runs"])
+        lines.append(f"| {server} | {n} | {cell['tokens_per_s']:.2f} ({runs}) "
+                     f"| {cell['ttft_s_median']:.2f} | {cell['ttft_s_max']:.2f} |")
+    lines.append("")
+    for name, value in summary["ratios"].items():
+        goal = summary["goals"].get(name)
+        verdict = f" (goal {goal['target']}: {'met' if goal['met'] else 'MISSED'})" if goal else ""
+        lines.append(f"- {name.replace('C clients', f'{clients} clients')}: {_fmt(value)}{verdict}")
+    c = summary["checks"]
+    lines.append(f"- every token of ours streamed its \"entropix\" record: "
+                 f"{'yes' if c['every_token_has_entropix'] else 'NO'}")
+    lines.append(f"- our {clients}-client greedy texts equal the 1-client texts: "
+                 f"{'yes' if c['concurrent_texts_equal_lone'] else 'NO ' + str(c['prompts_that_differ'])}")
+    return lines
+
+
+def run_benchmark(settings: Settings, on_run=None) -> dict[str, Any]:
+    prompts = bench_messages(settings.clients)
+    runs: list[Run] = []
+    with tempfile.TemporaryDirectory(prefix="server-batching-") as tmp:
+        ours_model, folder, weights = served_folder(settings.model, Path(tmp))
+        with both_servers(ours_model, folder, settings.clients, settings.mlx_lm_threads) as urls:
+            for server, url in urls.items():  # warm-up: load, compile the step graphs
+                measure_run(url, server, prompts[:2], True, 4, settings.request_timeout, -1)
+            for round_no in range(settings.rounds):
+                order = list(urls) if round_no % 2 == 0 else list(urls)[::-1]
+                for server in order:
+                    for concurrent in (False, True):
+                        run = measure_run(urls[server], server, prompts, concurrent,
+                                          settings.max_tokens, settings.request_timeout, round_no)
+                        runs.append(run)
+                        if on_run:
+                            on_run(run)
+    return {"weights": weights, "runs": [r.to_dict() for r in runs],
+            **summarise(runs, settings.clients)}
+
+
+def main(
+    model: Annotated[Optional[str], typer.Option(help="Model folder or GGUF; default: the embedded SmolLM2-135M.")] = None,
+    clients: Annotated[int, typer.Option(help="Concurrent clients; also --max-batch and --decode-concurrency.")] = 8,
+    max_tokens: Annotated[int, typer.Option(help="New tokens per request.")] = 64,
+    rounds: Annotated[int, typer.Option(help="Interleaved rounds; medians are reported.")] = 2,
+    request_timeout: Annotated[float, typer.Option(help="Seconds a request may take before the run fails.")] = 600.0,
+    mlx_lm_threads: Annotated[Optional[int], typer.Option(
+        help="OPENBLAS_NUM_THREADS for mlx-lm's server (default: OpenBLAS's own count; ours picks per work).")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Write the raw JSON results here.")] = None,
+) -> None:
+    from .. import blas
+    from .report import cpu_name
+
+    try:
+        settings = Settings(model, clients, max_tokens, rounds, request_timeout, mlx_lm_threads).check()
+        load_before = os.getloadavg()
+        result = run_benchmark(settings, on_run=lambda r: print(
+            f"round {r.round}: {r.server}, {r.clients} client(s): {r.tokens} tokens in {r.wall_s:.1f} s "
+            f"= {r.tokens_per_s:.2f} tokens/s", file=sys.stderr, flush=True))
+    except BenchError as e:
+        raise SystemExit(f"server_batching: {e}") from None
+    report = {"command": " ".join(["uv run benchmarks/server_batching.py", *sys.argv[1:]]),
+              "settings": asdict(settings), "cpu": cpu_name(), "cpu_count": os.cpu_count(),
+              "blas": blas.info().describe(), "mlx": importlib.metadata.version("mlx"),
+              "mlx_lm": importlib.metadata.version("mlx-lm"),
+              "load_average_before": load_before, "load_average_after": os.getloadavg(), **result}
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"Weights: {result['weights']}")
+    print(f"Load average before/after: {load_before[0]:.1f} / {report['load_average_after'][0]:.1f}\n")
+    print("\n".join(report_lines(result, settings.clients)))
+    c = result["checks"]
+    if not (c["every_token_has_entropix"] and c["concurrent_texts_equal_lone"]):
+        raise SystemExit("server_batching: a check failed (see above)")
+
+
+def cli() -> None:
+    typer.run(main)

@@ -1,0 +1,113 @@
+"""benchmarks/server_batching.py's pure parts: argument checks, stream reading,
+ratios and checks, the report. No server starts and no timing is asserted."""
+
+import json
+import math
+
+import pytest
+
+from mlx_entropix.bench.measure import BenchError
+from mlx_entropix.bench.server_batching import (
+    MLX_LM, OURS, Reply, Run, Settings, read_stream, report_lines, request_body, summarise)
+
+
+@pytest.mark.parametrize("kwargs, word", [
+    ({"clients": 1}, "--clients must be at least 2"),
+    ({"clients": 33}, "--clients must be at most 32"),
+    ({"max_tokens": 0}, "--max-tokens must be at least 1"),
+    ({"rounds": 0}, "--rounds must be at least 1"),
+    ({"request_timeout": 0}, "--request-timeout must be positive"),
+    ({"mlx_lm_threads": 0}, "--mlx-lm-threads must be at least 1"),
+    ({"model": "/no/such/model.gguf"}, "--model /no/such/model.gguf does not exist"),
+])
+def test_bad_settings_fail_in_one_line(kwargs, word):
+    with pytest.raises(BenchError, match=word) as e:
+        Settings(**{"model": None, **kwargs}).check()
+    assert "\n" not in str(e.value)
+
+
+def test_good_settings_pass(tmp_path):
+    assert Settings(str(tmp_path), clients=8, max_tokens=16, rounds=1).check().clients == 8
+
+
+def test_request_bodies_are_greedy_on_each_server():
+    msgs = [{"role": "user", "content": "hi"}]
+    ours, theirs = request_body(OURS, msgs, 5), request_body(MLX_LM, msgs, 5)
+    assert ours["sampler"] == "greedy" and "temperature" not in ours
+    assert theirs["temperature"] == 0.0 and "sampler" not in theirs
+    for body in (ours, theirs):
+        assert body["stream"] and body["stream_options"] == {"include_usage": True}
+        assert body["max_tokens"] == 5
+
+
+def _sse(*chunks) -> list[bytes]:
+    lines = []
+    for c in chunks:
+        lines += [f"data: {c if isinstance(c, str) else json.dumps(c)}\n".encode(), b"\n"]
+    return lines
+
+
+def _piece(text, **extra):
+    return {"choices": [{"index": 0, "delta": {"content": text}}], **extra}
+
+
+def test_read_stream_counts_text_records_and_usage():
+    lines = _sse(_piece(""), _piece("Hel", entropix={"entropy": 1.0}), _piece("", entropix={"entropy": 2.0}),
+                 _piece("lo"), {"choices": [], "usage": {"completion_tokens": 3}}, "[DONE]")
+    reply = read_stream(iter(lines), 0.0, prompt=4)
+    assert (reply.prompt, reply.text, reply.completion_tokens, reply.metric_records) == (4, "Hello", 3, 2)
+    assert reply.ttft_s > 0
+
+
+def test_read_stream_without_usage_or_with_an_error_fails():
+    with pytest.raises(BenchError, match="usage"):
+        read_stream(iter(_sse(_piece("a"), "[DONE]")), 0.0, 0)
+    with pytest.raises(BenchError, match="error"):
+        read_stream(iter(_sse({"error": {"message": "boom"}})), 0.0, 0)
+
+
+def _run(server, clients, wall, texts, tokens=4, records=None):
+    replies = [Reply(i, 0.1 * (i + 1), 1.0, tokens, t, tokens if records is None else records)
+               for i, t in enumerate(texts)]
+    return Run(server, clients, 0, wall, replies)
+
+
+TEXTS = ["a", "b"]
+
+
+def test_summary_ratios_and_goals():
+    runs = [_run(OURS, 1, 8.0, TEXTS), _run(OURS, 2, 2.0, TEXTS),
+            _run(MLX_LM, 1, 8.0, TEXTS), _run(MLX_LM, 2, 4.0, TEXTS)]
+    s = summarise(runs, clients=2)
+    assert s["cells"]["ours 1"]["tokens_per_s"] == 1.0 and s["cells"]["ours 2"]["tokens_per_s"] == 4.0
+    assert s["ratios"]["ours C clients / ours 1 client"] == 4.0
+    assert s["ratios"]["ours C clients / mlx-lm C clients"] == 2.0
+    assert s["ratios"]["mlx-lm C clients / mlx-lm 1 client"] == 2.0
+    assert all(g["met"] for g in s["goals"].values())
+    assert math.isclose(s["cells"]["ours 2"]["ttft_s_median"], 0.15)
+    assert s["checks"]["every_token_has_entropix"] and s["checks"]["concurrent_texts_equal_lone"]
+    slow = summarise([_run(OURS, 1, 8.0, TEXTS), _run(OURS, 2, 4.0, TEXTS)], clients=2)
+    assert not slow["goals"]["ours C clients / ours 1 client"]["met"]  # 2x < 3x
+    assert slow["ratios"]["ours C clients / mlx-lm C clients"] is None
+
+
+def test_medians_over_rounds():
+    runs = [_run(OURS, 1, w, TEXTS) for w in (8.0, 4.0, 2.0)]
+    assert summarise(runs, 2)["cells"]["ours 1"]["tokens_per_s"] == 2.0
+
+
+def test_checks_catch_missing_metrics_and_differing_texts():
+    s = summarise([_run(OURS, 1, 8.0, TEXTS), _run(OURS, 2, 2.0, ["a", "c"], records=3)], clients=2)
+    assert not s["checks"]["every_token_has_entropix"]
+    assert s["checks"]["tokens_without_entropix_record"] == 2
+    assert not s["checks"]["concurrent_texts_equal_lone"] and s["checks"]["prompts_that_differ"] == [1]
+
+
+def test_report_names_clients_goals_and_checks():
+    runs = [_run(OURS, 1, 8.0, TEXTS), _run(OURS, 8, 4.0, ["a", "x"]),
+            _run(MLX_LM, 1, 8.0, TEXTS), _run(MLX_LM, 8, 2.0, TEXTS)]
+    text = "\n".join(report_lines(summarise(runs, 8), 8))
+    assert "| ours | 8 | 2.00 (2.00) |" in text
+    assert "ours 8 clients / ours 1 client: 2.00x (goal >= 3.0: MISSED)" in text
+    assert "ours 8 clients / mlx-lm 8 clients: 0.50x (goal >= 1.0: MISSED)" in text
+    assert "equal the 1-client texts: NO [1]" in text
