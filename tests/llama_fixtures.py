@@ -80,3 +80,14 @@ def gguf_bytes(tensor_type: int, truncate: int = 0) -> bytes:
     header += struct.pack("<IQ", tensor_type, 0)
     header += b"\0" * (-len(header) % 32) + b"\0" * 4096
     return header[: len(header) - truncate] if truncate else header
+
+
+def llama3_tiny_lm(seed: int):
+    """Two random layers under a Llama 3 style byte-level tokenizer (which has a BOS)."""
+    from mlx_entropix.load import LoadedModel, build_model
+    from mlx_entropix.tokenizer import Tokenizer
+    from tests.test_tokenizer import byte_level_metadata
+
+    tok = Tokenizer.from_gguf(byte_level_metadata("llama-bpe"))
+    config = tiny_config(vocab_size=len(tok.hf))
+    return LoadedModel(build_model(random_weights(config, seed=seed), config), tok, config, "tiny", "tiny")

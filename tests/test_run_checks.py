@@ -12,14 +12,12 @@ import pytest
 
 from mlx_entropix.engine import GenerationOptions, MetricsLevel
 from mlx_entropix.generate import stream_generate
-from mlx_entropix.load import LoadedModel, build_model
+from mlx_entropix.load import LoadedModel
 from mlx_entropix.runner import NormalParams, RunRequest, prompt_tokens, run, start_run
 from mlx_entropix.sampler import ConfigError, SamplerConfig, get_preset
 from mlx_entropix.text import TextError, checked_text, decoded_text
-from mlx_entropix.tokenizer import Tokenizer
-from tests.llama_fixtures import random_weights, tiny_config
+from tests.llama_fixtures import llama3_tiny_lm
 from tests.test_cli import error_line, invoke  # noqa: F401 (the CLI fixture)
-from tests.test_tokenizer import byte_level_metadata
 
 ROOT = Path(__file__).resolve().parents[1]
 HI = [{"role": "user", "content": "Hi"}]
@@ -28,9 +26,7 @@ HI = [{"role": "user", "content": "Hi"}]
 @pytest.fixture(scope="module")
 def llama3_lm() -> LoadedModel:
     """Two random layers under a Llama 3 style tokenizer, which has a BOS."""
-    tok = Tokenizer.from_gguf(byte_level_metadata("llama-bpe"))
-    config = tiny_config(vocab_size=len(tok.hf))
-    return LoadedModel(build_model(random_weights(config, seed=5), config), tok, config, "tiny", "tiny")
+    return llama3_tiny_lm(seed=5)
 
 
 # --- 1. attn_layer against the model's depth -----------------------------------------------------

@@ -4,20 +4,16 @@ run continues after it exactly as if the model had chosen those tokens."""
 import pytest
 
 from mlx_entropix.engine import GenerationOptions
-from mlx_entropix.load import LoadedModel, build_model
+from mlx_entropix.load import LoadedModel
 from mlx_entropix.runner import RunRequest, prompt_tokens, run
-from mlx_entropix.tokenizer import Tokenizer
-from tests.llama_fixtures import random_weights, tiny_config
-from tests.test_tokenizer import byte_level_metadata
+from tests.llama_fixtures import llama3_tiny_lm
 
 HI = [{"role": "user", "content": "Hi there, what is two plus two?"}]
 
 
 @pytest.fixture(scope="module")
 def tiny_lm() -> LoadedModel:
-    tok = Tokenizer.from_gguf(byte_level_metadata("llama-bpe"))
-    config = tiny_config(vocab_size=len(tok.hf))
-    return LoadedModel(build_model(random_weights(config, seed=1), config), tok, config, "tiny", "tiny")
+    return llama3_tiny_lm(seed=1)
 
 
 def _greedy(lm, n, prefix=()):
