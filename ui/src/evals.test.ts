@@ -30,6 +30,20 @@ describe("accuracy against tokens", () => {
     expect(methodBudget(RUN, "model-2")).toEqual({ family: "model-2", k: null });
   });
 
+  it("reads the eval harness's multi-trace labels and configs: k from params, a guard its own family", () => {
+    const sc = (k: number, pick = "vote") => ({ source: "multi-trace", family: "self_consistency", params: { k, pick } });
+    const run: EvalRun = {
+      dir: "study",
+      settings: { configs: { "self_consistency@k=3": sc(3), "self_consistency@k=5": sc(5), "self_consistency@k=5:pick=guard": sc(5, "guard") } },
+      summary: { setup: {}, methods: { "self_consistency@k=3": s(0.5, 30), "self_consistency@k=5": s(0.6, 50), "self_consistency@k=5:pick=guard": s(0.55, 60) }, pairs: [] },
+      items: [],
+    };
+    expect(accuracyPoints(run).map((p) => [p.family, p.k])).toEqual([
+      ["self_consistency", 3], ["self_consistency", 5], ["self_consistency@pick=guard", 5],
+    ]);
+    expect(budgetCurves(accuracyPoints(run)).map((c) => c.points.map((p) => p.k))).toEqual([[3, 5]]);
+  });
+
   it("joins one family's budgets into a curve ordered by k, and reads a category's own numbers", () => {
     const curves = budgetCurves(accuracyPoints(RUN));
     expect(curves).toHaveLength(1);

@@ -20,8 +20,22 @@ export interface AccuracyPoint {
 /** A budget written into a method's label: `self_consistency@k8`, `sc-k=4`, `vote:k16`. */
 const K_IN_NAME = /^(.+?)[@:_-]k=?(\d+)$/i;
 
-/** A method's budget k and family: the summary's `k`, else its config's, else its label's. */
+/** The eval harness's multi-trace methods (`self_consistency@k=5:pick=guard`), whose settings
+ *  config names the `family` and its `params`: the budget k, and the family with every other
+ *  parameter, so that one curve joins the budgets of one rule and a guard is a curve of its own. */
+function harnessBudget(method: string, config: Record<string, unknown> | undefined): { family: string; k: number } | null {
+  const params = config?.params as Record<string, unknown> | undefined;
+  if (typeof config?.family !== "string" || typeof params?.k !== "number") return null;
+  const at = method.indexOf("@");
+  const rest = at < 0 ? [] : method.slice(at + 1).split(":").filter((p) => !/^k=/.test(p));
+  return { family: rest.length ? `${config.family}@${rest.join(":")}` : config.family, k: params.k };
+}
+
+/** A method's budget k and family: the harness's multi-trace config, else the summary's `k`,
+ *  else its config's, else its label's. */
 export function methodBudget(run: Pick<EvalRun, "settings" | "summary">, method: string): { family: string; k: number | null } {
+  const harness = harnessBudget(method, run.settings?.configs?.[method]);
+  if (harness) return harness;
   const fromName = K_IN_NAME.exec(method);
   const given = [run.summary.methods[method]?.k, run.settings?.configs?.[method]?.k].find((v) => typeof v === "number");
   const family = fromName?.[1] ?? (typeof run.settings?.configs?.[method]?.method === "string" && given !== undefined
