@@ -37,7 +37,7 @@ def fit_on_first_use(lm: LoadedModel, presets: list[str | None]) -> None:
           f"to {plan.max_tokens} tokens ...", file=sys.stderr, flush=True)
     for item in first_fit(lm, plan):
         if isinstance(item, FirstFitDone):
-            print(f"\rFitted thresholds for {lm.name} on first use: {item.tokens} tokens of "
+            print(f"\nFitted thresholds for {lm.name} on first use: {item.tokens} tokens of "
                   f"{item.prompts} prompts in {time.perf_counter() - t0:.0f} s; saved {item.path}",
                   file=sys.stderr, flush=True)
         else:
