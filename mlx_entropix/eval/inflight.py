@@ -33,6 +33,7 @@ from .traces import Decoder, GenerateMany, TraceRequest
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
+STOPPED = "the run stopped (another item or the decoder failed)"
 
 
 @dataclass
@@ -84,10 +85,12 @@ class _InFlight(Generic[Item, Result]):
 
     def _ask(self, position: int, requests: list[TraceRequest]) -> list[Trace]:
         """An item's GenerateMany: blocks until the loop has decoded them."""
+        if not requests:
+            return []
         ask = _Ask(position, list(requests), [None] * len(requests))
         with self.cond:
             if self.closed:
-                raise EvalError("the run stopped")
+                raise EvalError(STOPPED)
             self.asked.append(ask)
             self.busy -= 1
             self.cond.notify_all()
@@ -105,10 +108,10 @@ class _InFlight(Generic[Item, Result]):
             asked, self.asked = self.asked, []
         self.queued += [(ask, j) for ask in asked for j in range(len(ask.requests))]
         self.queued.sort(key=lambda q: q[0].position)  # stable: an ask's requests keep their order
-        while self.queued and len(self.rows) < self.decoder.max_batch:
-            ask, j = self.queued[0]
+        free = self.decoder.max_batch - len(self.rows)
+        for ask, j in self.queued[:free]:
             self.rows[self.decoder.add(ask.requests[j])] = (ask, j)
-            del self.queued[0]
+        del self.queued[:free]
         return finished
 
     def step(self) -> None:
@@ -130,7 +133,7 @@ class _InFlight(Generic[Item, Result]):
             self.closed = True
             waiting = self.asked + [ask for ask, _ in self.queued + list(self.rows.values())]
         for ask in waiting:
-            ask.error = EvalError("the run stopped")
+            ask.error = EvalError(STOPPED)
             ask.ready.set()
 
 
