@@ -1,4 +1,4 @@
-"""OpenBLAS threads per kind of work (blas.use_threads) against OpenBLAS's one
+"""OpenBLAS threads on the cores other processes leave free (blas.use_threads) against OpenBLAS's
 fixed count for every step, interleaved in one process on the embedded model:
 greedy with every metric, prompt and decode tokens/s, medians of the rounds.
 
@@ -6,7 +6,7 @@ greedy with every metric, prompt and decode tokens/s, medians of the rounds.
 
 Run it quiet and with other processes on the cores (e.g. two
 `python -c 'while True: pass'`): the fixed count collapses when a thread is
-descheduled, the per-work count should not.
+descheduled, the free-cores count should not.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from mlx_entropix.requests import GenerationOptions  # noqa: E402
 from mlx_entropix.sampler import get_preset  # noqa: E402
 
 
-def fixed_threads(rows: int, tokens: int) -> int:
+def fixed_threads() -> int:
     """OpenBLAS's own count for every forward pass (the behaviour before use_threads)."""
     library = blas._threads.library
     if library is not None:
@@ -53,7 +53,7 @@ def main() -> None:
     args = p.parse_args()
     lm = load(None)
     ids = lm.tokenizer.raw_prompt_tokens("The history of the city " * args.context)[:args.context]
-    modes = {"fixed": fixed_threads, "per work": blas.use_threads}
+    modes = {"fixed": fixed_threads, "free cores": blas.use_threads}
     results: dict[str, list[tuple[float, float]]] = {m: [] for m in modes}
     print(f"{blas.info().describe()}; other processes' running threads now: {blas.busy_cores()}")
     timed(lm, ids, 4)  # warm-up

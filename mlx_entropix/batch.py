@@ -216,7 +216,7 @@ class BatchGenerator:
         for i, r in enumerate(rows):
             r.key = split[i, 0]
         tokens = mx.array([[r.feed] for r in rows], dtype=mx.int32)
-        use_threads(*tokens.shape)
+        use_threads()
         with_stats = any(r.engine.opts.metrics == "all" for r in rows)
         logits, stats = self.lm.model.forward(tokens, self.cache, with_stats=with_stats)
         logits = logits[:, -1, :]

@@ -57,7 +57,7 @@ class Engine:
 
     def forward(self, tokens: mx.array, cache: list, key: mx.array, think_allowed: bool) -> Step:
         """Feed tokens [B, L]; decide the next token of each row from the last position."""
-        use_threads(*tokens.shape)
+        use_threads()
         if tokens.shape[1] > 1:
             self.lm.model.forward(tokens[:, :-1], cache)
             tokens = tokens[:, -1:]
@@ -87,7 +87,7 @@ class Engine:
     def prefill(self, prompt: list[int], cache: list) -> None:
         """All prompt tokens but the last, in chunks, through the fused attention."""
         ids = mx.array(prompt[:-1], dtype=mx.int32)[None]
-        use_threads(1, ids.shape[1])
+        use_threads()
         for start in range(0, ids.shape[1], PREFILL_CHUNK):
             self.lm.model.forward(ids[:, start:start + PREFILL_CHUNK], cache)
             mx.eval([c.state for c in cache])
