@@ -21,7 +21,7 @@ import numpy as np
 from .load import LoadedModel
 from .prompts import BUILTIN_PROMPTS, DEFAULT_CSV, Prompt, load_prompt_csv
 from .requests import DEFAULT_MAX_BATCH, GenerationOptions, RunRequest
-from .runner import run_many
+from .runner import TraceDecoder
 from .sampler import OUTCOME_CODES, SamplerConfig
 from .sampler.decide import region_outcomes
 from .trace import METRIC_NAMES
@@ -64,26 +64,9 @@ class FitResult:
     low_percentile: float  # the q found for the low thresholds
 
 
-def collect_signals(lm: LoadedModel, chats: list[list[dict[str, str]]], max_tokens: int, seed: int,
-                    method: str = "greedy", max_batch: int = DEFAULT_MAX_BATCH) -> dict[str, np.ndarray]:
-    """Every metric of every generated token over the chats (lists of messages),
-    decoded max_batch at a time (the same tokens as one by one).
-    Greedy by default: the signals along the model's own most likely answers,
-    which is where "argmax when the model is sure" has to hold."""
-    columns: dict[str, list[float]] = {name: [] for name in METRIC_NAMES}
-    reqs = [RunRequest(messages=messages, method=method,
-                       options=GenerationOptions(max_tokens=max_tokens, seed=seed + i))
-            for i, messages in enumerate(chats)]
-    for trace in run_many(lm, reqs, max_batch=max_batch):
-        for token in trace.tokens:
-            for name in METRIC_NAMES:
-                columns[name].append(getattr(token.metrics, name))
-    return {name: np.array(values) for name, values in columns.items()}
-
-
 @dataclass(frozen=True)
 class FitProgress:
-    """After each prompt: how far the fitting is and how many tokens it has seen."""
+    """After each answer: how far the fitting is and how many tokens it has seen."""
 
     done: int
     total: int
@@ -91,17 +74,38 @@ class FitProgress:
 
 
 def collect_with_progress(lm: LoadedModel, chats: list[list[dict[str, str]]], max_tokens: int,
-                          seed: int, cancelled: Callable[[], bool] = lambda: False
+                          seed: int, cancelled: Callable[[], bool] = lambda: False,
+                          method: str = "greedy", max_batch: int = DEFAULT_MAX_BATCH
                           ) -> Generator[FitProgress, None, dict[str, np.ndarray] | None]:
-    """collect_signals one chat at a time, yielding progress after each; returns
-    the signals (None when `cancelled()` stopped it)."""
-    parts: list[dict[str, np.ndarray]] = []
-    for i, messages in enumerate(chats):
+    """Every metric of every generated token over the chats (lists of messages),
+    decoded max_batch at a time (the same tokens as one by one), yielding
+    progress as each answer ends; returns the signals in the chats' order, or
+    None when `cancelled()` (asked between decode steps) stopped it.
+    Greedy by default: the signals along the model's own most likely answers,
+    which is where "argmax when the model is sure" has to hold."""
+    decoder = TraceDecoder(lm, max_batch)
+    uids = [decoder.add(RunRequest(messages=messages, method=method,
+                                   options=GenerationOptions(max_tokens=max_tokens, seed=seed + i)))
+            for i, messages in enumerate(chats)]
+    signals: dict[int, dict[str, list[float]]] = {}
+    while not decoder.done:
         if cancelled():
             return None
-        parts.append(collect_signals(lm, [messages], max_tokens, seed + i))
-        yield FitProgress(i + 1, len(chats), sum(len(p["entropy"]) for p in parts))
-    return {name: np.concatenate([p[name] for p in parts]) for name in METRIC_NAMES}
+        for uid, trace in decoder.step():
+            signals[uid] = {name: [getattr(t.metrics, name) for t in trace.tokens] for name in METRIC_NAMES}
+            yield FitProgress(len(signals), len(chats), sum(len(s["entropy"]) for s in signals.values()))
+    return {name: np.array([v for uid in uids for v in signals[uid][name]]) for name in METRIC_NAMES}
+
+
+def collect_signals(lm: LoadedModel, chats: list[list[dict[str, str]]], max_tokens: int, seed: int,
+                    method: str = "greedy", max_batch: int = DEFAULT_MAX_BATCH) -> dict[str, np.ndarray]:
+    """collect_with_progress to the end, without the progress."""
+    progress = collect_with_progress(lm, chats, max_tokens, seed, method=method, max_batch=max_batch)
+    while True:
+        try:
+            next(progress)
+        except StopIteration as stop:
+            return stop.value
 
 
 def outcome_shares(signals: dict[str, np.ndarray], cfg: SamplerConfig) -> dict[str, float]:

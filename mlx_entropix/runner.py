@@ -216,45 +216,71 @@ def run(lm: LoadedModel, req: RunRequest,
     return finish_trace(trace, last, time.perf_counter() - start)
 
 
+class TraceDecoder:
+    """Requests join between decode steps (batch.py's BatchGenerator) and come
+    back as whole traces: the loop run_many, eval's items in flight and the
+    threshold fit share. Each trace equals `run(lm, request)`'s (tokens,
+    records, text; metrics to float tolerance), whatever requests share its
+    steps: a row's draws come from its own seed. The exception is `normal`:
+    alone it is mlx-lm's sampler on mlx-lm's global RNG, which no batch can
+    reproduce per row; here it is our engine's plain sampling (the same
+    temperature, top-p, min-p and top-k filters, one draw per token from the
+    request's own seed), and its trace says so (sampler.sampled_by = "engine").
+    A trace's time runs from its row's admission to its end, so it includes
+    the steps it shared."""
+
+    def __init__(self, lm: LoadedModel, max_batch: int = DEFAULT_MAX_BATCH):
+        self.lm, self.max_batch = lm, max_batch
+        self.gen = BatchGenerator(lm, max_batch)
+        self.traces: dict[int, Trace] = {}  # by the generator's uid, while decoding
+
+    @property
+    def done(self) -> bool:
+        return self.gen.done
+
+    def add(self, req: RunRequest) -> int:
+        """Queue a request (an invalid one raises here); returns its uid."""
+        trace, ids, cfg = run_header(self.lm, req)
+        plain = req.normal if req.method == "normal" else None
+        if plain is not None:
+            trace.sampler["sampled_by"] = "engine"
+        uid = self.gen.insert(BatchRequest(ids, cfg, req.options, plain=plain))
+        self.traces[uid] = trace
+        return uid
+
+    def step(self, on_response: Callable[[int, GenerationResponse], None] | None = None
+             ) -> list[tuple[int, Trace]]:
+        """One decode step; (uid, trace) of each request that ended in it.
+        on_response(uid, response) sees every response as it comes."""
+        done = []
+        for uid, response in self.gen.step():
+            trace = self.traces[uid]
+            if response.record is not None:
+                trace.tokens.append(response.record)
+            if on_response:
+                on_response(uid, response)
+            if response.finish_reason is not None:
+                elapsed = time.perf_counter() - self.gen.admitted.pop(uid)
+                done.append((uid, finish_trace(self.traces.pop(uid), response, elapsed)))
+        return done
+
+
 def run_many(lm: LoadedModel, requests: list[RunRequest],
              on_response: Callable[[int, GenerationResponse], None] | None = None,
              max_batch: int = DEFAULT_MAX_BATCH,
              on_done: Callable[[int, Trace], None] | None = None) -> list[Trace]:
     """Generate every request, up to max_batch of them per decode step
-    (batch.py), and return their traces in the requests' order.
-
-    Each trace equals `run(lm, request)`'s (tokens, records, text; metrics to
-    float tolerance), whatever requests share its steps: a row's draws come
-    from its own seed. The exception is `normal`: alone it is mlx-lm's
-    sampler on mlx-lm's global RNG, which no batch can reproduce per row; here
-    it is our engine's plain sampling (the same temperature, top-p, min-p and
-    top-k filters, one draw per token from the request's own seed), and its
-    trace says so (sampler.sampled_by = "engine").
-
+    (TraceDecoder), and return their traces in the requests' order.
     on_response(i, response) sees every response of request i as it comes,
     on_done(i, trace) each finished trace. Invalid requests raise before
-    anything is generated. A trace's time runs from its row's admission to
-    its end, so it includes the steps it shared.
-    """
-    headers = [run_header(lm, req) for req in requests]
-    gen = BatchGenerator(lm, max_batch)
-    index: dict[int, int] = {}
-    for i, (req, (trace, ids, cfg)) in enumerate(zip(requests, headers)):
-        plain = req.normal if req.method == "normal" else None
-        if plain is not None:
-            trace.sampler["sampled_by"] = "engine"
-        index[gen.insert(BatchRequest(ids, cfg, req.options, plain=plain))] = i
+    anything is generated."""
+    decoder = TraceDecoder(lm, max_batch)
+    index = {decoder.add(req): i for i, req in enumerate(requests)}
+    seen = None if on_response is None else (lambda uid, response: on_response(index[uid], response))
     traces: list[Trace | None] = [None] * len(requests)
-    while not gen.done:
-        for uid, response in gen.step():
-            i = index[uid]
-            trace = headers[i][0]
-            if response.record is not None:
-                trace.tokens.append(response.record)
-            if on_response:
-                on_response(i, response)
-            if response.finish_reason is not None:
-                traces[i] = finish_trace(trace, response, time.perf_counter() - gen.admitted.pop(uid))
-                if on_done:
-                    on_done(i, traces[i])
+    while not decoder.done:
+        for uid, trace in decoder.step(seen):
+            traces[index[uid]] = trace
+            if on_done:
+                on_done(index[uid], trace)
     return traces

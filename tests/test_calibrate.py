@@ -94,3 +94,37 @@ def test_the_search_runs_greedy_and_each_candidate_on_the_dev_items(lm, tmp_path
     assert all(r.n == 1 and 0 <= r.argmax_share <= 1 and r.time_ratio > 0 for r in results)
     assert best in results
     assert (tmp_path / "out" / "report.md").is_file()
+
+
+def test_the_fit_decodes_its_prompts_together_in_order_and_stops_between_steps(lm, monkeypatch):
+    """The first-use and server fits (collect_with_progress) batch their prompts:
+    about max_tokens steps for three prompts, not three times that; the signals
+    come back in the prompts' order, equal to each prompt collected alone; a
+    cancel between steps stops it."""
+    from mlx_entropix.calibrate import collect_with_progress
+    from mlx_entropix.runner import TraceDecoder
+
+    chats = [Prompt(str(i), text).messages() for i, text in
+             enumerate(["Name a colour.", "Count to three, slowly and with words.", "Say hi."])]
+    steps = []
+    original = TraceDecoder.step
+    monkeypatch.setattr(TraceDecoder, "step", lambda self, *a: steps.append(self.gen.running) or original(self, *a))
+    progress = collect_with_progress(lm, chats, max_tokens=4, seed=0)
+    seen = []
+    while True:
+        try:
+            seen.append(next(progress))
+        except StopIteration as stop:
+            together = stop.value
+            break
+    assert [p.done for p in seen] == [1, 2, 3] and seen[-1].tokens == len(together["entropy"])
+    assert len(steps) <= 5 and max(steps) == 3
+    alone = [collect_signals(lm, [c], max_tokens=4, seed=i) for i, c in enumerate(chats)]
+    for name in METRIC_NAMES:
+        np.testing.assert_allclose(together[name], np.concatenate([a[name] for a in alone]), rtol=1e-4, atol=1e-5)
+    calls = []
+    cancelled = collect_with_progress(lm, chats, max_tokens=4, seed=0, cancelled=lambda: calls.append(1) or len(calls) > 2)
+    with pytest.raises(StopIteration) as stop:
+        while True:
+            next(cancelled)
+    assert stop.value.value is None and len(calls) == 3

@@ -136,7 +136,7 @@ def test_a_real_model_gives_each_item_the_record_it_gets_alone(tmp_path):
             self.rows = []  # rows each step decodes
 
         def step(self):
-            self.rows.append(self.gen.running + len(self.gen.waiting))
+            self.rows.append(self.decoder.gen.running + len(self.decoder.gen.waiting))
             return super().step()
 
     alone, together = Counting(lm, 1), Counting(lm, 8)

@@ -7,12 +7,10 @@ a run starts, so resolving methods and datasets loads no model code.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from ..batch import BatchGenerator, BatchRequest
-from ..runner import finish_trace, run_header
+from ..runner import TraceDecoder
 from ..trace import Trace
 from .multitrace import EvalMethod, SinglePass
 from .traces import TraceRequest
@@ -22,35 +20,19 @@ if TYPE_CHECKING:
 
 
 class ModelDecoder:
-    """The eval's Decoder on a loaded model: one BatchGenerator that requests
-    join between steps (runner.run_many's loop, open to requests that come
-    later). Each trace equals its run alone, whatever rows share its steps."""
+    """The eval's Decoder on a loaded model: the runner's TraceDecoder, fed the
+    eval's trace requests. Each trace equals its run alone, whatever rows
+    share its steps."""
 
     def __init__(self, lm: LoadedModel, max_batch: int):
-        self.lm, self.max_batch = lm, max_batch
-        self.gen = BatchGenerator(lm, max_batch)
-        self.traces: dict[int, Trace] = {}  # by the generator's uid, while decoding
+        self.decoder = TraceDecoder(lm, max_batch)
+        self.max_batch = max_batch
 
     def add(self, request: TraceRequest) -> int:
-        req = request.run_request()
-        trace, ids, cfg = run_header(self.lm, req)
-        plain = req.normal if req.method == "normal" else None
-        if plain is not None:
-            trace.sampler["sampled_by"] = "engine"
-        uid = self.gen.insert(BatchRequest(ids, cfg, req.options, plain=plain))
-        self.traces[uid] = trace
-        return uid
+        return self.decoder.add(request.run_request())
 
     def step(self) -> list[tuple[int, Trace]]:
-        done = []
-        for uid, response in self.gen.step():
-            trace = self.traces[uid]
-            if response.record is not None:
-                trace.tokens.append(response.record)
-            if response.finish_reason is not None:
-                elapsed = time.perf_counter() - self.gen.admitted.pop(uid)
-                done.append((uid, finish_trace(self.traces.pop(uid), response, elapsed)))
-        return done
+        return self.decoder.step()
 
 
 def for_model(methods: Sequence[EvalMethod], lm: LoadedModel) -> tuple[EvalMethod, ...]:
