@@ -5,18 +5,19 @@ Requests join (`insert`) and leave (`remove`, or by ending) between steps;
 over the batch and one host synchronisation, and returns each row's responses.
 
 What keeps a row's output independent of the rows beside it:
-- The requests that join at one step are prefilled together, left-padded to
-  one length, into mlx-lm's left-padded batch caches (BatchKVCache and, for
+- The requests that join at one step are prefilled together (in groups of
+  similar lengths: prefill_groups), left-padded to one length, into mlx-lm's left-padded batch caches (BatchKVCache and, for
   sliding windows, BatchRotatingKVCache), which then extend the running
   batch's. In prefill and decode each row's RoPE runs at its own offset and
   its attention masks the padding, which also drops out of the attention
   statistics (a masked key scores -inf; model.attention_stats). A padding
   position's own query sees no valid key (the fused attention still gives it
   finite values); nothing real attends to it.
-- Float32 arithmetic in matmuls of another shape (B padded rows, not one
-  prompt) may round differently in the last bits, so a row's metrics equal
-  its lone run's to ~1e-5 relative, not bit for bit (tests/test_batch.py
-  checks 1e-4 and identical tokens).
+- Float32 matmuls of another shape (B padded rows, not one prompt) may round
+  differently in the last bits, so a row's prefilled keys and values equal its
+  lone prefill's to 1e-5 (at most 4e-6 apart on the tiny test models), not
+  bit for bit, and its metrics the lone run's to 1e-4; tokens are identical
+  unless two logits tie to that precision (tests/test_batch.py).
 - Each row has its own PRNG key chain from its request's seed, split exactly as
   the lone loop (generate.py) splits it, including the key the lone loop
   spends on a queued step it then discards (a think insertion, a branch).
@@ -131,6 +132,25 @@ def _padded_cache(cache: list, padding: list[int]) -> list:
             else BatchKVCache(padding) for c in cache]
 
 
+def prefill_groups(lengths: list[int]) -> list[list[int]]:
+    """Indices of prompts to prefill together, grouped so that left padding at
+    most doubles a group's work: longest first, the next shorter prompt joins
+    the group while rows x the longest <= 2 x the group's tokens. Prompts of
+    similar lengths share one group; a short prompt beside a long one does not
+    pay for the long one's length (8 rows padded to a 2000-token prompt would
+    be 16000 tokens of work for one 2000-token prompt and seven short ones)."""
+    groups: list[list[int]] = []
+    tokens = 0
+    for i in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
+        if groups and (len(groups[-1]) + 1) * lengths[groups[-1][0]] <= 2 * (tokens + lengths[i]):
+            groups[-1].append(i)
+            tokens += lengths[i]
+        else:
+            groups.append([i])
+            tokens = lengths[i]
+    return groups
+
+
 class BatchGenerator:
     """Decodes up to max_batch sequences per step; more wait their turn."""
 
@@ -218,7 +238,8 @@ class BatchGenerator:
         return cache
 
     def _admit(self) -> None:
-        """Every waiting request the free rows can take joins, prefilled together."""
+        """Every waiting request the free rows can take joins, prefilled together
+        (in groups of similar lengths: prefill_groups)."""
         joining = []
         while self.waiting and len(self.rows) + len(joining) < self.max_batch:
             uid, req, max_tokens = self.waiting.pop(0)
@@ -228,9 +249,9 @@ class BatchGenerator:
                            outcome="sample" if req.plain is not None else None)
             joining.append((_Row(uid, seq, engine, group, mx.random.key(req.options.seed),
                                  feed=req.prompt[-1], allowed=seq.think_allowed(False)), req.prompt))
-        if joining:
-            self._join(self._prefill([prompt for _, prompt in joining]))
-            self.rows.extend(row for row, _ in joining)
+        for members in prefill_groups([len(prompt) - 1 for _, prompt in joining]):
+            self._join(self._prefill([joining[i][1] for i in members]))
+            self.rows.extend(joining[i][0] for i in members)
 
     def step(self) -> list[tuple[int, GenerationResponse]]:
         """One decode step of every running row (after admitting waiting ones):

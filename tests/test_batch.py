@@ -265,9 +265,9 @@ def test_rows_prefilled_together_decode_what_each_decodes_alone(family, tiny_lm,
 
 
 def test_all_rows_joining_at_a_step_share_one_forward_pass_per_chunk(tiny_lm, monkeypatch):  # noqa: F811
-    """One forward of all joining rows per chunk, at most PREFILL_CHUNK tokens
-    in all, BLAS threads set for that shape; a row joining a running batch later
-    is prefilled by itself and appended."""
+    """Joining rows of similar lengths: one forward of all of them per chunk, at
+    most PREFILL_CHUNK tokens in all, BLAS threads set for that shape; a row
+    joining a running batch later is prefilled by itself and appended."""
     from mlx_entropix import batch, engine
 
     monkeypatch.setattr(engine, "PREFILL_CHUNK", 16)
@@ -282,7 +282,8 @@ def test_all_rows_joining_at_a_step_share_one_forward_pass_per_chunk(tiny_lm, mo
     monkeypatch.setattr(engine, "use_threads", lambda rows, tokens: threads.append((rows, tokens)))
     monkeypatch.setattr(batch, "use_threads", lambda rows, tokens: threads.append((rows, tokens)))
     gen = BatchGenerator(tiny_lm, max_batch=4)
-    for ids in RAGGED_IDS[:3]:  # 0, 40 and 2 tokens to prefill
+    long = RAGGED_IDS[2]
+    for ids in (long[:26], long, long[:31]):  # 25, 40 and 30 tokens to prefill
         gen.insert(BatchRequest(ids, get_preset("greedy"), GenerationOptions(max_tokens=4)))
     gen.step()
     assert shapes == [(3, 5)] * 8 + [(3, 1)]  # 16 // 3 rows = 5 columns a chunk; then the first step
@@ -291,3 +292,17 @@ def test_all_rows_joining_at_a_step_share_one_forward_pass_per_chunk(tiny_lm, mo
     gen.step()
     assert shapes[9:] == [(1, 8), (4, 1)]  # the newcomer alone, then all four decode together
     assert (1, 8) in threads
+
+
+def test_prefill_groups_bound_the_padding_to_the_groups_own_tokens():
+    """A short prompt is not padded to a far longer one's length: each group's
+    rows x longest is at most twice its tokens; similar lengths share a group."""
+    from mlx_entropix.batch import prefill_groups
+
+    assert prefill_groups([30, 25, 40, 33]) == [[2, 3, 0, 1]]
+    assert prefill_groups([0, 2, 40, 8, 38, 1000, 900]) == [[5, 6, 2], [4, 3], [1, 0]]
+    lengths = np.random.default_rng(0).integers(0, 300, 64).tolist()
+    groups = prefill_groups(lengths)
+    assert sorted(i for g in groups for i in g) == list(range(64))
+    for g in groups:
+        assert len(g) * max(lengths[i] for i in g) <= 2 * sum(lengths[i] for i in g)
