@@ -6,9 +6,9 @@ over the batch and one host synchronisation, and returns each row's responses.
 
 What keeps a row's output independent of the rows beside it:
 - The requests that join at one step are prefilled together (in groups of
-  similar lengths: prefill_groups), left-padded to one length, into mlx-lm's left-padded batch caches (BatchKVCache and, for
-  sliding windows, BatchRotatingKVCache), which then extend the running
-  batch's. In prefill and decode each row's RoPE runs at its own offset and
+  similar lengths: prefill_groups), left-padded to one length, into mlx-lm's
+  left-padded batch caches (BatchKVCache and, for sliding windows,
+  BatchRotatingKVCache), which then extend the running batch's. In prefill and decode each row's RoPE runs at its own offset and
   its attention masks the padding, which also drops out of the attention
   statistics (a masked key scores -inf; model.attention_stats). A padding
   position's own query sees no valid key (the fused attention still gives it
@@ -232,7 +232,7 @@ class BatchGenerator:
         heads = [p[:-1] for p in prompts]
         width = max(map(len, heads))
         padding = [width - len(h) for h in heads]
-        ids = np.array([[0] * p + h for p, h in zip(padding, heads)], dtype=np.int32)
+        ids = np.array([[0] * p + h for p, h in zip(padding, heads)], dtype=np.int32)  # 0: any id
         cache = _padded_cache(self.lm.model.make_cache(), padding)
         prefill(self.lm.model, mx.array(ids.reshape(len(heads), width)), cache, self.syncs)
         return cache
