@@ -1,12 +1,12 @@
-"""OpenBLAS threads per kind of work (blas.use_threads) against OpenBLAS's one
-fixed count for every step, interleaved in one process on the embedded model:
+"""OpenBLAS threads on the cores other processes leave free (blas.use_threads) against OpenBLAS's
+fixed count and against one thread for every step, interleaved in one process on the embedded model:
 greedy with every metric, prompt and decode tokens/s, medians of the rounds.
 
     uv run benchmarks/blas_threads.py --rounds 2
 
 Run it quiet and with other processes on the cores (e.g. two
 `python -c 'while True: pass'`): the fixed count collapses when a thread is
-descheduled, the per-work count should not.
+descheduled, the free-cores count should not.
 """
 
 from __future__ import annotations
@@ -26,13 +26,22 @@ from mlx_entropix.requests import GenerationOptions  # noqa: E402
 from mlx_entropix.sampler import get_preset  # noqa: E402
 
 
-def fixed_threads(rows: int, tokens: int) -> int:
-    """OpenBLAS's own count for every forward pass (the behaviour before use_threads)."""
+def set_threads(n: int) -> int:
     library = blas._threads.library
     if library is not None:
-        library.openblas_set_num_threads(blas._threads.most)
-        blas._threads.current = blas._threads.most
-    return blas._threads.most
+        library.openblas_set_num_threads(n)
+        blas._threads.current = n
+    return n
+
+
+def fixed_threads() -> int:
+    """OpenBLAS's own count for every forward pass (the behaviour before use_threads)."""
+    return set_threads(blas._threads.most)
+
+
+def one_thread() -> int:
+    """One thread for every forward pass (safe on a busy machine, slower on a quiet one)."""
+    return set_threads(1)
 
 
 def timed(lm, ids: list[int], max_tokens: int) -> tuple[float, float]:
@@ -53,7 +62,7 @@ def main() -> None:
     args = p.parse_args()
     lm = load(None)
     ids = lm.tokenizer.raw_prompt_tokens("The history of the city " * args.context)[:args.context]
-    modes = {"fixed": fixed_threads, "per work": blas.use_threads}
+    modes = {"fixed": fixed_threads, "one thread": one_thread, "free cores": blas.use_threads}
     results: dict[str, list[tuple[float, float]]] = {m: [] for m in modes}
     print(f"{blas.info().describe()}; other processes' running threads now: {blas.busy_cores()}")
     timed(lm, ids, 4)  # warm-up
@@ -63,7 +72,7 @@ def main() -> None:
             results[mode].append(timed(lm, ids, args.max_tokens))
     engine.use_threads = blas.use_threads
     for mode, runs in results.items():
-        print(f"{mode:9} prompt {statistics.median(r[0] for r in runs):7.1f} tok/s   "
+        print(f"{mode:10} prompt {statistics.median(r[0] for r in runs):7.1f} tok/s   "
               f"decode {statistics.median(r[1] for r in runs):6.2f} tok/s")
     print(f"other processes' running threads at the end: {blas.busy_cores()}")
 

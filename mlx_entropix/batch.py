@@ -8,11 +8,12 @@ What keeps a row's output independent of the rows beside it:
 - The requests that join at one step are prefilled together (in groups of
   similar lengths: prefill_groups), left-padded to one length, into mlx-lm's
   left-padded batch caches (BatchKVCache and, for sliding windows,
-  BatchRotatingKVCache), which then extend the running batch's. In prefill and decode each row's RoPE runs at its own offset and
-  its attention masks the padding, which also drops out of the attention
-  statistics (a masked key scores -inf; model.attention_stats). A padding
-  position's own query sees no valid key (the fused attention still gives it
-  finite values); nothing real attends to it.
+  BatchRotatingKVCache), which then extend the running batch's. In prefill
+  and decode each row's RoPE runs at its own offset and its attention masks
+  the padding, which also drops out of the attention statistics (a masked
+  key scores -inf; model.attention_stats). A padding position's own query
+  sees no valid key (the fused attention still gives it finite values);
+  nothing real attends to it.
 - Float32 matmuls of another shape (B padded rows, not one prompt) may round
   differently in the last bits, so a row's prefilled keys and values equal its
   lone prefill's to 1e-5 (at most 4e-6 apart on the tiny test models), not
@@ -266,7 +267,7 @@ class BatchGenerator:
         for i, r in enumerate(rows):
             r.key = split[i, 0]
         tokens = mx.array([[r.feed] for r in rows], dtype=mx.int32)
-        use_threads(*tokens.shape)
+        use_threads()
         with_stats = any(r.engine.opts.metrics == "all" for r in rows)
         logits, stats = self.lm.model.forward(tokens, self.cache, with_stats=with_stats)
         logits = logits[:, -1, :]

@@ -35,7 +35,7 @@ def prefill(model, ids: mx.array, cache: list, syncs: SyncCounter) -> None:
     logits are never evaluated: only the cache is."""
     rows, length = ids.shape
     width = max(1, PREFILL_CHUNK // rows)
-    use_threads(rows, min(width, length))
+    use_threads()
     for start in range(0, length, width):
         model.forward(ids[:, start:start + width], cache)
         mx.eval([c.state for c in cache])
@@ -71,7 +71,7 @@ class Engine:
 
     def forward(self, tokens: mx.array, cache: list, key: mx.array, think_allowed: bool) -> Step:
         """Feed tokens [B, L]; decide the next token of each row from the last position."""
-        use_threads(*tokens.shape)
+        use_threads()
         if tokens.shape[1] > 1:
             self.lm.model.forward(tokens[:, :-1], cache)
             tokens = tokens[:, -1:]

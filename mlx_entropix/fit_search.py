@@ -19,7 +19,7 @@ import numpy as np
 
 from .calibrate import ShareTargets, fit_thresholds
 from .eval.dataset import EvalItem, file_sha256
-from .eval.model import generate_many_with
+from .eval.model import ModelDecoder
 from .eval.runner import run_eval
 from .eval.store import RunSettings
 from .load import LoadedModel
@@ -70,8 +70,8 @@ def run_on_dev(lm: LoadedModel, specs: list[MethodSpec], items: list[EvalItem], 
                            max_tokens=max_tokens, model=lm.name, split="dev",
                            configs={s.label: s.describe() for s in specs})
 
-    summary = run_eval(items, settings, specs, generate_many_with(lm), out, resume=True,
-                       command=shlex.join(sys.argv), batch=DEFAULT_MAX_BATCH)
+    summary = run_eval(items, settings, specs, ModelDecoder(lm, DEFAULT_MAX_BATCH), out, resume=True,
+                       command=shlex.join(sys.argv))
     assert summary is not None  # one process: its rank 0 always summarises
     return summary
 

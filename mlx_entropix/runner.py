@@ -53,7 +53,7 @@ class _Recording(nn.Module):
 
     def __call__(self, tokens: mx.array, cache: list | None = None) -> mx.array:
         single = tokens.shape[1] == 1
-        use_threads(*tokens.shape)
+        use_threads()
         logits, stats = self.inner.forward(tokens, cache, with_stats=single)
         if single:
             self.stats.append(stats)

@@ -5,6 +5,7 @@ it answers "What is A + B?" questions, right or wrong depending on a hash of
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import math
 import re
@@ -97,3 +98,42 @@ def make_fake_generate_many(sleep_s: float = 0.0, calls: list | None = None):
                            r.spec.is_normal) for r in requests]
 
     return generate_many
+
+
+class FakeDecoder:
+    """The eval's Decoder over a GenerateMany fake, scheduled like the model's
+    BatchGenerator: up to max_batch rows per step, waiting requests joining as
+    rows end (one generate_many call for those joining at a step), a trace
+    taking one step per token. It records each step's rows (`rows`)."""
+
+    def __init__(self, generate_many=None, max_batch: int = 8, sleep_s: float = 0.0):
+        self.generate_many = generate_many or make_fake_generate_many()
+        self.max_batch, self.sleep_s = max_batch, sleep_s
+        self.handles = itertools.count()
+        self.waiting: list[tuple[int, TraceRequest]] = []
+        self.running: dict[int, Trace] = {}
+        self.steps_left: dict[int, int] = {}
+        self.rows: list[int] = []
+
+    def add(self, request: TraceRequest) -> int:
+        handle = next(self.handles)
+        self.waiting.append((handle, request))
+        return handle
+
+    def step(self) -> list[tuple[int, Trace]]:
+        joining = self.waiting[: self.max_batch - len(self.running)]
+        del self.waiting[: len(joining)]
+        if joining:
+            traces = self.generate_many([r for _, r in joining])
+            for (handle, _), trace in zip(joining, traces):
+                self.running[handle] = trace
+                self.steps_left[handle] = max(1, len(trace.tokens))
+        self.rows.append(len(self.running))
+        time.sleep(self.sleep_s)
+        done = []
+        for handle in list(self.running):
+            self.steps_left[handle] -= 1
+            if self.steps_left[handle] == 0:
+                done.append((handle, self.running.pop(handle)))
+                del self.steps_left[handle]
+        return done

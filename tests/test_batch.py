@@ -266,12 +266,12 @@ def test_rows_prefilled_together_decode_what_each_decodes_alone(family, tiny_lm,
 
 def test_all_rows_joining_at_a_step_share_one_forward_pass_per_chunk(tiny_lm, monkeypatch):  # noqa: F811
     """Joining rows of similar lengths: one forward of all of them per chunk, at
-    most PREFILL_CHUNK tokens in all, BLAS threads set for that shape; a row
-    joining a running batch later is prefilled by itself and appended."""
-    from mlx_entropix import batch, engine
+    most PREFILL_CHUNK tokens in all; a row joining a running batch later is
+    prefilled by itself and appended."""
+    from mlx_entropix import engine
 
     monkeypatch.setattr(engine, "PREFILL_CHUNK", 16)
-    shapes, threads = [], []
+    shapes = []
     forward = tiny_lm.model.forward
 
     def spy(tokens, cache=None, with_stats=False):
@@ -279,19 +279,15 @@ def test_all_rows_joining_at_a_step_share_one_forward_pass_per_chunk(tiny_lm, mo
         return forward(tokens, cache, with_stats)
 
     monkeypatch.setattr(tiny_lm.model, "forward", spy)
-    monkeypatch.setattr(engine, "use_threads", lambda rows, tokens: threads.append((rows, tokens)))
-    monkeypatch.setattr(batch, "use_threads", lambda rows, tokens: threads.append((rows, tokens)))
     gen = BatchGenerator(tiny_lm, max_batch=4)
     long = RAGGED_IDS[2]
     for ids in (long[:26], long, long[:31]):  # 25, 40 and 30 tokens to prefill
         gen.insert(BatchRequest(ids, get_preset("greedy"), GenerationOptions(max_tokens=4)))
     gen.step()
     assert shapes == [(3, 5)] * 8 + [(3, 1)]  # 16 // 3 rows = 5 columns a chunk; then the first step
-    assert threads[0] == (3, 5)
     gen.insert(BatchRequest(RAGGED_IDS[3], get_preset("greedy"), GenerationOptions(max_tokens=4)))
     gen.step()
     assert shapes[9:] == [(1, 8), (4, 1)]  # the newcomer alone, then all four decode together
-    assert (1, 8) in threads
 
 
 def test_prefill_groups_bound_the_padding_to_the_groups_own_tokens():

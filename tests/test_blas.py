@@ -181,18 +181,32 @@ class FakeOpenBlas:
         self.calls.append(n)
 
 
-@pytest.mark.parametrize("busy, prompt_threads", [(0, 2), (1, 1), (5, 1)])
-def test_threads_per_kind_of_work(monkeypatch, busy, prompt_threads):
-    """One thread for single-row decode; prompts and batches get the cores others leave free."""
+@pytest.mark.parametrize("busy, threads", [(0, 2), (1, 1), (5, 1)])
+def test_threads_follow_the_free_cores(monkeypatch, busy, threads):
+    """Every forward pass gets the cores other processes leave free, at least one."""
     fake = FakeOpenBlas()
     monkeypatch.setattr(blas, "_threads", blas._Threads(fake, most=2))
     monkeypatch.setattr(blas, "busy_cores", lambda: busy)
     monkeypatch.setattr(blas.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
-    assert blas.use_threads(1, 1) == 1
-    assert blas.use_threads(1, 128) == prompt_threads
-    assert blas.use_threads(4, 1) == prompt_threads
-    assert blas.use_threads(1, 1) == 1
-    assert fake.calls == ([1, 2, 1] if prompt_threads == 2 else [1])  # set only when it changes
+    assert blas.use_threads() == threads
+    assert blas.use_threads() == threads
+    assert fake.calls == [threads]  # set only when it changes
+
+
+def test_threads_follow_a_change_of_load(monkeypatch):
+    """A process that starts spinning takes a thread away within BUSY_CHECK_S."""
+    fake = FakeOpenBlas()
+    busy, clock = [0], [100.0]
+    monkeypatch.setattr(blas, "_threads", blas._Threads(fake, most=2))
+    monkeypatch.setattr(blas, "busy_cores", lambda: busy[0])
+    monkeypatch.setattr(blas.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(blas.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert blas.use_threads() == 2
+    busy[0] = 1
+    assert blas.use_threads() == 2  # the last look is still trusted
+    clock[0] += blas.BUSY_CHECK_S + 0.1
+    assert blas.use_threads() == 1
+    assert fake.calls == [2, 1]
 
 
 @linux_only

@@ -5,7 +5,7 @@ import json
 
 import pytest
 import typer
-from eval_fakes import make_fake_generate_many
+from eval_fakes import FakeDecoder, make_fake_generate_many
 from typer.testing import CliRunner
 
 import mlx_entropix.eval.model
@@ -18,8 +18,8 @@ app.command()(eval_command)
 
 @pytest.fixture
 def invoke(monkeypatch):
-    monkeypatch.setattr(mlx_entropix.eval.model, "make_generate_many",
-                        lambda model, specs: (make_fake_generate_many(), specs))
+    monkeypatch.setattr(mlx_entropix.eval.model, "make_decoder",
+                        lambda model, specs, batch: (FakeDecoder(max_batch=batch), specs))
     return lambda *args: CliRunner().invoke(app, list(args))
 
 
@@ -92,7 +92,7 @@ def test_settings_record_the_fitted_config_that_ran_and_resume_refuses_a_refit(m
     monkeypatch.setenv("MLX_ENTROPIX_FITTED_DIR", str(fits))
     ran = []
 
-    def make_generate_many(model, specs):
+    def make_decoder(model, specs, batch):
         resolved = for_model(specs, FittedModel())
         fake = make_fake_generate_many()
 
@@ -100,9 +100,9 @@ def test_settings_record_the_fitted_config_that_ran_and_resume_refuses_a_refit(m
             ran.extend(r.spec.config for r in requests)
             return fake(requests)
 
-        return generate_many, resolved
+        return FakeDecoder(generate_many, batch), resolved
 
-    monkeypatch.setattr(mlx_entropix.eval.model, "make_generate_many", make_generate_many)
+    monkeypatch.setattr(mlx_entropix.eval.model, "make_decoder", make_decoder)
     table = {"low_ent": 3.5, "low_vent": 9.0, "med_ent": 4.0, "high_ent": 5.0, "high_vent": 12.0}
     write_fit(fits, FittedModel(), {"quadrant": table}, {})
     out = tmp_path / "run"

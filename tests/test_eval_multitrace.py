@@ -5,7 +5,7 @@ import json
 import math
 
 import pytest
-from eval_fakes import fake_trace, make_fake_generate_many, write_sum_dataset
+from eval_fakes import FakeDecoder, fake_trace, make_fake_generate_many, write_sum_dataset
 
 from mlx_entropix.eval.dataset import file_sha256, load_dataset
 from mlx_entropix.eval.multitrace import (
@@ -28,8 +28,8 @@ from mlx_entropix.methods import MethodError
 Q = [{"role": "user", "content": "What is 2 + 5?"}]
 
 
-def _ctx(calls=None, batch=1):
-    source = TraceSource(make_fake_generate_many(calls=calls), batch)
+def _ctx(calls=None):
+    source = TraceSource(make_fake_generate_many(calls=calls))
     return ItemContext(Q, 11, 64, source, lambda text: strict_span(text, "number"))
 
 
@@ -116,7 +116,7 @@ def test_egb_branches_only_where_entropy_is_high():
 
 def test_shared_traces_are_generated_once_and_charged_to_each_method():
     calls = []
-    ctx = _ctx(calls, batch=8)
+    ctx = _ctx(calls)
     sc5 = parse_multitrace("self_consistency@k=5").answer(ctx)
     sc3 = parse_multitrace("self_consistency@k=3").answer(ctx)
     dc = parse_multitrace("deepconf@k=5").answer(ctx)
@@ -135,11 +135,10 @@ def test_a_run_with_every_family_records_traces_and_matched_comparisons(tmp_path
     methods = resolve_eval_methods(labels)
     settings = RunSettings(dataset=str(path), dataset_sha256=file_sha256(path), methods=tuple(m.label for m in methods),
                            n=12, seed=0, max_tokens=64, model=None, configs={m.label: m.describe() for m in methods})
-    calls = []
     out = tmp_path / "run"
-    summary = run_eval(items, settings, methods, make_fake_generate_many(calls=calls), out, show_progress=False,
-                       batch=4, save_traces=False)
-    assert max(calls) <= 4 and not (out / "traces").exists()
+    decoder = FakeDecoder(max_batch=4)
+    summary = run_eval(items, settings, methods, decoder, out, show_progress=False, save_traces=False)
+    assert max(decoder.rows) == 4 and not (out / "traces").exists()
     records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     for r in records:
         # greedy, 5 samples (normal is sample 0), 2 cot alternatives, 1 egb branch: 9 distinct traces

@@ -7,7 +7,7 @@ import json
 import subprocess
 
 import pytest
-from eval_fakes import make_fake_generate_many, write_sum_dataset
+from eval_fakes import FakeDecoder, make_fake_generate_many, write_sum_dataset
 
 from mlx_entropix.eval.dataset import file_sha256, load_dataset
 from mlx_entropix.eval.errors import EvalError
@@ -79,7 +79,7 @@ def test_a_sealed_run_stores_no_score_until_its_last_item(sealed_setup, tmp_path
     root = tmp_path / "results"
     out = root / "sealed-run"
     with pytest.raises(Stop):  # interrupted after a few items
-        run_eval(items, settings, methods, _stopping(after_calls=8), out, batch=8, save_traces=False)
+        run_eval(items, settings, methods, FakeDecoder(_stopping(after_calls=4)), out, save_traces=False)
     lines = (out / "results.jsonl").read_text().splitlines()
     assert 0 < len(lines) < 10
     for line in lines:
@@ -90,8 +90,8 @@ def test_a_sealed_run_stores_no_score_until_its_last_item(sealed_setup, tmp_path
     assert not (out / "summary.json").exists() and not (out / "report.md").exists()
     assert "not scored until finished" in rederive_all(root)  # eval-report does not peek either
 
-    summary = run_eval(items, settings, methods, make_fake_generate_many(), out, resume=True,
-                       batch=8, save_traces=False, show_progress=False)
+    summary = run_eval(items, settings, methods, FakeDecoder(), out, resume=True,
+                       save_traces=False, show_progress=False)
     records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
     assert len(records) == 10 and all(SCORE_KEYS <= r["methods"]["greedy"].keys() for r in records)
     assert summary["setup"]["sealed"] and summary["methods"]["greedy"]["n"] == 10
@@ -101,7 +101,7 @@ def test_eval_report_rederives_the_summary_from_raw_results(sealed_setup, tmp_pa
     items, methods, settings = sealed_setup
     root = tmp_path / "results"
     out = root / "run"
-    summary = run_eval(items, settings, methods, make_fake_generate_many(), out, save_traces=False,
+    summary = run_eval(items, settings, methods, FakeDecoder(), out, save_traces=False,
                        show_progress=False)
     raw = (out / "results.jsonl").read_bytes()
     # keep only what a committed run keeps: settings and raw results (gzipped), no report

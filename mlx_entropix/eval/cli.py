@@ -98,8 +98,8 @@ def eval_command(
         "no score until the last item is done."
     ),
     batch: int = typer.Option(DEFAULT_MAX_BATCH, "--batch", min=1,
-                              help="Decode up to N traces of an item together (batched decoding; each "
-                              "trace is the same as alone)."),
+                              help="Decode up to N traces together (batched decoding; each trace is the "
+                              "same as alone), from up to N items in flight."),
     traces: bool = typer.Option(True, "--traces/--no-traces", help="Write every trace's JSON under traces/."),
 ) -> None:
     """Compare sampling methods on a question set: accuracy with CIs, paired tests, a report."""
@@ -113,21 +113,20 @@ def eval_command(
                                               sealed), resume)
         if sealed:
             check_plan_committed(out_dir)
-        from .model import make_generate_many
+        from .model import make_decoder
 
         # Presets resolved once against the loaded model: settings.json records what runs.
-        generate_many, specs = make_generate_many(model, specs)
+        decoder, specs = make_decoder(model, specs, batch)
         settings = _settings(dataset, specs, items, seed, max_tokens, model, group, split, sealed)
         summary = run_eval(
             items,
             settings,
             specs,
-            generate_many,
+            decoder,
             out_dir,
             resume=resume,
             group=group,
             command=shlex.join(sys.argv),
-            batch=batch,
             save_traces=traces,
         )
     except (EvalError, MethodError, ConfigError) as e:

@@ -1,8 +1,10 @@
 """Run every method on every item and record what each one answered.
 
-The model is not imported here: generation is injected as a `GenerateMany`
-callable (traces.py), so the harness is tested with a deterministic fake and
-driven in production by `model.make_generate_many`.
+The model is not imported here: generation is injected as a `Decoder`
+(traces.py), so the harness is tested with a deterministic fake and driven in
+production by `model.ModelDecoder`. Items are evaluated several at a time, their
+traces sharing one continuous batch (inflight.py); each item's record is the
+one it gets alone (a row decodes the same whatever rows share its steps).
 
 A `sealed` run (preregistered, see sealed.py) records only what the methods
 wrote, never whether it was right: its progress shows counts, its results
@@ -33,6 +35,7 @@ from ..trace import Trace
 from .dataset import EvalItem
 from .distributed import Group
 from .errors import EvalError
+from .inflight import in_flight
 from .multitrace import EvalMethod, ItemContext, SinglePass, sample_requests
 from .multitrace import GREEDY as GREEDY_SPEC
 from .prompt import build_messages
@@ -47,7 +50,7 @@ from .store import (
     results_name,
     write_json_atomic,
 )
-from .traces import GenerateMany, TraceRequest, TraceSource
+from .traces import Decoder, GenerateMany, TraceRequest, TraceSource
 
 TRACES_DIR = "traces"
 
@@ -99,14 +102,14 @@ def evaluate_item(
     generate_many: GenerateMany,
     out: Path,
     on_answer: Callable[[str], None],
-    batch: int = 1,
     save_traces: bool = True,
 ) -> dict[str, Any]:
     """One item's record: the same messages and seed for every method; every
-    distinct trace once, each method's answer pointing into them."""
+    distinct trace once, each method's answer pointing into them.
+    `generate_many` blocks until its traces are decoded (with other items')."""
     messages = build_messages(item)
     seed = item_seed(settings.seed, item.index)
-    source = TraceSource(generate_many, batch)
+    source = TraceSource(generate_many)
     ctx = ItemContext(messages, seed, settings.max_tokens, source,
                       lambda text: strict_span(text, item.kind, item.choices))
     source.get([r for m in methods for r in _first_requests(m, ctx)])
@@ -200,19 +203,19 @@ def run_eval(
     items: Sequence[EvalItem],
     settings: RunSettings,
     methods: Sequence[EvalMethod | MethodSpec],
-    generate_many: GenerateMany,
+    decoder: Decoder,
     out: Path,
     *,
     resume: bool = False,
     group: Group | None = None,
     command: str = "",
     show_progress: bool = True,
-    batch: int = 1,
     save_traces: bool = True,
 ) -> dict[str, Any] | None:
-    """Evaluate `items`, appending each finished item to this rank's results
-    file, then merge on rank 0, score, and write results.jsonl (with the
-    scores), summary.json and report.md there. Returns the summary on rank 0,
+    """Evaluate `items`, up to decoder.max_batch at a time, appending each
+    finished item to this rank's results file (in the order they finish), then
+    merge on rank 0, score, and write results.jsonl (with the scores, by
+    index), summary.json and report.md there. Returns the summary on rank 0,
     None on other ranks. A sealed run (settings.sealed) shows and stores no
     score before the last item is done."""
     group = group or Group()
@@ -254,8 +257,10 @@ def run_eval(
         def on_answer(method: str) -> None:
             progress.update(task, advance=1)
 
-        for item in todo:
-            record = evaluate_item(item, settings, methods, generate_many, out, on_answer, batch, save_traces)
+        def evaluate(item: EvalItem, generate_many: GenerateMany) -> dict[str, Any]:
+            return evaluate_item(item, settings, methods, generate_many, out, on_answer, save_traces)
+
+        for item, record in in_flight(todo, evaluate, decoder):
             log.append(record)
             done[item.index] = record
             if not settings.sealed:

@@ -7,15 +7,17 @@ first path is greedy's answer). Requests are keyed by what determines their
 output, so each distinct trace is generated once per item, and every method is
 still charged for all the traces it used, as if it had run alone.
 
-Generation is injected as a `GenerateMany` callable (a list of requests ->
-their traces, in order), so the harness is tested with a fake and driven by
-the model in model.py, sequentially or batched.
+An item asks through a `GenerateMany` callable (a list of requests -> their
+traces, in order), which blocks until they are decoded; behind it one
+`Decoder` decodes the requests of every item in flight together (inflight.py),
+the model's in model.py, a fake in the tests.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from ..methods import MethodSpec
 from ..trace import Trace
@@ -67,31 +69,36 @@ def decoded_tokens(trace: Trace) -> int:
     return trace.stats.generation_tokens
 
 
-class TraceSource:
-    """One item's traces: cached by request, missing ones generated in batches of `batch`."""
+class Decoder(Protocol):
+    """Many traces decoded at once, requests joining between steps (the
+    runner's BatchGenerator behind model.ModelDecoder, a fake in tests)."""
 
-    def __init__(self, generate_many: GenerateMany, batch: int = 1):
-        if batch < 1:
-            raise ValueError(f"batch must be >= 1, got {batch}")
+    max_batch: int  # rows per step
+
+    def add(self, request: TraceRequest) -> int:
+        """Queue a request; returns its handle."""
+        ...
+
+    def step(self) -> list[tuple[int, Trace]]:
+        """One decode step of the running rows: the traces that finished, by handle."""
+        ...
+
+
+class TraceSource:
+    """One item's traces: cached by request, the missing ones asked for together."""
+
+    def __init__(self, generate_many: GenerateMany):
         self.generate_many = generate_many
-        self.batch = batch
         self.traces: dict[tuple, Trace] = {}
         self.requests: list[TraceRequest] = []  # in the order first generated, for the record
 
     def get(self, requests: Sequence[TraceRequest]) -> list[Trace]:
-        missing: list[TraceRequest] = []
-        seen: set[tuple] = set()
+        missing: dict[tuple, TraceRequest] = {}
         for r in requests:
-            k = r.key()
-            if k not in self.traces and k not in seen:
-                seen.add(k)
-                missing.append(r)
-        for start in range(0, len(missing), self.batch):
-            chunk = missing[start:start + self.batch]
-            traces = self.generate_many(chunk)
-            if len(traces) != len(chunk):
-                raise ValueError(f"generate_many returned {len(traces)} traces for {len(chunk)} requests")
-            for r, t in zip(chunk, traces):
+            if r.key() not in self.traces:
+                missing.setdefault(r.key(), r)  # the first of equal requests is the one recorded
+        if missing:
+            for r, t in zip(missing.values(), self.generate_many(list(missing.values()))):
                 self.traces[r.key()] = t
                 self.requests.append(r)
         return [self.traces[r.key()] for r in requests]
