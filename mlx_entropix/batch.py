@@ -134,16 +134,18 @@ def _padded_cache(cache: list, padding: list[int]) -> list:
 
 
 def prefill_groups(lengths: list[int]) -> list[list[int]]:
-    """Indices of prompts to prefill together, grouped so that left padding at
-    most doubles a group's work: longest first, the next shorter prompt joins
-    the group while rows x the longest <= 2 x the group's tokens. Prompts of
-    similar lengths share one group; a short prompt beside a long one does not
-    pay for the long one's length (8 rows padded to a 2000-token prompt would
-    be 16000 tokens of work for one 2000-token prompt and seven short ones)."""
+    """Indices of prompts to prefill together: longest first, the next shorter
+    prompt joins the group while its padded work (rows x the longest) stays
+    within 5/4 of its tokens. On a CPU padding is computed like any token,
+    while each forward pass also pays a fixed cost (every weight is read once):
+    8 chat prompts of 38-64 tokens on the 135M prefilled in 1.81 s one by one,
+    1.67 s as one padded batch, 1.48 s in the two groups this rule makes
+    (OpenBLAS 1 thread, machine loaded). A short prompt is never padded to a
+    far longer one's length."""
     groups: list[list[int]] = []
     tokens = 0
     for i in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
-        if groups and (len(groups[-1]) + 1) * lengths[groups[-1][0]] <= 2 * (tokens + lengths[i]):
+        if groups and 4 * (len(groups[-1]) + 1) * lengths[groups[-1][0]] <= 5 * (tokens + lengths[i]):
             groups[-1].append(i)
             tokens += lengths[i]
         else:
