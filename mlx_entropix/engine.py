@@ -28,6 +28,20 @@ from .trace import Alternative, Metrics, SamplingParams, TokenRecord
 PREFILL_CHUNK = 512
 
 
+def prefill(model, ids: mx.array, cache: list, syncs: SyncCounter) -> None:
+    """Feed ids [B, L] into the cache through the fused attention, in chunks of
+    at most PREFILL_CHUNK tokens in all (B rows x the chunk's columns), so a
+    batch's prefill holds no more activations at once than one prompt's. The
+    logits are never evaluated: only the cache is."""
+    rows, length = ids.shape
+    width = max(1, PREFILL_CHUNK // rows)
+    use_threads()
+    for start in range(0, length, width):
+        model.forward(ids[:, start:start + width], cache)
+        mx.eval([c.state for c in cache])
+        syncs.count()
+
+
 class GenerationError(ValueError):
     """A generation request that cannot run (e.g. a prompt longer than the context)."""
 
@@ -85,13 +99,8 @@ class Engine:
         return Step(packed, decision.token.astype(mx.int32), logits)
 
     def prefill(self, prompt: list[int], cache: list) -> None:
-        """All prompt tokens but the last, in chunks, through the fused attention."""
-        ids = mx.array(prompt[:-1], dtype=mx.int32)[None]
-        use_threads()
-        for start in range(0, ids.shape[1], PREFILL_CHUNK):
-            self.lm.model.forward(ids[:, start:start + PREFILL_CHUNK], cache)
-            mx.eval([c.state for c in cache])
-            self.syncs.count()
+        """All prompt tokens but the last (the first decode step feeds it)."""
+        prefill(self.lm.model, mx.array(prompt[:-1], dtype=mx.int32)[None], cache, self.syncs)
 
     def insertion(self, row: np.ndarray, index: int, position: int) -> TokenRecord:
         """The record of the think text's token at `position`, from the row before it."""

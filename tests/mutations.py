@@ -112,6 +112,16 @@ MUTATIONS = (
              "branch = (r.explore | both_high) & (outcome != THINK) & (outcome != ARGMAX)",
              "branch = (r.explore | both_high) & (outcome != THINK)",
              ("tests/test_sampler_decide.py",)),
+    Mutation("prefill-padding-unmasked", "another row's padding", "mlx_entropix/model.py",
+             "mask = cache[0].make_mask(tokens.shape[1])",
+             "mask = cache[0].make_mask(1) if tokens.shape[1] == 1 else None",
+             ("tests/test_batch.py", "-k", "prefilled_together")),
+    Mutation("prefill-rope-at-padded-position", "another row's padding", "mlx_entropix/model.py",
+             "        offset = cache.offset if cache is not None else 0\n",
+             "        offset = cache.offset if cache is not None else 0\n"
+             "        if isinstance(cache, BatchKVCache) and L > 1:\n"
+             "            offset = offset + cache.left_padding\n",
+             ("tests/test_batch.py", "-k", "prefilled_together")),
     Mutation("sliding-window-ignored", "sliding-window", "mlx_entropix/model.py",
              "        check_sliding_window(config)\n", "",
              ("tests/test_model.py", "-k", "sliding")),

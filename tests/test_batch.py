@@ -7,9 +7,10 @@ import math
 import mlx.core as mx
 import numpy as np
 import pytest
+from mlx_lm.models.cache import RotatingKVCache
 
 from mlx_entropix.batch import BatchGenerator, BatchRequest
-from mlx_entropix.engine import GenerationOptions
+from mlx_entropix.engine import Engine, GenerationOptions
 from mlx_entropix.requests import NormalParams, RunRequest
 from mlx_entropix.runner import run, run_many
 from mlx_entropix.sampler import get_preset
@@ -129,16 +130,26 @@ def test_padding_is_not_in_the_attention_statistics():
         assert np.allclose(np.array(a), np.array(b), atol=1e-6)
 
 
-@pytest.mark.parametrize("family", ["qwen2", "gemma3_text"])  # gemma3: sliding windows of 6 keys
-def test_family_rows_equal_each_run_alone_through_the_recorder(family, tiny_lm):  # noqa: F811
+def family_lm(family, tiny_lm):  # noqa: F811
+    """tiny_lm itself for "llama" (our port), else a tiny random mlx-lm model of
+    that family through the recorder, with tiny_lm's tokenizer."""
+    if family == "llama":
+        return tiny_lm
     from mlx_entropix.bench.family import random_model
     from mlx_entropix.families import FamilyModel
     from mlx_entropix.load import LoadedModel
     from tests.family_fixtures import family_config
 
     config = family_config(family, tiny_lm.model.args.vocab_size)
-    model = FamilyModel(random_model(config), family)
-    fam = LoadedModel(model, tiny_lm.tokenizer, config, family, family)
+    return LoadedModel(FamilyModel(random_model(config), family), tiny_lm.tokenizer, config, family, family)
+
+
+FAMILIES = ["llama", "qwen2", "gemma3_text"]  # gemma3: sliding windows of 6 keys
+
+
+@pytest.mark.parametrize("family", FAMILIES[1:])
+def test_family_rows_equal_each_run_alone_through_the_recorder(family, tiny_lm):  # noqa: F811
+    fam = family_lm(family, tiny_lm)
     branchy = get_preset("entropix").with_overrides({"branch_fraction": 0.05, "n_branches": 3,
                                                      "branch_max_tokens": 3, "max_think_insertions": 0})
     reqs = requests("greedy")[:4] + requests(config=branchy)[4:]
@@ -186,3 +197,108 @@ def test_server_worker_lets_a_new_request_join_a_running_one(tiny_lm):  # noqa: 
         assert [r.record.id for r in got if r.record] == [t.id for t in alone.tokens]
         assert got[-1].finish_reason == alone.stats.finish_reason
     assert len(got_a) > len(got_b)
+
+
+# Prompt ids of clearly different lengths: a 1-token prompt (nothing to
+# prefill), a short one padded by 37 positions, one across several chunks.
+RAGGED_IDS = [[7], [2, 9, 11], [2] + [8 + i % 80 for i in range(40)], [2, 30, 31, 32, 33, 34, 35, 36, 37]]
+
+
+def cache_rows(cache) -> list:
+    """Each layer's held keys and values [1, H, n, D] in temporal order (n may be
+    0; a window's cache is not rotated after a prefill) and offset, as numpy."""
+    out = []
+    for c in cache:
+        if c.keys is None:
+            out.append((None, None, c.offset))
+        else:
+            n = c._idx if isinstance(c, RotatingKVCache) else c.offset
+            out.append((np.array(c.keys[..., :n, :]), np.array(c.values[..., :n, :]), c.offset))
+    return out
+
+
+@pytest.mark.parametrize("chunk", [512, 8])  # one chunk; 2 columns a chunk, across gemma3's window
+@pytest.mark.parametrize("family", FAMILIES)
+def test_prompts_prefilled_together_hold_what_each_lone_prefill_holds(family, chunk, tiny_lm, monkeypatch):  # noqa: F811
+    """Each row of a batched prefill holds the keys and values its lone prefill
+    holds, to 1e-5: fails if the padding is not masked in prefill (the short
+    rows' layer-2 keys would mix in the pad's values) or a padded row's RoPE
+    runs at the padded position, not its own (its layer-1 keys rotate)."""
+    from mlx_entropix import engine
+
+    monkeypatch.setattr(engine, "PREFILL_CHUNK", chunk)
+    lm = family_lm(family, tiny_lm)
+    batched = BatchGenerator(lm, max_batch=4)._prefill(RAGGED_IDS)
+    compared = 0
+    for i, prompt in enumerate(RAGGED_IDS):
+        alone = lm.model.make_cache()
+        Engine(lm, get_preset("greedy"), GenerationOptions()).prefill(prompt, alone)
+        for (ka, va, oa), (kb, vb, ob) in zip(cache_rows(alone), cache_rows([c.extract(i) for c in batched])):
+            assert oa == ob  # the row's own position: where its next token's RoPE runs
+            if ka is None:
+                assert kb is None or kb.shape[2] == 0
+                continue
+            n = min(ka.shape[2], kb.shape[2])  # a sliding window keeps what its chunks left
+            assert n >= min(len(prompt) - 1, 6)
+            np.testing.assert_allclose(kb[:, :, -n:], ka[:, :, -n:], rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(vb[:, :, -n:], va[:, :, -n:], rtol=1e-5, atol=1e-5)
+            compared += 1
+    assert compared == 3 * len(lm.model.layers)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_rows_prefilled_together_decode_what_each_decodes_alone(family, tiny_lm, monkeypatch):  # noqa: F811
+    """Greedy tokens identical and metrics to 1e-4 (assert_same): prompts of 30,
+    22, 27 and 26 tokens to prefill share one group (padded by up to 8), the
+    prefill in chunks of 3 columns, and a one-word prompt prefilled by itself;
+    against the lone run (runner.run) and against each in a batch of one."""
+    from mlx_entropix import engine
+
+    monkeypatch.setattr(engine, "PREFILL_CHUNK", 12)
+    lm = family_lm(family, tiny_lm)
+    prompts = ["hello"] + [" ".join(f"w{i + n}" for i in range(n)) for n in (30, 22, 27, 26)]
+    reqs = [RunRequest(prompt=p, method="greedy", options=GenerationOptions(max_tokens=8)) for p in prompts]
+    together = run_many(lm, reqs, max_batch=5)
+    for req, b in zip(reqs, together):
+        assert_same(run(lm, req), b)
+        assert_same(run_many(lm, [req], max_batch=1)[0], b)
+
+
+def test_all_rows_joining_at_a_step_share_one_forward_pass_per_chunk(tiny_lm, monkeypatch):  # noqa: F811
+    """Joining rows of similar lengths: one forward of all of them per chunk, at
+    most PREFILL_CHUNK tokens in all; a row joining a running batch later is
+    prefilled by itself and appended."""
+    from mlx_entropix import engine
+
+    monkeypatch.setattr(engine, "PREFILL_CHUNK", 16)
+    shapes = []
+    forward = tiny_lm.model.forward
+
+    def spy(tokens, cache=None, with_stats=False):
+        shapes.append(tokens.shape)
+        return forward(tokens, cache, with_stats)
+
+    monkeypatch.setattr(tiny_lm.model, "forward", spy)
+    gen = BatchGenerator(tiny_lm, max_batch=4)
+    long = RAGGED_IDS[2]
+    for ids in (long[:37], long, long[:34]):  # 36, 40 and 33 tokens to prefill
+        gen.insert(BatchRequest(ids, get_preset("greedy"), GenerationOptions(max_tokens=4)))
+    gen.step()
+    assert shapes == [(3, 5)] * 8 + [(3, 1)]  # 16 // 3 rows = 5 columns a chunk; then the first step
+    gen.insert(BatchRequest(RAGGED_IDS[3], get_preset("greedy"), GenerationOptions(max_tokens=4)))
+    gen.step()
+    assert shapes[9:] == [(1, 8), (4, 1)]  # the newcomer alone, then all four decode together
+
+
+def test_prefill_groups_bound_the_padding_to_the_groups_own_tokens():
+    """A short prompt is not padded to a far longer one's length: each group's
+    rows x longest is at most 5/4 of its tokens; similar lengths share a group."""
+    from mlx_entropix.batch import prefill_groups
+
+    assert prefill_groups([30, 25, 40, 33]) == [[2, 3, 0, 1]]
+    assert prefill_groups([0, 2, 40, 8, 38, 1000, 900]) == [[5, 6], [2, 4], [3], [1], [0]]
+    lengths = np.random.default_rng(0).integers(0, 300, 64).tolist()
+    groups = prefill_groups(lengths)
+    assert sorted(i for g in groups for i in g) == list(range(64))
+    for g in groups:
+        assert 4 * len(g) * max(lengths[i] for i in g) <= 5 * sum(lengths[i] for i in g)
