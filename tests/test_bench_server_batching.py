@@ -18,6 +18,7 @@ from mlx_entropix.bench.server_batching import (
     ({"rounds": 0}, "--rounds must be at least 1"),
     ({"request_timeout": 0}, "--request-timeout must be positive"),
     ({"mlx_lm_threads": 0}, "--mlx-lm-threads must be at least 1"),
+    ({"mlx_lm_prompt_cache": -1}, "--mlx-lm-prompt-cache must be 0"),
     ({"model": "/no/such/model.gguf"}, "--model /no/such/model.gguf does not exist"),
 ])
 def test_bad_settings_fail_in_one_line(kwargs, word):

@@ -59,6 +59,10 @@ class Settings:
     rounds: int = 2
     request_timeout: float = 600.0
     mlx_lm_threads: int | None = None  # OPENBLAS_NUM_THREADS for mlx-lm's server; None: OpenBLAS's own
+    # mlx-lm's --prompt-cache-size. The run sends each prompt once per round and
+    # server, 1 client then 8; with its prompt cache on, mlx-lm's 8-client round
+    # would skip prefill by reusing the 1-client round's caches, and ours has none.
+    mlx_lm_prompt_cache: int = 0
 
     def check(self) -> "Settings":
         for name, low in (("clients", 2), ("max_tokens", 1), ("rounds", 1)):
@@ -69,6 +73,8 @@ class Settings:
             raise BenchError(f"--clients must be at most 32 (traffic stays bounded), got {self.clients}")
         if self.mlx_lm_threads is not None and self.mlx_lm_threads < 1:
             raise BenchError(f"--mlx-lm-threads must be at least 1, got {self.mlx_lm_threads}")
+        if self.mlx_lm_prompt_cache < 0:
+            raise BenchError(f"--mlx-lm-prompt-cache must be 0 (off) or more, got {self.mlx_lm_prompt_cache}")
         if not self.request_timeout > 0:
             raise BenchError(f"--request-timeout must be positive seconds, got {self.request_timeout}")
         if self.model is not None and not Path(self.model).expanduser().exists():
@@ -203,12 +209,13 @@ def served_folder(model: str | None, workdir: Path) -> tuple[str | None, Path, s
 
 @contextlib.contextmanager
 def both_servers(ours_model: str, folder: Path, clients: int,
-                 mlx_lm_threads: int | None) -> Iterator[dict[str, str]]:
+                 mlx_lm_threads: int | None, mlx_lm_prompt_cache: int) -> Iterator[dict[str, str]]:
     """Our server (--max-batch C) and mlx-lm's (--decode-concurrency C), both on
     127.0.0.1, both stopped on leaving (errors and Ctrl-C included)."""
     port = free_port()
     mlx_lm_argv = [sys.executable, "-c", MLX_LM_SERVER, "--model", str(folder), "--host", "127.0.0.1",
-                   "--port", str(port), "--decode-concurrency", str(clients), "--log-level", "WARNING"]
+                   "--port", str(port), "--decode-concurrency", str(clients), "--log-level", "WARNING",
+                   "--prompt-cache-size", str(mlx_lm_prompt_cache)]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     if mlx_lm_threads is not None:
         env["OPENBLAS_NUM_THREADS"] = str(mlx_lm_threads)
@@ -292,7 +299,8 @@ def run_benchmark(settings: Settings, on_run=None) -> dict[str, Any]:
     runs: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="server-batching-") as tmp:
         ours_model, folder, weights = served_folder(settings.model, Path(tmp))
-        with both_servers(ours_model, folder, settings.clients, settings.mlx_lm_threads) as urls:
+        with both_servers(ours_model, folder, settings.clients, settings.mlx_lm_threads,
+                          settings.mlx_lm_prompt_cache) as urls:
             for server, url in urls.items():  # warm-up: load, compile the step graphs
                 measure_run(url, server, prompts[:2], True, 4, settings.request_timeout, -1)
             for round_no in range(settings.rounds):
@@ -315,14 +323,17 @@ def main(
     rounds: Annotated[int, typer.Option(help="Interleaved rounds; medians are reported.")] = 2,
     request_timeout: Annotated[float, typer.Option(help="Seconds a request may take before the run fails.")] = 600.0,
     mlx_lm_threads: Annotated[Optional[int], typer.Option(
-        help="OPENBLAS_NUM_THREADS for mlx-lm's server (default: OpenBLAS's own count; ours picks per work).")] = None,
+        help="OPENBLAS_NUM_THREADS for mlx-lm's server (default: OpenBLAS's own count; ours follows the free cores).")] = None,
+    mlx_lm_prompt_cache: Annotated[int, typer.Option(
+        help="mlx-lm's --prompt-cache-size (default 0: off, as ours has none; the run repeats its prompts).")] = 0,
     out: Annotated[Optional[Path], typer.Option(help="Write the raw JSON results here.")] = None,
 ) -> None:
     from .. import blas
     from .report import cpu_name
 
     try:
-        settings = Settings(model, clients, max_tokens, rounds, request_timeout, mlx_lm_threads).check()
+        settings = Settings(model, clients, max_tokens, rounds, request_timeout, mlx_lm_threads,
+                            mlx_lm_prompt_cache).check()
         load_before = os.getloadavg()
         result = run_benchmark(settings, on_run=lambda r: print(
             f"round {r.round}: {r.server}, {r.clients} client(s): {r.tokens} tokens in {r.wall_s:.1f} s "
