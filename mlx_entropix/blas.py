@@ -91,8 +91,8 @@ def threads_for() -> int:
     leave free right now. OpenBLAS's threads wait for each other, so one
     descheduled thread stalls every matmul (2 threads on a 2-core machine with
     two busy processes ran prompts 4x and decode 6x slower than one); on a
-    quiet machine every core helps, single-row decode included (135M model,
-    quiet: 14.3-15.8 tokens/s on 2 threads against 12.4-12.9 on one)."""
+    quiet machine every core helps, single-row decode included
+    (benchmarks/blas_threads.py, quiet: 15.6 decode tokens/s against 12.8 on one thread)."""
     if _threads.most == 1:
         return 1
     now = time.monotonic()
