@@ -33,6 +33,24 @@ def lm():
     return load()
 
 
+@pytest.fixture
+def forward_shapes(monkeypatch):
+    """spy(lm) -> a list that receives the token shape [rows, tokens] of every
+    forward pass of lm's model from then on (put back after the test)."""
+
+    def spy(lm) -> list:
+        shapes, forward = [], lm.model.forward
+
+        def recording(tokens, cache=None, with_stats=False):
+            shapes.append(tokens.shape)
+            return forward(tokens, cache, with_stats)
+
+        monkeypatch.setattr(lm.model, "forward", recording)
+        return shapes
+
+    return spy
+
+
 @pytest.fixture(scope="module")
 def api(lm):
     """The real server app on the session's model, in process (its worker

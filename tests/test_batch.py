@@ -264,21 +264,14 @@ def test_rows_prefilled_together_decode_what_each_decodes_alone(family, tiny_lm,
         assert_same(run_many(lm, [req], max_batch=1)[0], b)
 
 
-def test_all_rows_joining_at_a_step_share_one_forward_pass_per_chunk(tiny_lm, monkeypatch):  # noqa: F811
+def test_all_rows_joining_at_a_step_share_one_forward_pass_per_chunk(tiny_lm, monkeypatch, forward_shapes):  # noqa: F811
     """Joining rows of similar lengths: one forward of all of them per chunk, at
     most PREFILL_CHUNK tokens in all; a row joining a running batch later is
     prefilled by itself and appended."""
     from mlx_entropix import engine
 
     monkeypatch.setattr(engine, "PREFILL_CHUNK", 16)
-    shapes = []
-    forward = tiny_lm.model.forward
-
-    def spy(tokens, cache=None, with_stats=False):
-        shapes.append(tokens.shape)
-        return forward(tokens, cache, with_stats)
-
-    monkeypatch.setattr(tiny_lm.model, "forward", spy)
+    shapes = forward_shapes(tiny_lm)
     gen = BatchGenerator(tiny_lm, max_batch=4)
     long = RAGGED_IDS[2]
     for ids in (long[:37], long, long[:34]):  # 36, 40 and 33 tokens to prefill

@@ -100,17 +100,11 @@ def test_think_insertion_with_a_tiny_tokenizer(tiny_lm):
     assert not any(r.inserted for r in none)
 
 
-def test_branching_is_batched_picks_the_best_and_continues_from_the_winner(lm, monkeypatch):
+def test_branching_is_batched_picks_the_best_and_continues_from_the_winner(lm, monkeypatch, forward_shapes):
     cfg = get_preset("entropix").with_overrides(
         {"branch_fraction": 1e-6, "n_branches": 4, "branch_max_tokens": 4, "max_think_insertions": 0})
-    batch_sizes = []
     forward = lm.model.forward
-
-    def spy(tokens, cache=None, with_stats=False):
-        batch_sizes.append(tokens.shape)
-        return forward(tokens, cache, with_stats)
-
-    monkeypatch.setattr(lm.model, "forward", spy)
+    batch_sizes = forward_shapes(lm)
     prompt = lm.tokenizer.prompt_tokens(STORY)
     records = [r.record for r in stream_generate(lm, prompt, cfg, GenerationOptions(12, seed=5)) if r.record]
     monkeypatch.setattr(lm.model, "forward", forward)
