@@ -162,3 +162,14 @@ def test_a_run_with_every_family_records_traces_and_matched_comparisons(tmp_path
 
 def test_greedy_spec_is_the_greedy_preset():
     assert GREEDY.config.greedy
+
+
+def test_a_generate_function_that_loses_a_trace_is_an_error():
+    """TraceSource checks the count: zip would otherwise drop the missing trace's
+    request silently and a method would read another request's answer."""
+    from mlx_entropix.eval.traces import TraceRequest
+
+    full = make_fake_generate_many()
+    source = TraceSource(lambda requests: full(requests)[:-1])
+    with pytest.raises(ValueError, match="returned 1 traces for 2 requests"):
+        source.get([TraceRequest.of(Q, GREEDY, 11, 64), TraceRequest.of(Q, GREEDY, 11, 32)])

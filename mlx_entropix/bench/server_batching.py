@@ -17,7 +17,7 @@ from the file and by mlx-lm from the float32 folder our loader caches for it
 GGUF MLX reads packed) is exported once by `convert` as dense float32 into
 a folder that both serve. mlx-lm's server is started through `import
 mlx_entropix` so it gets the same OpenBLAS (blas.py); its thread count is
-OpenBLAS's own, ours follows blas.py's per-work policy.
+OpenBLAS's own (or --mlx-lm-threads), ours follows blas.py's free cores.
 """
 
 from __future__ import annotations

@@ -70,8 +70,8 @@ def decoded_tokens(trace: Trace) -> int:
 
 
 class Decoder(Protocol):
-    """Many traces decoded at once, requests joining between steps (the
-    runner's BatchGenerator behind model.ModelDecoder, a fake in tests)."""
+    """Many traces decoded at once, requests joining between steps
+    (runner.TraceDecoder behind model.ModelDecoder, a fake in tests)."""
 
     max_batch: int  # rows per step
 
@@ -98,7 +98,10 @@ class TraceSource:
             if r.key() not in self.traces:
                 missing.setdefault(r.key(), r)  # the first of equal requests is the one recorded
         if missing:
-            for r, t in zip(missing.values(), self.generate_many(list(missing.values()))):
+            traces = self.generate_many(list(missing.values()))
+            if len(traces) != len(missing):
+                raise ValueError(f"generate_many returned {len(traces)} traces for {len(missing)} requests")
+            for r, t in zip(missing.values(), traces):
                 self.traces[r.key()] = t
                 self.requests.append(r)
         return [self.traces[r.key()] for r in requests]
