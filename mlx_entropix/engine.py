@@ -16,7 +16,7 @@ import numpy as np
 
 from .blas import use_threads
 from .load import LoadedModel
-from .metrics import SIGNALS, log_softmax, token_signals
+from .metrics import SIGNALS, logit_statistics, token_signals
 from .model import LayerStats
 from .packed import Row, pack_step
 from .requests import SEED_LIMIT, GenerationOptions, MetricsLevel  # noqa: F401 (their home before requests.py)
@@ -87,14 +87,14 @@ class Engine:
         key: one key for all rows (a lone sequence, a branch's rollouts), or
         keys [B, 2], one per row (batch.py); think_allowed [B] bool."""
         logits = logits.astype(mx.float32)
-        logprobs = log_softmax(logits)
         if self.opts.metrics == "none":
+            logprobs = logit_statistics(logits)[0]
             signals = {name: mx.zeros(logits.shape[:1]) for name in SIGNALS}
         else:
             stats = stats if self.opts.metrics == "all" else None
-            signals = token_signals(logprobs, stats, self.cfg.attn_layer)
+            logprobs, signals = token_signals(logits, stats, self.cfg.attn_layer)
         allowed = think_allowed & bool(self.think_ids)
-        decision = self.decide(logits, signals, key, allowed)
+        decision = self.decide(logprobs, signals, key, allowed)
         packed = pack_step(logprobs, signals, stats, decision, self.think, self.opts.layers)
         return Step(packed, decision.token.astype(mx.int32), logits)
 

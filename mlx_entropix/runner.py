@@ -25,7 +25,7 @@ from .blas import use_threads
 from .engine import Engine, GenerationError
 from .generate import GenerationResponse, peak_memory_gb, stream_generate
 from .load import LoadedModel
-from .metrics import log_softmax, token_signals
+from .metrics import token_signals
 from .packed import pack_step
 from .requests import DEFAULT_MAX_BATCH, GenerationOptions, NormalParams, RunRequest
 from .sampler import Decision, SamplerConfig, get_preset
@@ -93,7 +93,7 @@ def normal_stream(lm: LoadedModel, prompt: list[int], params: NormalParams,
             return
         logprobs = r.logprobs[None].astype(mx.float32)
         stats = recording.stats[n] if options.metrics == "all" else None
-        signals = token_signals(log_softmax(logprobs), stats, cfg.attn_layer)
+        _, signals = token_signals(logprobs, stats, cfg.attn_layer)
         one = mx.ones((1,))
         decision = Decision(mx.array([r.token]), mx.zeros((1,), mx.int32), one * params.temperature,
                             one * params.top_p, mx.array([params.top_k]), one * params.min_p,

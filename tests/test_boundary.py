@@ -64,7 +64,7 @@ def test_branches_on_the_decimal_prompt_roll_through_decimal_points(lm, monkeypa
     carry numbers such as 9.9 and 9.11 past their decimal point."""
     cfg = get_preset("entropix").with_overrides(
         {"low_ent": 0.0, "low_vent": 0.0, "high_vent": 0.0, "med_ent": 100.0, "high_ent": 100.0,
-         "n_branches": 2, "branch_max_tokens": 8, "max_think_insertions": 0})
+         "n_branches": 2, "branch_max_tokens": 12, "max_think_insertions": 0})
     tok = lm.tokenizer
     decisions = []
 

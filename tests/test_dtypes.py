@@ -16,7 +16,7 @@ from mlx_lm.generate import generate_step
 
 from mlx_entropix.gguf import load_gguf
 from mlx_entropix.load import build_model
-from mlx_entropix.metrics import entropy_varentropy, log_softmax
+from mlx_entropix.metrics import logit_statistics
 from tests.llama_fixtures import mlx_lm_model, random_weights, tiny_config
 
 TOLERANCE = {mx.float16: {"attn": 0.002, "logits": 0.005}, mx.bfloat16: {"attn": 0.01, "logits": 0.02}}
@@ -32,7 +32,7 @@ def decode_signals(model) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     attn, ent, vent = [], [], []
     for t in TOKENS[6:]:
         logits, stats = model.forward(mx.array([[t]]), cache, with_stats=True)
-        h, v = entropy_varentropy(log_softmax(logits[:, -1]))
+        _, h, v = logit_statistics(logits[:, -1])
         attn.append(np.array(stats.head_entropy[0]))
         ent.append(float(h[0]))
         vent.append(float(v[0]))
@@ -74,7 +74,7 @@ def first_step(model, prompt: list[int]) -> tuple[float, float]:
     cache = model.make_cache()
     model.forward(mx.array([prompt[:-1]]), cache)
     logits, stats = model.forward(mx.array([[prompt[-1]]]), cache, with_stats=True)
-    h, _ = entropy_varentropy(log_softmax(logits[:, -1]))
+    _, h, _ = logit_statistics(logits[:, -1])
     return float(h[0]), float(stats.head_entropy.mean())
 
 

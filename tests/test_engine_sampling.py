@@ -11,7 +11,7 @@ from transformers import PreTrainedTokenizerFast
 from mlx_entropix.engine import GenerationOptions
 from mlx_entropix.generate import stream_generate
 from mlx_entropix.load import LoadedModel, build_model
-from mlx_entropix.metrics import entropy_varentropy, log_softmax
+from mlx_entropix.metrics import logit_statistics
 from mlx_entropix.runner import RunRequest, run
 from mlx_entropix.sampler import get_preset
 from tests.llama_fixtures import random_weights, tiny_config
@@ -127,7 +127,7 @@ def test_branching_is_batched_picks_the_best_and_continues_from_the_winner(lm, m
     assert after < len(records), "the run ended with the winner: nothing was decided from its cache"
     prefix = prompt + [r.id for r in records[:after]]
     logits = lm.model(mx.array([prefix]))[:, -1, :]
-    h, _ = entropy_varentropy(log_softmax(logits))
+    _, h, _ = logit_statistics(logits)
     assert np.isclose(h.item(), records[after].metrics.entropy, rtol=1e-3, atol=1e-3)
     fresh_top = np.argsort(-np.array(logits[0]))[:3].tolist()
     assert [a.id for a in records[after].top[:3]] == fresh_top

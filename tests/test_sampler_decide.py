@@ -8,6 +8,7 @@ import mlx.core as mx
 import numpy as np
 import pytest
 
+from mlx_entropix.metrics import logit_statistics
 from mlx_entropix.sampler.config import SamplerConfig
 from mlx_entropix.sampler.decide import (
     ADAPTIVE,
@@ -16,11 +17,14 @@ from mlx_entropix.sampler.decide import (
     OUTCOME_CODES,
     RESAMPLE,
     THINK,
+    _pool,
     compiled_decide,
     decide,
+    max_top_k,
     region_outcomes,
     score_candidates,
 )
+from mlx_entropix.sampler.filters import filtered_logprobs
 from mlx_entropix.trace import OUTCOMES
 
 CFG = SamplerConfig()
@@ -67,15 +71,20 @@ CASES = {
 }
 
 
+def log_softmax(logits: mx.array) -> mx.array:
+    return logit_statistics(logits)[0]
+
+
 def batch(logit_rows, attn=ATTN, hv=None):
-    """Logits [B, V] plus metrics: H/V from the reference unless given."""
+    """Log-probabilities [B, V] of the logits (decide's input) plus metrics:
+    H/V from the reference unless given."""
     hv = hv or [entropy_varentropy(z) for z in logit_rows]
     metrics = {
         "entropy": mx.array([h for h, _ in hv], dtype=mx.float32),
         "varentropy": mx.array([v for _, v in hv], dtype=mx.float32),
     }
     metrics.update({k: mx.full((len(hv),), x, dtype=mx.float32) for k, x in attn.items()})
-    return mx.array(np.stack(logit_rows), dtype=mx.float32), metrics
+    return log_softmax(mx.array(np.stack(logit_rows), dtype=mx.float32)), metrics
 
 
 def run(logit_rows, cfg=CFG, think_allowed=True, seed=0, attn=ATTN, hv=None):
@@ -279,6 +288,46 @@ def test_same_key_same_tokens_different_key_different_tokens():
     assert mx.array_equal(a, b)
     assert not mx.array_equal(a, c)
     assert len(set(a.tolist())) > 4, "rows share their noise"
+
+
+@pytest.mark.parametrize("base_k", [1, 27, 80])
+def test_the_candidate_pool_holds_every_token_any_filter_keeps(base_k):
+    """decide draws from each row's max_top_k most probable tokens: every
+    filter setting a rule can give (top_k up to max_top_k) keeps the same
+    tokens with the same probabilities as on the whole vocabulary."""
+    cfg = dataclasses.replace(CFG, top_k=base_k)
+    k_max = max_top_k(cfg)
+    assert k_max >= math.floor(1.5 * base_k) and k_max >= 100  # explore's and adaptive's widest k
+    rng = np.random.default_rng(base_k)
+    logprobs = log_softmax(mx.array(rng.normal(size=(6, VOCAB)) * [[0.5], [1], [2], [3], [5], [8]],
+                                    dtype=mx.float32))
+    ids = _pool(logprobs, cfg)
+    assert ids.shape == (6, k_max)
+    assert (np.diff(np.array(ids), axis=-1) > 0).all(), "the pool is in token id order"
+    pool = mx.take_along_axis(logprobs, ids, axis=-1)
+    for temperature, top_p, top_k, min_p in [(1.0, 1.0, k_max, 0.0), (2.0, 0.99, k_max, 0.0),
+                                              (0.7, 0.9, base_k, 0.05), (1.5, 1.0, 1, 0.0)]:
+        whole = np.exp(np.array(filtered_logprobs(logprobs, temperature, top_p, top_k, min_p)))
+        within = np.zeros_like(whole)
+        np.put_along_axis(within, np.array(ids), np.exp(np.array(
+            filtered_logprobs(pool, temperature, top_p, top_k, min_p))), axis=-1)
+        np.testing.assert_allclose(within, whole, atol=1e-6)
+
+
+def test_draws_are_token_ids_wherever_the_likely_tokens_sit():
+    """The pool's positions are mapped back to token ids: with the mass on the
+    last 64 ids of the vocabulary, every rule draws one of those."""
+    z = np.full(VOCAB, -80.0)
+    z[-64:] = np.linspace(0.0, 1.0, 64)
+    d = run([z] * len(REGION_METRICS), hv=REGION_METRICS, think_allowed=False)
+    assert d.outcome.tolist() == [ARGMAX, ADAPTIVE, EXPLORE, RESAMPLE, ADAPTIVE]
+    assert min(d.token.tolist()) >= VOCAB - 64
+
+
+def test_the_pool_is_off_when_top_k_is_off_or_the_vocabulary_is_small():
+    logprobs = log_softmax(mx.zeros((2, VOCAB)))
+    assert _pool(logprobs, dataclasses.replace(CFG, top_k=0)) is None
+    assert _pool(logprobs[:, :100], CFG) is None
 
 
 EXTREME = [
