@@ -2,7 +2,8 @@
 the web UI's native event stream, and the built UI at /.
 
     uv run mlx_server.py [--model M] [--host 127.0.0.1] [--port 8000] [--normal]
-                         [--allowed-origins ORIGIN ...] [--queue-size N] [--max-batch N] [--eval-dir out]
+                         [--allowed-origins ORIGIN ...] [--queue-size N] [--max-batch N]
+                         [--prompt-cache-tokens N] [--eval-dir out]
 
 The first start builds the UI (ui/dist) with the bun that `uv` installed, and
 rebuilds it whenever ui/src is newer; without a build, / says why.
@@ -19,6 +20,7 @@ import uvicorn
 
 from mlx_entropix import blas
 from mlx_entropix.load import LoadError, load
+from mlx_entropix.prompt_cache import DEFAULT_PROMPT_CACHE_TOKENS
 from mlx_entropix.requests import DEFAULT_MAX_BATCH
 from mlx_entropix.server import ServerSettings, create_app
 from mlx_entropix.server.ui_build import ensure_ui
@@ -45,6 +47,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-batch", type=int, default=DEFAULT_MAX_BATCH,
                    help="entropix/greedy requests decoded together, sharing each step "
                         f"(continuous batching; default: {DEFAULT_MAX_BATCH})")
+    p.add_argument("--prompt-cache-tokens", type=int, default=DEFAULT_PROMPT_CACHE_TOKENS,
+                   help="prefilled prompts kept so that a repeated prompt is not prefilled again, "
+                        f"up to this many tokens in all; 0 keeps none (default: {DEFAULT_PROMPT_CACHE_TOKENS})")
     p.add_argument("--eval-dir", type=Path, default=Path("out"),
                    help="the folder whose eval outputs (mlx_main.py eval --out) the UI may open (default: out)")
     p.add_argument("--no-ui-build", action="store_true",
@@ -54,6 +59,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(f"--queue-size must be at least 1, got {args.queue_size}")
     if args.max_batch < 1:
         p.error(f"--max-batch must be at least 1, got {args.max_batch}")
+    if args.prompt_cache_tokens < 0:
+        p.error(f"--prompt-cache-tokens must be at least 0, got {args.prompt_cache_tokens}")
     if not 0 < args.port < 65536:
         p.error(f"--port must be in 1..65535, got {args.port}")
     return args
@@ -70,15 +77,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     settings = ServerSettings(default_method="normal" if args.normal else "entropix",
                               queue_size=args.queue_size, max_batch=args.max_batch,
+                              prompt_cache_tokens=args.prompt_cache_tokens,
                               allowed_origins=args.allowed_origins,
                               ui_problem=ui.problem if ui else None, eval_dir=args.eval_dir)
     app = create_app(lm, settings)
     host = f"[{args.host}]" if ":" in args.host else args.host
     log.info("model: %s (%s), context %d tokens", lm.name, lm.path, lm.context_length)
     log.info("backend: %s; %s weights (%s); BLAS: %s; default sampler: %s; queue size: %d; "
-             "max batch: %d",
+             "max batch: %d; prompt cache: %d tokens",
              lm.backend, lm.weights.mode, lm.weights.reason, blas.info().describe(),
-             settings.default_method, settings.queue_size, settings.max_batch)
+             settings.default_method, settings.queue_size, settings.max_batch, settings.prompt_cache_tokens)
     log.info("serving on http://%s:%d (OpenAI API under /v1, UI at /)", host, args.port)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0

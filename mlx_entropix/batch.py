@@ -8,7 +8,9 @@ What keeps a row's output independent of the rows beside it:
 - The requests that join at one step are prefilled together (in groups of
   similar lengths: prefill_groups), left-padded to one length, into mlx-lm's
   left-padded batch caches (BatchKVCache and, for sliding windows,
-  BatchRotatingKVCache), which then extend the running batch's. In prefill
+  BatchRotatingKVCache). A prompt is prefilled once: each row's cache is
+  kept in the prompt cache (prompt_cache.py), and every request with that
+  prompt, joining now or later, merges a copy into the running batch. In prefill
   and decode each row's RoPE runs at its own offset and its attention masks
   the padding, which also drops out of the attention statistics (a masked
   key scores -inf; model.attention_stats). A padding position's own query
@@ -53,6 +55,7 @@ from .engine import Engine, prefill
 from .requests import DEFAULT_MAX_BATCH, GenerationOptions
 from .load import LoadedModel
 from .model import LayerStats
+from .prompt_cache import PromptCache
 from .sampler import Decision, SamplerConfig, filtered_logprobs, get_preset, sample
 from .sampler.decide import ADAPTIVE
 from .sequence import Event, GenerationResponse, Sequence, check_prompt
@@ -121,9 +124,10 @@ def _batch_kind(cache) -> type:
     return kind
 
 
-def _batch_cache(cache: list) -> list:
-    """A lone sequence's cache as one-row batch caches."""
-    return [_batch_kind(c).merge([c]) for c in cache]
+def _batch_cache(rows: list[list]) -> list:
+    """Lone sequences' caches (one per-layer list per row) as batch caches,
+    one row each, left-padded to the longest."""
+    return [_batch_kind(layer[0]).merge(list(layer)) for layer in zip(*rows)]
 
 
 def _padded_cache(cache: list, padding: list[int]) -> list:
@@ -157,11 +161,15 @@ def prefill_groups(lengths: list[int]) -> list[list[int]]:
 class BatchGenerator:
     """Decodes up to max_batch sequences per step; more wait their turn."""
 
-    def __init__(self, lm: LoadedModel, max_batch: int = DEFAULT_MAX_BATCH, syncs: SyncCounter | None = None):
+    def __init__(self, lm: LoadedModel, max_batch: int = DEFAULT_MAX_BATCH, syncs: SyncCounter | None = None,
+                 prompt_cache: PromptCache | None = None):
+        """prompt_cache keeps prefilled prompts for requests with the same
+        prompt (a fresh default one if None; PromptCache(0) keeps none)."""
         if max_batch < 1:
             raise ValueError(f"max_batch must be at least 1, got {max_batch}")
         self.lm, self.max_batch = lm, max_batch
         self.syncs = syncs or SyncCounter()
+        self.prompts = PromptCache() if prompt_cache is None else prompt_cache
         self._uids = itertools.count()
         self._engines: dict[tuple, Engine] = {}
         self.waiting: list[tuple[int, BatchRequest, int]] = []  # uid, request, max_tokens
@@ -226,35 +234,50 @@ class BatchGenerator:
             for c, m in zip(self.cache, merged):
                 c.extend(m)
 
-    def _prefill(self, prompts: list[list[int]]) -> list:
-        """Batch caches holding every prompt but its last token (what the lone
-        prefill holds; the first decode step feeds the last), prefilled together
-        in one forward pass per chunk: the prompts left-padded to one length,
-        each row's padding masked (the batch cache's causal mask) and its RoPE
-        at its own offset (the cache's per-row offset starts at -padding)."""
-        heads = [p[:-1] for p in prompts]
+    def _prefill(self, heads: list[tuple[int, ...]]) -> list:
+        """Batch caches holding the given token sequences, prefilled together
+        in one forward pass per chunk: left-padded to one length, each row's
+        padding masked (the batch cache's causal mask) and its RoPE at its own
+        offset (the cache's per-row offset starts at -padding)."""
         width = max(map(len, heads))
         padding = [width - len(h) for h in heads]
-        ids = np.array([[0] * p + h for p, h in zip(padding, heads)], dtype=np.int32)  # 0: any id
+        ids = np.array([[0] * p + list(h) for p, h in zip(padding, heads)], dtype=np.int32)  # 0: any id
         cache = _padded_cache(self.lm.model.make_cache(), padding)
         prefill(self.lm.model, mx.array(ids.reshape(len(heads), width)), cache, self.syncs)
         return cache
 
+    def _prompt_caches(self, prompts: list[list[int]]) -> list[list]:
+        """Each prompt's lone per-layer caches holding all its tokens but the
+        last (what the lone prefill holds; the first decode step feeds the
+        last): from the prompt cache, else prefilled, the distinct prompts
+        together (in groups of similar lengths: prefill_groups), once each."""
+        heads = [tuple(p[:-1]) for p in prompts]
+        found = {h: self.prompts.get(h) for h in dict.fromkeys(heads) if h}
+        missing = [h for h, c in found.items() if c is None]
+        for members in prefill_groups([len(h) for h in missing]):
+            cache = self._prefill([missing[i] for i in members])
+            for j, i in enumerate(members):
+                found[missing[i]] = [c.extract(j) for c in cache]
+                self.prompts.put(missing[i], found[missing[i]])
+        return [found[h] if h else self.lm.model.make_cache() for h in heads]
+
     def _admit(self) -> None:
-        """Every waiting request the free rows can take joins, prefilled together
-        (in groups of similar lengths: prefill_groups)."""
-        joining = []
+        """Every waiting request the free rows can take joins, its prompt
+        prefilled (or found in the prompt cache) and its cache merged into the
+        batch's with the other joining rows'."""
+        joining, prompts = [], []
         while self.waiting and len(self.rows) + len(joining) < self.max_batch:
             uid, req, max_tokens = self.waiting.pop(0)
             self.admitted[uid] = time.perf_counter()
             group, engine = self._engine(req)
             seq = Sequence(self.lm, engine, req.prompt, max_tokens, req.options,
                            outcome="sample" if req.plain is not None else None)
-            joining.append((_Row(uid, seq, engine, group, mx.random.key(req.options.seed),
-                                 feed=req.prompt[-1], allowed=seq.think_allowed(False)), req.prompt))
-        for members in prefill_groups([len(prompt) - 1 for _, prompt in joining]):
-            self._join(self._prefill([joining[i][1] for i in members]))
-            self.rows.extend(joining[i][0] for i in members)
+            joining.append(_Row(uid, seq, engine, group, mx.random.key(req.options.seed),
+                                feed=req.prompt[-1], allowed=seq.think_allowed(False)))
+            prompts.append(req.prompt)
+        if joining:
+            self._join(_batch_cache(self._prompt_caches(prompts)))
+            self.rows.extend(joining)
 
     def step(self) -> list[tuple[int, GenerationResponse]]:
         """One decode step of every running row (after admitting waiting ones):
@@ -301,7 +324,7 @@ class BatchGenerator:
         if len(keep) < len(rows):
             self._keep(keep)
         for r, cache in rejoin:
-            self._join(_batch_cache(cache))
+            self._join(_batch_cache([cache]))
             self.rows.append(r)
         return out
 

@@ -35,3 +35,6 @@ def test_each_concurrent_request_gets_its_text_alone(server: str) -> None:
         assert together == alone
         health = http.get("/health").json()
         assert health["max_batch"] == 2 and health["running"] == 0 and health["waiting"] == 0
+        # each prompt was prefilled once, when it ran alone; the concurrent run reused them
+        assert health["prompt_cache"]["prompts"] == len(SHORT)
+        assert health["prompt_cache"]["hits"] == len(SHORT)

@@ -14,6 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 
 from ..load import LoadedModel
+from ..prompt_cache import DEFAULT_PROMPT_CACHE_TOKENS
 from ..requests import DEFAULT_MAX_BATCH
 from . import calibrate_api, eval_results, native, v1
 from .context import ServerContext
@@ -31,6 +32,7 @@ class ServerSettings:
     default_method: str = "entropix"  # "normal" with --normal
     queue_size: int = 8
     max_batch: int = DEFAULT_MAX_BATCH  # generations sharing each decode step
+    prompt_cache_tokens: int = DEFAULT_PROMPT_CACHE_TOKENS  # prefilled prompts kept for reuse (0: none)
     allowed_origins: list[str] | None = None  # None: any localhost origin
     ui_dir: Path | None = UI_ROOT / "dist"  # served at / when it holds a build
     eval_dir: Path = Path("out")  # eval outputs the UI may open (/api/evals), nothing outside it
@@ -39,7 +41,8 @@ class ServerSettings:
 
 def create_app(lm: LoadedModel, settings: ServerSettings | None = None) -> FastAPI:
     settings = settings or ServerSettings()
-    ctx = ServerContext(lm, Worker(lm, settings.queue_size, settings.max_batch), settings.default_method)
+    ctx = ServerContext(lm, Worker(lm, settings.queue_size, settings.max_batch, settings.prompt_cache_tokens),
+                        settings.default_method)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -62,12 +65,15 @@ def create_app(lm: LoadedModel, settings: ServerSettings | None = None) -> FastA
     @app.get("/health", tags=["server"])
     async def health() -> JSONResponse:
         """200 while the generation worker runs, else 503; with the queue's state:
-        `running` generations share the decode steps (up to `max_batch`), `waiting` ones queue."""
-        worker = ctx.worker
+        `running` generations share the decode steps (up to `max_batch`), `waiting` ones queue;
+        `prompt_cache`: prefilled prompts kept (count, tokens, budget) and how often one was reused."""
+        worker, prompts = ctx.worker, ctx.worker.prompts
         body: dict[str, Any] = {"status": "ok" if worker.alive else "worker stopped",
                                 "model": lm.name, "backend": lm.backend, "busy": worker.busy,
                                 "running": worker.running, "max_batch": worker.max_batch,
-                                "waiting": worker.waiting, "queue_size": worker.queue_size}
+                                "waiting": worker.waiting, "queue_size": worker.queue_size,
+                                "prompt_cache": {"prompts": len(prompts), "tokens": prompts.tokens,
+                                                 "max_tokens": prompts.max_tokens, "hits": prompts.hits}}
         return JSONResponse(body, status_code=200 if worker.alive else 503)
 
     app.include_router(v1.router(ctx))

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from ..batch import BatchGenerator, BatchRequest
 from ..generate import GenerationResponse
 from ..load import LoadedModel
+from ..prompt_cache import DEFAULT_PROMPT_CACHE_TOKENS, PromptCache
 from ..requests import DEFAULT_MAX_BATCH
 from ..runner import RunRequest, finish_trace, run_header, start_run
 from ..trace import Trace
@@ -107,7 +108,8 @@ class _Job:
 class Worker:
     """Runs queued generations in a single thread, up to max_batch per decode step."""
 
-    def __init__(self, lm: LoadedModel, queue_size: int, max_batch: int = DEFAULT_MAX_BATCH):
+    def __init__(self, lm: LoadedModel, queue_size: int, max_batch: int = DEFAULT_MAX_BATCH,
+                 prompt_cache_tokens: int = DEFAULT_PROMPT_CACHE_TOKENS):
         if queue_size < 1:
             raise ValueError(f"queue size must be >= 1, got {queue_size}")
         if max_batch < 1:
@@ -119,7 +121,8 @@ class Worker:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._current: Generation | None = None  # work running alone
-        self._batch = BatchGenerator(lm, max_batch)
+        self.prompts = PromptCache(prompt_cache_tokens)  # outlives a failed batch: entries never change
+        self._batch = BatchGenerator(lm, max_batch, prompt_cache=self.prompts)
         self._rows: dict[int, Generation] = {}  # batch uid -> its request's generation
 
     @property
@@ -257,7 +260,7 @@ class Worker:
                 gen.put(e)
                 gen.put(_END)
             self._rows.clear()
-            self._batch = BatchGenerator(self.lm, self.max_batch)
+            self._batch = BatchGenerator(self.lm, self.max_batch, prompt_cache=self.prompts)
 
     def _serve(self, job: _Job) -> None:
         gen = job.generation
