@@ -199,5 +199,5 @@ def run_branches(engine: Engine, cache: list[KVCache], logits: mx.array, row: np
     if seq[-1] not in eos:
         last = rows[w, len(seq) - 1]
         next_step = Step(packed=mx.array(last[None]), token=mx.array([Row(last).token], dtype=mx.int32),
-                         logits=logits_seen[len(seq) - 1][w : w + 1])
+                         logits=logits_seen[len(seq) - 1][w : w + 1], exact=mx.ones((1,), mx.bool_))
     return BranchResult(records, select_row(forked, w, cache[0].offset + len(seq)), next_step)

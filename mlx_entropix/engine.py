@@ -48,11 +48,13 @@ class GenerationError(ValueError):
 
 @dataclass
 class Step:
-    """A dispatched decode step, on device: packed rows, sampled tokens, logits."""
+    """A dispatched decode step, on device: packed rows, sampled tokens, logits,
+    and whether each row's draw is exact (Decision.exact)."""
 
     packed: mx.array
     token: mx.array
     logits: mx.array
+    exact: mx.array
 
 
 class Engine:
@@ -96,7 +98,7 @@ class Engine:
         allowed = think_allowed & bool(self.think_ids)
         decision = self.decide(logprobs, signals, key, allowed)
         packed = pack_step(logprobs, signals, stats, decision, self.think, self.opts.layers)
-        return Step(packed, decision.token.astype(mx.int32), logits)
+        return Step(packed, decision.token.astype(mx.int32), logits, decision.exact)
 
     def prefill(self, prompt: list[int], cache: list) -> None:
         """All prompt tokens but the last (the first decode step feeds it)."""

@@ -97,7 +97,7 @@ def normal_stream(lm: LoadedModel, prompt: list[int], params: NormalParams,
         one = mx.ones((1,))
         decision = Decision(mx.array([r.token]), mx.zeros((1,), mx.int32), one * params.temperature,
                             one * params.top_p, mx.array([params.top_k]), one * params.min_p,
-                            mx.zeros((1,), mx.bool_))
+                            mx.zeros((1,), mx.bool_), mx.ones((1,), mx.bool_))
         row = engine.syncs.to_host(pack_step(logprobs, signals, stats, decision, engine.think,
                                              options.layers))[0]
         rec = engine.record(row, n, outcome="sample")

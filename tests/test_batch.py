@@ -87,6 +87,31 @@ def test_a_rows_draws_do_not_depend_on_its_batch_mates(tiny_lm):  # noqa: F811
     assert [t.id for t in pairs[1].tokens] == [t.id for t in whole[1].tokens]
 
 
+def test_plain_draws_whose_pool_may_miss_tokens_are_drawn_again_over_the_whole_vocabulary(tiny_lm, monkeypatch):  # noqa: F811
+    """A pool of 8 tokens cannot hold top-p 0.9 of the tiny model's flat
+    distributions: every such row is drawn again over the whole vocabulary,
+    with its own key, so the run equals one without a pool; a pool that holds
+    the nucleus draws within it, no row again."""
+    from mlx_entropix import batch
+
+    reqs = requests("normal", normal=NormalParams(temperature=1.0, top_p=0.9, min_p=0.0))
+    monkeypatch.setattr(batch, "PLAIN_POOL", 0)
+    whole = run_many(tiny_lm, reqs, max_batch=4)
+    redrawn = []
+    real = batch.BatchGenerator._redraw
+    monkeypatch.setattr(batch.BatchGenerator, "_redraw", lambda self, group, again, *a: (
+        redrawn.append(len(again)), real(self, group, again, *a))[1])
+    monkeypatch.setattr(batch, "PLAIN_POOL", 8)
+    pooled = run_many(tiny_lm, reqs, max_batch=4)
+    assert sum(redrawn) == sum(len(t.tokens) for t in whole)
+    for a, b in zip(whole, pooled):
+        assert_same(a, b)
+    redrawn.clear()
+    monkeypatch.setattr(batch, "PLAIN_POOL", 90)  # of 96 tokens: the nucleus fits
+    run_many(tiny_lm, reqs, max_batch=4)
+    assert not redrawn
+
+
 def test_plain_sampling_in_a_batch_is_per_row_seeded_and_argmax_at_temperature_zero(tiny_lm):  # noqa: F811
     sampled = requests("normal", normal=NormalParams(temperature=1.0, top_p=1.0, min_p=0.0))
     alone = [run_many(tiny_lm, [r])[0] for r in sampled[:3]]

@@ -14,6 +14,7 @@ from mlx_entropix.sampler.filters import (
     apply_top_k,
     apply_top_p,
     filtered_logprobs,
+    pool_top_p,
     sample,
 )
 
@@ -189,3 +190,29 @@ def test_extreme_inputs_stay_finite_and_in_range(name, params):
     ids = np.array(sample(mx.array(lp), mx.random.key(0), num_samples=200))
     assert ids.min() >= 0 and ids.max() < logits.shape[-1]
     assert np.isfinite(logits[0, ids[0]]).all()
+
+
+@pytest.mark.parametrize("temperature, top_p, min_p", [(1.0, 0.9, 0.0), (0.666, 0.9, 0.03), (2.0, 0.5, 0.0),
+                                                       (0.5, 0.999, 0.0)])
+def test_a_pool_with_the_rescaled_nucleus_keeps_what_the_whole_vocabulary_keeps(temperature, top_p, min_p):
+    """Top-k off: filtering a pool of each row's most probable tokens with
+    pool_top_p keeps the same tokens with the same probabilities as filtering
+    the whole row (rows from peaked to flat; the pool holds the nucleus). At
+    the nucleus's edge float rounding of the cumulative mass decides, as it
+    does over the whole row: with top_p 0.999 one tail token of mass 3e-6
+    falls on the other side."""
+    rng = np.random.default_rng(7)
+    logits = mx.array(rng.normal(size=(5, 3000)) * np.array([[6.0], [4.0], [3.0], [2.5], [2.0]]), dtype=mx.float32)
+    logprobs = logits - mx.logsumexp(logits, axis=-1, keepdims=True)
+    whole = np.exp(np.array(filtered_logprobs(logprobs, temperature, top_p, 0, min_p)))
+    ids = mx.sort(mx.argpartition(-logprobs, 1499, axis=-1)[:, :1500], axis=-1)
+    pool = mx.take_along_axis(logprobs, ids, axis=-1)
+    kept = np.exp(np.array(filtered_logprobs(pool, temperature, pool_top_p(top_p, pool, logprobs, temperature),
+                                             0, min_p)))
+    assert (np.count_nonzero(whole, axis=-1) < 1500).all(), "the nucleus must fit the pool"
+    within = np.zeros_like(whole)
+    np.put_along_axis(within, np.array(ids), kept, axis=-1)
+    np.testing.assert_allclose(within, whole, atol=1e-5)
+    unscaled = np.exp(np.array(filtered_logprobs(pool, temperature, top_p, 0, min_p)))
+    if min_p == 0:  # (min-p alone cuts the nucleus otherwise) the rescaling matters
+        assert (np.count_nonzero(unscaled, axis=-1) != np.count_nonzero(kept, axis=-1)).any()

@@ -23,6 +23,7 @@ from mlx_entropix.sampler.filters import (
     apply_top_k,
     apply_top_p,
     filtered_logprobs,
+    pool_top_p,
     sample,
 )
 
@@ -43,6 +44,7 @@ __all__ = [
     "filtered_logprobs",
     "get_preset",
     "load_config",
+    "pool_top_p",
     "sample",
     "save_config",
 ]

@@ -77,6 +77,7 @@ class Decision:
     top_k: mx.array  # int32, 0 = off
     min_p: mx.array
     branch: mx.array  # bool: the engine should open a branch point here
+    exact: mx.array  # bool: False where a draw within a pool of tokens may have missed some (batch.plain_decide)
 
 
 @dataclass
@@ -216,6 +217,7 @@ def _greedy(logits: mx.array, cfg: SamplerConfig) -> Decision:
         top_k=full(cfg.top_k, mx.int32),
         min_p=full(cfg.min_p, mx.float32),
         branch=full(False, mx.bool_),
+        exact=full(True, mx.bool_),
     )
 
 
@@ -310,7 +312,7 @@ def decide(
     if not cfg.branching:
         branch = mx.zeros_like(branch)
 
-    return Decision(token, outcome, temperature, top_p, top_k, min_p, branch)
+    return Decision(token, outcome, temperature, top_p, top_k, min_p, branch, mx.ones_like(branch))
 
 
 @functools.lru_cache(maxsize=16)

@@ -117,6 +117,20 @@ def filtered_logprobs(
     return normalize(lp)
 
 
+def pool_top_p(top_p: Param, pool: mx.array, logprobs: mx.array, temperature: Param) -> mx.array:
+    """The top_p that, applied by filtered_logprobs (top-k off) to a pool of
+    each row's most probable tokens, keeps what top_p keeps over the whole
+    vocabulary: the nucleus compares the mass of the tokens before a token with
+    top_p, and within the pool that mass is divided by the pool's share of the
+    tempered distribution. pool: the pool's log-probabilities [B, K];
+    logprobs: the whole row's [B, V]; temperature > 0. A result >= 1 keeps
+    the whole pool, as it should: the pool then holds less than top_p."""
+    b = logprobs.shape[0]
+    t = _rows(temperature, b, mx.float32)[:, None]
+    share = mx.logsumexp(pool / t, axis=-1) - mx.logsumexp(logprobs / t, axis=-1)
+    return _rows(top_p, b, mx.float32) * mx.exp(-share)
+
+
 def sample(logprobs: mx.array, key: mx.array, num_samples: int | None = None) -> mx.array:
     """Draw token ids (int32) exactly from softmax(logprobs) with the Gumbel-max
     trick of `mx.random.categorical`: [B], or [B, num_samples] i.i.d. draws.
