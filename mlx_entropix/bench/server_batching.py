@@ -37,6 +37,7 @@ from typing import Annotated, Any, Iterator, Optional
 
 import typer
 
+from ..prompt_cache import DEFAULT_PROMPT_CACHE_TOKENS
 from ..server.launch import free_port, running_process, running_server
 from .batching import bench_messages
 from .measure import BenchError
@@ -60,8 +61,9 @@ class Settings:
     request_timeout: float = 600.0
     mlx_lm_threads: int | None = None  # OPENBLAS_NUM_THREADS for mlx-lm's server; None: OpenBLAS's own
     # mlx-lm's --prompt-cache-size. The run sends each prompt once per round and
-    # server, 1 client then 8; with its prompt cache on, mlx-lm's 8-client round
-    # would skip prefill by reusing the 1-client round's caches, and ours has none.
+    # server, 1 client then 8; with prompt caches on, the 8-client round would
+    # skip prefill by reusing the 1-client round's caches. 0 turns both servers'
+    # caches off (ours: --prompt-cache-tokens 0); more turns both on.
     mlx_lm_prompt_cache: int = 0
 
     def check(self) -> "Settings":
@@ -219,7 +221,9 @@ def both_servers(ours_model: str, folder: Path, clients: int,
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     if mlx_lm_threads is not None:
         env["OPENBLAS_NUM_THREADS"] = str(mlx_lm_threads)
-    with running_server("--model", ours_model, "--max-batch", str(clients), "--host", "127.0.0.1") as ours, \
+    ours_cache = DEFAULT_PROMPT_CACHE_TOKENS if mlx_lm_prompt_cache else 0
+    with running_server("--model", ours_model, "--max-batch", str(clients), "--host", "127.0.0.1",
+                        "--prompt-cache-tokens", str(ours_cache)) as ours, \
             running_process(mlx_lm_argv, port, "mlx-lm's server", env=env) as theirs:
         yield {OURS: ours, MLX_LM: theirs}
 
@@ -325,7 +329,8 @@ def main(
     mlx_lm_threads: Annotated[Optional[int], typer.Option(
         help="OPENBLAS_NUM_THREADS for mlx-lm's server (default: OpenBLAS's own count; ours follows the free cores).")] = None,
     mlx_lm_prompt_cache: Annotated[int, typer.Option(
-        help="mlx-lm's --prompt-cache-size (default 0: off, as ours has none; the run repeats its prompts).")] = 0,
+        help="mlx-lm's --prompt-cache-size; 0 (default) also turns ours off, more keeps ours on "
+             "(the run repeats its prompts, so a cache skips the 8-client round's prefill).")] = 0,
     out: Annotated[Optional[Path], typer.Option(help="Write the raw JSON results here.")] = None,
 ) -> None:
     from .. import blas
