@@ -1,16 +1,20 @@
 """Per-token signals in nats, computed on device in float32.
 
-Logit statistics come from log-probabilities computed as x - max - log Z (never
-log(softmax)), so a logit gap of 1e4 or a -inf entry gives finite numbers; zero-probability terms are dropped
-explicitly because 0 * -inf is NaN.
+Logit statistics come from log-probabilities computed as x - max - log Z
+(never log(softmax)), so a logit gap of 1e4 or a -inf entry gives finite
+numbers; zero-probability terms are dropped explicitly because 0 * -inf is NaN.
 """
 
 from __future__ import annotations
+
+import math
 
 import mlx.core as mx
 
 from .model import LayerStats
 from .trace import METRIC_NAMES
+
+LOG2_E = 1 / math.log(2)
 
 # Name of each signal, in the order of the packed per-token metrics.
 SIGNALS = METRIC_NAMES
@@ -31,13 +35,15 @@ def logit_statistics(logits: mx.array) -> tuple[mx.array, mx.array, mx.array]:
     along the last axis, compiled into fused kernels (one graph per shape).
 
     The vocabulary is exponentiated once: p = exp(x - max) / Z serves both the
-    normaliser log Z and the probabilities. On a CPU without a vectorised exp
-    (MLX on x86), each exp pass over a 152k vocabulary costs about 2 ms per row,
+    normaliser log Z and the probabilities. On a CPU MLX's exp is scalar code
+    (x86 has no vectorised one), about 2 ms per row over a 152k vocabulary,
     as much as a fifth of a batched decode step; log_softmax followed by
-    exp(logprobs) took two."""
+    exp(logprobs) took two passes. The pass is 2^(x log2 e), which MLX's CPU
+    computes 2.6x faster than exp, to a relative 3e-6 where p matters
+    (x - max > -30): entropy within 1e-6 nats of exp's."""
     x = logits.astype(mx.float32)
     shifted = x - mx.max(x, axis=-1, keepdims=True)
-    weights = mx.exp(shifted)
+    weights = mx.power(2.0, shifted * LOG2_E)
     total = _sum_last(weights)[..., None]
     logprobs = shifted - mx.log(total)
     p = weights / total
