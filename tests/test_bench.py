@@ -154,3 +154,14 @@ def test_family_row_refuses_an_unsupported_family(lm):
         family_overhead("mamba", lm.tokenizer, 12, 4, reps=1, warmup=0,
                         shape={**SMOLLM2_135M_SHAPE, "state_size": 4, "conv_kernel": 4,
                                "use_bias": False, "use_conv_bias": True, "time_step_rank": 4})
+
+
+def test_step_width_times_full_batches_and_reads_the_branch_choice_off_them(lm):
+    from mlx_entropix.bench.step_width import branch_choice, step_seconds
+
+    times = step_seconds(lm, width=3, context=12, steps=2, warmup=1)
+    assert len(times) == 2 and all(t > 0 for t in times)
+    choice = branch_choice({4: 0.10, 7: 0.15, 11: 0.19}, batch=8, branches=4)
+    assert choice["wait_s"] == 0.10  # the 4 rollouts alone, the other 7 rows idle
+    assert math.isclose(choice["extra_rows_s"], 0.04)  # 11 rows instead of 7
+    assert math.isclose(choice["wait_over_extra_rows"], 2.5)
