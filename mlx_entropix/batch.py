@@ -372,8 +372,8 @@ class BatchGenerator:
         """A plain group's packed rows, those in `again` (their pooled draw may
         have missed tokens) drawn again over the whole vocabulary, with the
         same keys: one more sync, on the rare step that needs it."""
-        step = self._whole[group].decide_step(*self._rows_of([members[j] for j in again], -1, logits, stats,
-                                                             subs, allowed))
+        rows = [members[j] for j in again]
+        step = self._whole[group].decide_step(*self._rows_of(rows, logits.shape[0], logits, stats, subs, allowed))
         packed = packed.copy()
         packed[again] = self.syncs.to_host(step.packed)
         return packed
