@@ -84,3 +84,23 @@ def test_the_oldest_used_prompts_leave_first_within_the_budget():
     assert len(cache) == 2 and cache.tokens == 8
     with pytest.raises(ValueError, match="budget"):
         PromptCache(-1)
+
+
+def test_a_one_token_prompt_has_nothing_to_prefill_alone_or_beside_others(tiny_lm):  # noqa: F811
+    """A one-token prompt's cache is empty (its token is the first step's
+    input); merged with prompts that have caches, or alone, it decodes what the
+    lone loop decodes."""
+    from mlx_entropix.generate import stream_generate
+
+    cfg = get_preset("greedy")
+    lone = [r.token for r in stream_generate(tiny_lm, [7], cfg, GenerationOptions(max_tokens=4))]
+    assert len(lone) == 4
+    for others in ([], [LONG, LONG[:9]]):
+        gen = BatchGenerator(tiny_lm, max_batch=3)
+        uid = insert(gen, [7])
+        for ids in others:
+            insert(gen, ids)
+        tokens = []
+        while not gen.done:
+            tokens += [r.token for u, r in gen.step() if u == uid]
+        assert tokens == lone
