@@ -104,3 +104,13 @@ def test_a_one_token_prompt_has_nothing_to_prefill_alone_or_beside_others(tiny_l
         while not gen.done:
             tokens += [r.token for u, r in gen.step() if u == uid]
         assert tokens == lone
+
+
+def test_the_server_flag_sets_the_budget_and_refuses_a_negative_one(capsys):
+    import mlx_server
+
+    assert mlx_server.parse_args([]).prompt_cache_tokens == PromptCache().max_tokens
+    assert mlx_server.parse_args(["--prompt-cache-tokens", "0"]).prompt_cache_tokens == 0
+    with pytest.raises(SystemExit):
+        mlx_server.parse_args(["--prompt-cache-tokens", "-1"])
+    assert "--prompt-cache-tokens must be at least 0, got -1" in capsys.readouterr().err
