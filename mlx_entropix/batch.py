@@ -57,7 +57,7 @@ from .requests import DEFAULT_MAX_BATCH, GenerationOptions
 from .load import LoadedModel
 from .model import LayerStats
 from .prompt_cache import PromptCache
-from .sampler import Decision, SamplerConfig, filtered_logprobs, get_preset, pool_top_p, sample
+from .sampler import Decision, SamplerConfig, filtered_logprobs, get_preset, pool_top_p, sample, top_tokens
 from .sampler.decide import ADAPTIVE
 from .sequence import Event, GenerationResponse, Sequence, check_prompt
 from .sync import SyncCounter
@@ -106,15 +106,18 @@ def plain_decide(temperature: float, top_p: float, top_k: int, min_p: float, poo
     draws that row again with pool=0, over the whole vocabulary. Without a
     filter (top-k off, top_p 1, min_p 0) every token may be drawn: no pool."""
 
-    def decide(logprobs: mx.array, metrics: dict, key: mx.array, think_allowed: mx.array) -> Decision:
+    pooled = bool(temperature and pool and top_k <= pool and (top_k or top_p < 1 or min_p > 0))
+
+    def decide(logprobs: mx.array, metrics: dict, key: mx.array, think_allowed: mx.array,
+               top: mx.array | None = None) -> Decision:
         b, vocab = logprobs.shape
         exact = mx.ones((b,), mx.bool_)
         if temperature == 0:
             token = mx.argmax(logprobs, axis=-1).astype(mx.int32)
-        elif not pool or pool >= vocab or top_k > pool or not (top_k or top_p < 1 or min_p > 0):
+        elif not pooled or pool >= vocab:
             token = sample(filtered_logprobs(logprobs, temperature, top_p, top_k, min_p), key)
         else:
-            ids = mx.sort(mx.argpartition(-logprobs, pool - 1, axis=-1)[:, :pool], axis=-1)
+            ids = mx.sort(top if top is not None and top.shape[-1] == pool else top_tokens(logprobs, pool), axis=-1)
             within = mx.take_along_axis(logprobs, ids, axis=-1)
             nucleus = top_p if top_k else pool_top_p(top_p, within, logprobs, temperature)
             kept = filtered_logprobs(within, temperature, nucleus, top_k, min_p)
@@ -126,6 +129,7 @@ def plain_decide(temperature: float, top_p: float, top_k: int, min_p: float, poo
                         mx.full((b,), top_p), mx.full((b,), top_k, mx.int32), mx.full((b,), min_p),
                         mx.zeros((b,), mx.bool_), exact)
 
+    decide.pool = pool if pooled else 0  # the width of `top` it takes (engine.Engine)
     return decide
 
 

@@ -18,9 +18,9 @@ from .blas import use_threads
 from .load import LoadedModel
 from .metrics import SIGNALS, logit_statistics, token_signals
 from .model import LayerStats
-from .packed import Row, pack_step
+from .packed import N_TOP, Row, pack_step
 from .requests import SEED_LIMIT, GenerationOptions, MetricsLevel  # noqa: F401 (their home before requests.py)
-from .sampler import SamplerConfig, compiled_decide
+from .sampler import SamplerConfig, compiled_decide, top_tokens
 from .sampler.decide import OUTCOME_CODES
 from .sync import SyncCounter
 from .trace import Alternative, Metrics, SamplingParams, TokenRecord
@@ -62,7 +62,8 @@ class Engine:
 
     def __init__(self, lm: LoadedModel, cfg: SamplerConfig, options: GenerationOptions,
                  syncs: SyncCounter | None = None, decide: Callable | None = None):
-        """decide replaces the config's compiled decision (batch.plain_decide)."""
+        """decide replaces the config's compiled decision (batch.plain_decide);
+        like it, it takes `top` (each row's `decide.pool` most probable token ids)."""
         self.lm, self.cfg, self.opts = lm, cfg, options
         self.syncs = syncs or SyncCounter()
         self.think_ids = lm.tokenizer.encode_mid_text(cfg.think_text) if cfg.think_text else []
@@ -96,8 +97,10 @@ class Engine:
             stats = stats if self.opts.metrics == "all" else None
             logprobs, signals = token_signals(logits, stats, self.cfg.attn_layer)
         allowed = think_allowed & bool(self.think_ids)
-        decision = self.decide(logprobs, signals, key, allowed)
-        packed = pack_step(logprobs, signals, stats, decision, self.think, self.opts.layers)
+        # One selection of each row's most probable tokens serves the draw's pool and the alternatives.
+        top = top_tokens(logprobs, max(N_TOP, self.decide.pool))
+        decision = self.decide(logprobs, signals, key, allowed, top if self.decide.pool >= N_TOP else None)
+        packed = pack_step(logprobs, signals, stats, decision, self.think, self.opts.layers, top)
         return Step(packed, decision.token.astype(mx.int32), logits, decision.exact)
 
     def prefill(self, prompt: list[int], cache: list) -> None:

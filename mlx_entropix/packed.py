@@ -12,7 +12,7 @@ import mlx.core as mx
 import numpy as np
 
 from .metrics import SIGNALS
-from .sampler import Decision
+from .sampler import Decision, top_tokens
 
 N_TOP = 5  # alternatives recorded per token
 
@@ -31,12 +31,16 @@ def layers_at(n_think: int) -> int:
 
 
 def pack_step(logprobs: mx.array, signals: dict[str, mx.array], stats, decision: Decision,
-              think_ids: mx.array, with_layers: bool) -> mx.array:
-    """Everything the host needs about the chosen tokens, as one [B, N] float32 array."""
+              think_ids: mx.array, with_layers: bool, top: mx.array | None = None) -> mx.array:
+    """Everything the host needs about the chosen tokens, as one [B, N] float32 array.
+    top: ids of each row's most probable tokens (at least N_TOP of them, in no
+    order: filters.top_tokens), when the caller has selected them already."""
     chosen = mx.take_along_axis(logprobs, decision.token[:, None].astype(mx.int32), axis=-1)[:, 0]
     k = min(N_TOP, logprobs.shape[-1])
-    top_ids = mx.argpartition(-logprobs, k - 1, axis=-1)[:, :k]  # no full-vocabulary sort
-    top_ids = mx.take_along_axis(top_ids, mx.argsort(-mx.take_along_axis(logprobs, top_ids, -1), -1), -1)
+    if top is None:
+        top = top_tokens(logprobs, k)  # no full-vocabulary sort
+    order = mx.argsort(-mx.take_along_axis(logprobs, top, -1), -1)[:, :k]
+    top_ids = mx.take_along_axis(top, order, -1)
     if k < N_TOP:
         top_ids = mx.concatenate([top_ids, mx.repeat(top_ids[:, :1], N_TOP - k, axis=1)], axis=1)
     top_lp = mx.take_along_axis(logprobs, top_ids, axis=-1)

@@ -16,6 +16,7 @@ from mlx_entropix.sampler.filters import (
     filtered_logprobs,
     pool_top_p,
     sample,
+    top_tokens,
 )
 
 N_DRAWS = 20_000
@@ -216,3 +217,34 @@ def test_a_pool_with_the_rescaled_nucleus_keeps_what_the_whole_vocabulary_keeps(
     unscaled = np.exp(np.array(filtered_logprobs(pool, temperature, top_p, 0, min_p)))
     if min_p == 0:  # (min-p alone cuts the nucleus otherwise) the rescaling matters
         assert (np.count_nonzero(unscaled, axis=-1) != np.count_nonzero(kept, axis=-1)).any()
+
+
+@pytest.mark.parametrize("vocab, k", [(151936, 100), (151936, 1024), (151936, 5), (49152, 100),
+                                      (4099, 100), (300, 100), (64, 100)])
+def test_top_tokens_are_each_row_s_k_largest(vocab, k):
+    """The two-level selection returns exactly the whole-row partition's set:
+    on random rows, on rows whose largest entries crowd into one block or sit
+    one per block, and on rows with -inf entries (4099 is prime: one level)."""
+    rng = np.random.default_rng(vocab + k)
+    rows = rng.standard_normal((6, vocab)).astype(np.float32) * 3
+    want = min(k, vocab)
+    rows[1, :want] += 40  # the k largest side by side: a few blocks hold them all
+    rows[2, :: max(1, vocab // want)][:want] += 40  # one per block
+    rows[3, rng.random(vocab) < 0.5] = -np.inf
+    rows[4, :] = -np.inf
+    rows[4, rng.choice(vocab, size=want, replace=False)] = rng.standard_normal(want)
+    got = np.array(top_tokens(mx.array(rows), k))
+    assert got.shape == (6, want)
+    for row, ids in zip(rows, got):
+        assert len(set(ids.tolist())) == want
+        assert np.sort(row[ids])[::-1].tolist() == np.sort(row)[::-1][:want].tolist()
+
+
+def test_top_tokens_take_two_levels_on_a_large_vocabulary(monkeypatch):
+    """Over 152k tokens the whole row is never partitioned: only block maxima
+    and the chosen blocks are (what makes it cheap)."""
+    widths = []
+    real = mx.argpartition
+    monkeypatch.setattr(mx, "argpartition", lambda a, kth, axis=-1: widths.append(a.shape[-1]) or real(a, kth, axis=axis))
+    top_tokens(mx.random.normal((2, 151936)), 100)
+    assert widths and max(widths) < 151936 // 8

@@ -25,6 +25,7 @@ from mlx_entropix.sampler.filters import (
     filtered_logprobs,
     pool_top_p,
     sample,
+    top_tokens,
 )
 
 __all__ = [
@@ -47,4 +48,5 @@ __all__ = [
     "pool_top_p",
     "sample",
     "save_config",
+    "top_tokens",
 ]

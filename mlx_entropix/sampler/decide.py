@@ -43,7 +43,9 @@ With cfg.greedy every token is argmax.
 
 Every filter keeps a subset of a row's top-k tokens, so with top-k on the
 draw runs over each row's max_top_k most probable tokens, not the whole
-vocabulary (same distribution, a small fraction of the cost).
+vocabulary (same distribution, a small fraction of the cost); the engine
+selects them once per step (filters.top_tokens) for the draw and for the
+recorded alternatives.
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ from typing import Any, Callable
 import mlx.core as mx
 
 from mlx_entropix.sampler.config import SamplerConfig
-from mlx_entropix.sampler.filters import filtered_logprobs, sample
+from mlx_entropix.sampler.filters import filtered_logprobs, sample, top_tokens
 
 OUTCOME_CODES = ("argmax", "think", "explore", "resample", "adaptive")
 ARGMAX, THINK, EXPLORE, RESAMPLE, ADAPTIVE = range(len(OUTCOME_CODES))
@@ -230,20 +232,30 @@ def max_top_k(cfg: SamplerConfig) -> int:
     return max(cfg.top_k, 5, math.floor(cfg.top_k * 1.5), 100)
 
 
-def _pool(logprobs: mx.array, cfg: SamplerConfig) -> mx.array | None:
+def pool_width(cfg: SamplerConfig) -> int:
+    """How many of a row's most probable tokens `decide` draws from under cfg
+    (0: it needs none: greedy, or top-k off so every token may be drawn)."""
+    return 0 if cfg.greedy else max_top_k(cfg)
+
+
+def _pool(logprobs: mx.array, cfg: SamplerConfig, top: mx.array | None = None) -> mx.array | None:
     """Token ids [B, K] of each row's K = max_top_k(cfg) most probable tokens,
     or None when top-k is off. Every filter keeps a subset of a row's top-k
     tokens and renormalises over what it keeps, so sampling within the pool
     draws from exactly the distribution the whole vocabulary gives, at a cost
     of K tokens instead of V (sorting and drawing from 152k tokens per row
-    took longer than the forward pass of a 0.5B model). The pool is in token
-    id order, so a draw does not depend on how the partition happened to
-    order it (a batched row's logits differ from its lone run's in the last
-    bits, which may reorder a partition but rarely changes its members)."""
+    took longer than the forward pass of a 0.5B model). `top` is those ids
+    when the caller has them (top_tokens: the engine shares one selection
+    with the recorded alternatives). The pool is in token id order, so a draw
+    does not depend on how the selection happened to order it (a batched
+    row's logits differ from its lone run's in the last bits, which may
+    reorder a selection but rarely changes its members)."""
     k = max_top_k(cfg)
     if k == 0 or k >= logprobs.shape[-1]:
         return None
-    return mx.sort(mx.argpartition(-logprobs, k - 1, axis=-1)[:, :k], axis=-1)
+    if top is None or top.shape[-1] != k:
+        top = top_tokens(logprobs, k)
+    return mx.sort(top, axis=-1)
 
 
 def decide(
@@ -252,11 +264,14 @@ def decide(
     key: mx.array,
     cfg: SamplerConfig,
     think_allowed: mx.array,
+    top: mx.array | None = None,
 ) -> Decision:
     """Choose the next token of every row from its log-probabilities [B, V]
     (log_softmax of the logits: the candidates' scores read them as such).
     `key` must be fresh for each call; it is used once, by the single
-    categorical call that draws all candidates (i.i.d. per row and candidate)."""
+    categorical call that draws all candidates (i.i.d. per row and candidate).
+    `top`: each row's pool_width(cfg) most probable token ids (top_tokens),
+    if the caller has them; else they are selected here."""
     logprobs = logprobs.astype(mx.float32)
     if cfg.greedy:
         return _greedy(logprobs, cfg)
@@ -289,7 +304,7 @@ def decide(
     think = mx.where(think_allowed, THINK, ADAPTIVE)
     outcome = _select(r, ARGMAX, think, EXPLORE, RESAMPLE, ADAPTIVE).astype(mx.int32)
 
-    ids = _pool(logprobs, cfg)
+    ids = _pool(logprobs, cfg, top)
     pool = logprobs if ids is None else mx.take_along_axis(logprobs, ids, axis=-1)
     adjusted = filtered_logprobs(pool, temperature, top_p, top_k, min_p)
     cands = sample(adjusted, key, num_samples=cfg.n_adaptive_samples)  # positions in the pool
@@ -316,17 +331,20 @@ def decide(
 
 
 @functools.lru_cache(maxsize=16)
-def compiled_decide(cfg: SamplerConfig) -> Callable[[mx.array, dict[str, mx.array], mx.array, mx.array], Decision]:
+def compiled_decide(cfg: SamplerConfig) -> Callable[..., Decision]:
     """`decide` for a fixed config, compiled once per config (and traced once
-    per input shape): call it as f(logprobs, metrics, key, think_allowed)."""
+    per input shape): call it as f(logprobs, metrics, key, think_allowed, top=None).
+    Its `pool` attribute is pool_width(cfg): the width of `top` it takes."""
 
-    def run(logprobs, metrics, key, think_allowed):
-        d = decide(logprobs, metrics, key, cfg, think_allowed)
+    def run(logprobs, metrics, key, think_allowed, *top):
+        d = decide(logprobs, metrics, key, cfg, think_allowed, *top)
         return tuple(getattr(d, f.name) for f in dataclasses.fields(Decision))
 
     compiled = mx.compile(run)
 
-    def call(logprobs, metrics, key, think_allowed) -> Decision:
-        return Decision(*compiled(logprobs, {k: metrics[k] for k in METRIC_KEYS}, key, think_allowed))
+    def call(logprobs, metrics, key, think_allowed, top=None) -> Decision:
+        extra = () if top is None else (top,)
+        return Decision(*compiled(logprobs, {k: metrics[k] for k in METRIC_KEYS}, key, think_allowed, *extra))
 
+    call.pool = pool_width(cfg)
     return call

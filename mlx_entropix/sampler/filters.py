@@ -9,6 +9,7 @@ so a row never becomes empty and never yields NaN.
 
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import mlx.core as mx
@@ -129,6 +130,39 @@ def pool_top_p(top_p: Param, pool: mx.array, logprobs: mx.array, temperature: Pa
     t = _rows(temperature, b, mx.float32)[:, None]
     share = mx.logsumexp(pool / t, axis=-1) - mx.logsumexp(logprobs / t, axis=-1)
     return _rows(top_p, b, mx.float32) * mx.exp(-share)
+
+
+@functools.lru_cache(maxsize=64)
+def _block(vocab: int, k: int) -> int:
+    """The width of top_tokens's blocks: a divisor of the vocabulary (no
+    padding copy) near vocab / 8k, so the first level keeps about an eighth
+    of the row; 1 where none fits (then one partition of the whole row)."""
+    target = max(1, vocab // (8 * k))
+    return next(d for d in range(target, 0, -1) if vocab % d == 0)
+
+
+def top_tokens(logprobs: mx.array, k: int) -> mx.array:
+    """Ids [B, min(k, V)] of each row's k largest entries, in no particular order.
+
+    In two levels: the k blocks with the largest maxima hold every one of the
+    row's k largest entries (a block without one has a maximum no larger
+    than the k-th largest), so one partition of the block maxima and one of
+    those k blocks' entries replace a partition of the whole row: over a 152k
+    vocabulary at 8 rows 3 ms instead of 13 (MLX's CPU argpartition runs
+    nth_element row by row). Where entries tie with the k-th largest, which of
+    them are chosen may differ from a whole-row partition's (any choice is a
+    row's k largest)."""
+    b, vocab = logprobs.shape
+    k = min(k, vocab)
+    block = _block(vocab, k)
+    blocks = vocab // block
+    if block < 8 or blocks <= 2 * k:
+        return mx.argpartition(-logprobs, k - 1, axis=-1)[:, :k]
+    maxima = mx.max(logprobs.reshape(b, blocks, block), axis=-1)
+    chosen = mx.argpartition(-maxima, k - 1, axis=-1)[:, :k]
+    ids = (chosen[:, :, None] * block + mx.arange(block, dtype=chosen.dtype)).reshape(b, k * block)
+    within = mx.argpartition(-mx.take_along_axis(logprobs, ids, axis=-1), k - 1, axis=-1)[:, :k]
+    return mx.take_along_axis(ids, within, axis=-1)
 
 
 def sample(logprobs: mx.array, key: mx.array, num_samples: int | None = None) -> mx.array:
