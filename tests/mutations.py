@@ -41,8 +41,8 @@ class Mutation:
 
 MUTATIONS = (
     Mutation("log-of-softmax", "log(softmax)", "mlx_entropix/metrics.py",
-             "logprobs = shifted - mx.log(total)",
-             "logprobs = mx.log(weights / total)",
+             "return shifted - log_total, entropy, varentropy",
+             "return mx.log(weights / total), entropy, varentropy",
              ("tests/test_metrics.py",)),
     Mutation("stats-over-empty-cache-slots", "empty cache slots", "mlx_entropix/model.py",
              "out, scores = self._attend_exposed(q, k, v, mask)",
