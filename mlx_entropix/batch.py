@@ -27,10 +27,16 @@ What keeps a row's output independent of the rows beside it:
   The sampler draws each row with its own key (sampler.filters.sample).
 - Rows of different sampler configs share the forward pass; each config group
   decides with its own compiled decision.
-- A branch point in a row is resolved at once with the lone loop's own code
-  (branching.run_branches, its N rollouts batched together): the row leaves the
-  batch cache, branches, and rejoins with the winner's cache. The other rows
-  wait for that rollout (at most branch_max_tokens steps of N rows).
+- A branch point's N rollouts run as extra rows of the shared steps
+  (branching.Rollout, the lone loop's own candidates, stop rule and winner;
+  one key per step for the N rows, from the row's chain, as alone): the row
+  leaves the batch, its rollouts join it, and when they stop it rejoins with
+  the winner's cache. The other rows go on meanwhile. On a 2-core CPU a
+  rollout step as 4 extra rows in a batch of 8 cost 2.3x less than the
+  others waiting (benchmarks/step_width.py). With sliding-window caches, a
+  rolled-over window cannot be cut back to the winner's length in a batch
+  row, so there the row branches alone (branching.run_branches) while the
+  others wait.
 
 The lone loop pipelines (it queues the next step before reading this one); a
 batch does not, because its rows' next inputs differ in kind (sampled token,
@@ -51,7 +57,7 @@ import numpy as np
 from mlx_lm.models.cache import BatchKVCache, BatchRotatingKVCache, KVCache, RotatingKVCache
 
 from .blas import use_threads
-from .branching import run_branches
+from .branching import Rollout, run_branches, start_rollout
 from .engine import Engine, prefill
 from .requests import DEFAULT_MAX_BATCH, GenerationOptions
 from .load import LoadedModel
@@ -59,6 +65,7 @@ from .model import LayerStats
 from .prompt_cache import PromptCache
 from .sampler import Decision, SamplerConfig, filtered_logprobs, get_preset, pool_top_p, sample, top_tokens
 from .sampler.decide import ADAPTIVE
+from .packed import Row
 from .sequence import Event, GenerationResponse, Sequence, check_prompt
 from .sync import SyncCounter
 from .trace import TokenRecord
@@ -142,6 +149,18 @@ class _Row:
     key: mx.array  # the row's PRNG key chain, as the lone loop's `key`
     feed: int = 0  # the token the next step feeds
     allowed: bool = False  # may the next step's decision be a think insertion
+    branching: "_Branching | None" = None  # set on a rollout row: the branch point it rolls for
+
+
+@dataclass
+class _Branching:
+    """A row's branch point whose rollouts step as extra rows of the batch."""
+
+    owner: _Row  # out of the batch until the rollout ends
+    rollout: Rollout
+    first: np.ndarray  # the candidates on the host
+    base: int  # the owner's cache length at the branch point
+    host: list[np.ndarray] = field(default_factory=list)  # packed rows [n, cols] of each step since the last check
 
 
 def _batch_kind(cache) -> type:
@@ -202,13 +221,15 @@ class BatchGenerator:
         self._engines: dict[tuple, Engine] = {}
         self._whole: dict[tuple, Engine] = {}  # a plain group's draw over the whole vocabulary
         self.waiting: list[tuple[int, BatchRequest, int]] = []  # uid, request, max_tokens
-        self.rows: list[_Row] = []  # in the batch cache's row order
+        self.rows: list[_Row] = []  # in the batch cache's row order (rollout rows included)
+        self.branchings: list[_Branching] = []
         self.cache: list | None = None
         self.admitted: dict[int, float] = {}  # uid -> its prefill's start (perf_counter); pop when done
 
     @property
     def running(self) -> int:
-        return len(self.rows)
+        """Sequences in the batch: a row whose rollouts run counts once."""
+        return sum(r.branching is None for r in self.rows) + len(self.branchings)
 
     @property
     def done(self) -> bool:
@@ -244,7 +265,8 @@ class BatchGenerator:
         """Drop a waiting or running request; its row leaves before the next step."""
         self.waiting = [w for w in self.waiting if w[0] != uid]
         self.admitted.pop(uid, None)
-        keep = [i for i, r in enumerate(self.rows) if r.uid != uid]
+        self.branchings = [b for b in self.branchings if b.owner.uid != uid]
+        keep = [i for i, r in enumerate(self.rows) if r.uid != uid]  # rollout rows carry their owner's uid
         if len(keep) != len(self.rows):
             self._keep(keep)
 
@@ -297,7 +319,7 @@ class BatchGenerator:
         prefilled (or found in the prompt cache) and its cache merged into the
         batch's with the other joining rows'."""
         joining, prompts = [], []
-        while self.waiting and len(self.rows) + len(joining) < self.max_batch:
+        while self.waiting and self.running + len(joining) < self.max_batch:
             uid, req, max_tokens = self.waiting.pop(0)
             self.admitted[uid] = time.perf_counter()
             group, engine = self._engine(req)
@@ -333,8 +355,11 @@ class BatchGenerator:
             groups.setdefault(r.group, []).append(i)
         steps, where = [], {}
         for members in groups.values():
-            inputs = self._rows_of(members, len(rows), logits, stats, subs, allowed)
-            step = rows[members[0]].engine.decide_step(*inputs)
+            lg, st, keys, ok = self._rows_of(members, len(rows), logits, stats, subs, allowed)
+            b = rows[members[0]].branching
+            if b is not None:  # a rollout step: one key for its rows, from the owner's chain, as alone
+                b.owner.key, keys = mx.random.split(b.owner.key)
+            step = rows[members[0]].engine.decide_step(lg, st, keys, ok)
             for j, i in enumerate(members):
                 where[i] = (len(steps), j)
             steps.append(step)
@@ -346,19 +371,30 @@ class BatchGenerator:
                                        host[g], logits, stats, subs, allowed)
 
         out: list[tuple[int, GenerationResponse]] = []
-        keep, rejoin = [], []
+        keep, joining = [], []
         for i, r in enumerate(rows):
+            if r.branching is not None:
+                continue
             g, j = where[i]
             fate = self._advance(r, host[g][j], steps[g].logits[j : j + 1], i, out)
             if fate is True:
                 keep.append(i)
             elif fate:
-                rejoin.append((r, fate))
+                joining += fate
+        for b in list(self.branchings):
+            members = [i for i, r in enumerate(rows) if r.branching is b]
+            if members:  # not a rollout that starts at this step
+                g = where[members[0]][0]
+                joined = self._roll(b, members, steps[g], host[g], out)
+                if joined is None:
+                    keep += members
+                else:
+                    joining += joined
         if len(keep) < len(rows):
-            self._keep(keep)
-        for r, cache in rejoin:
-            self._join(_batch_cache([cache]))
-            self.rows.append(r)
+            self._keep(sorted(keep))
+        if joining:
+            self._join(_batch_cache([cache for _, cache in joining]))
+            self.rows.extend(r for r, _ in joining)
         return out
 
     @staticmethod
@@ -383,14 +419,18 @@ class BatchGenerator:
         return packed
 
     def _advance(self, r: _Row, row: np.ndarray, logits: mx.array, index: int,
-                 out: list[tuple[int, GenerationResponse]]) -> bool | list:
+                 out: list[tuple[int, GenerationResponse]]) -> bool | list[tuple[_Row, list]]:
         """Emit what row r's decision yields. True: it stays in place; False: it
-        ended; a cache: it branched and rejoins the batch with that cache."""
+        ended; else rows joining the batch with their caches (a branch point's
+        rollouts, or the row itself after branching alone)."""
         seq = r.seq
         seq.mark_first()
         rec, event = seq.next_record(row, can_branch=seq.more)
         if event is Event.BRANCH:
-            return self._branch(r, row, logits, index, out)
+            cache = [c.extract(index) for c in self.cache]
+            if any(isinstance(c, BatchRotatingKVCache) for c in self.cache):
+                return self._branch_alone(r, row, logits, cache, out)
+            return self._fork(r, row, logits, cache)
         if event is Event.THINK and seq.more:
             r.key = mx.random.split(r.key)[0]  # the lone loop's discarded queued step
         return self._emit(r, rec, out)
@@ -402,11 +442,65 @@ class BatchGenerator:
         r.feed, r.allowed = rec.id, r.seq.think_allowed(rec.inserted)
         return not done
 
-    def _branch(self, r: _Row, row: np.ndarray, logits: mx.array, index: int,
-                out: list[tuple[int, GenerationResponse]]) -> bool | list:
-        """Resolve row r's branch points, as the lone loop does, until it has a
-        token to feed: then its cache (the winner's), else False (it ended)."""
-        cache = [c.extract(index) for c in self.cache]
+    def _fork(self, r: _Row, row: np.ndarray, logits: mx.array, cache: list) -> list[tuple[_Row, list]]:
+        """Row r branches here (cache: its own, up to the branch point): it
+        leaves the batch and its N rollouts join it, from copies of its cache.
+        Keys as the lone loop spends them: one for the step it queued and
+        discards, one for the candidates, then one per rollout step (step())."""
+        seq = r.seq
+        r.key = mx.random.split(r.key)[0]
+        r.key, sub = mx.random.split(r.key)
+        rollout = start_rollout(r.engine, logits, row, seq.n, seq.max_tokens - seq.n, sub)
+        b = _Branching(r, rollout, self.syncs.to_host(rollout.drawn), cache[0].offset)
+        self.branchings.append(b)
+        group = ("rollout", r.uid, id(b))
+        return [(_Row(r.uid, seq, r.engine, group, r.key, feed=int(t), branching=b), cache) for t in b.first[0]]
+
+    def _roll(self, b: _Branching, members: list[int], step, host: np.ndarray,
+              out: list[tuple[int, GenerationResponse]]) -> list[tuple[_Row, list]] | None:
+        """A rollout step's rows (members, in rollout order; host: their packed
+        rows). None while the rollout goes on; once it stops, the rows that
+        join in their place (the owner with the winner's cache, or another
+        branch point's rollouts), none if the owner ended."""
+        rollout = b.rollout
+        b.host.append(host)
+        for j, i in enumerate(members):
+            self.rows[i].feed = int(Row(host[j]).token)
+        if rollout.add(step):
+            rollout.check(b.first, np.stack(b.host, axis=1))
+            b.host = []
+        if not rollout.finished:
+            return None
+        self.branchings.remove(b)
+        records, w, length, next_step = rollout.result()
+        cache = [c.extract(members[w]) for c in self.cache]
+        for c in cache:
+            c.trim(c.offset - (b.base + length))
+        return self._resume(b.owner, records, next_step, cache, out)
+
+    def _resume(self, r: _Row, records: list[TokenRecord], next_step, cache: list,
+                out: list[tuple[int, GenerationResponse]]) -> list[tuple[_Row, list]]:
+        """After a rollout: emit the winner's records, then what the decision
+        after them yields (as the lone loop does)."""
+        seq = r.seq
+        for i, rec in enumerate(records):
+            response, done = seq.emit(rec, last=next_step is None and i == len(records) - 1)
+            out.append((r.uid, response))
+            if done:
+                return []
+        row = np.array(next_step.packed)[0]
+        rec, event = seq.next_record(row, can_branch=seq.more)
+        if event is Event.BRANCH:
+            return self._fork(r, row, next_step.logits, cache)
+        if event is Event.THINK and seq.more:
+            r.key = mx.random.split(r.key)[0]
+        return [(r, cache)] if self._emit(r, rec, out) else []
+
+    def _branch_alone(self, r: _Row, row: np.ndarray, logits: mx.array, cache: list,
+                      out: list[tuple[int, GenerationResponse]]) -> list[tuple[_Row, list]]:
+        """Resolve row r's branch points as the lone loop does, their rollouts
+        a batch of their own while the other rows wait, until it has a token
+        to feed: then it rejoins with the winner's cache."""
         seq, engine = r.seq, r.engine
 
         def next_key() -> mx.array:
@@ -423,9 +517,9 @@ class BatchGenerator:
                                           and i == len(result.records) - 1)
                 out.append((r.uid, response))
                 if done:
-                    return False
+                    return []
             row, logits = np.array(result.next_step.packed)[0], result.next_step.logits
             rec, event = seq.next_record(row, can_branch=seq.more)
         if event is Event.THINK and seq.more:
             next_key()
-        return cache if self._emit(r, rec, out) else False
+        return [(r, cache)] if self._emit(r, rec, out) else []

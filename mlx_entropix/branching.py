@@ -120,39 +120,6 @@ def draw_candidates(logits: mx.array, row: Row, n: int, key: mx.array, top: bool
     return mx.concatenate([top.astype(mx.float32), valid.astype(mx.float32), raw], axis=0)
 
 
-def roll_forward(engine: Engine, cache: list[KVCache], drawn: mx.array, steps: int,
-                 next_key: Callable[[], mx.array]
-                 ) -> tuple[np.ndarray, np.ndarray, list[mx.array]]:
-    """Decode all branches together from their first tokens (drawn[0]) for up to
-    `steps` steps. Returns the candidates on the host, the packed rows
-    [n, steps_run, cols] and each step's logits. Checked after 2, 4, 8, ...
-    steps, the rollout stops early once every valid branch has ended."""
-    tok = engine.lm.tokenizer
-    tokens = drawn[0].astype(mx.int32)[:, None]
-    first, parts, pending, logits_seen = None, [], [], []
-    check_at = 2
-    for done in range(1, steps + 1):
-        step = engine.forward(tokens, cache, next_key(), think_allowed=False)
-        pending.append(step.packed)
-        logits_seen.append(step.logits)
-        tokens = step.token[:, None]
-        if done in (check_at, steps):
-            if first is None:
-                first, part = engine.syncs.to_host_many(drawn, mx.stack(pending, axis=1))
-            else:
-                part = engine.syncs.to_host(mx.stack(pending, axis=1))
-            parts.append(part)
-            pending = []
-            rows = np.concatenate(parts, axis=1)
-            ended = [not ok or sentence_end([int(t)] + [int(x) for x in r[:, TOKEN]], tok.token_text,
-                                            tok.eos_token_ids)
-                     for t, ok, r in zip(first[0], first[1], rows)]
-            if all(ended):
-                break
-            check_at *= 2
-    return first, rows, logits_seen
-
-
 def score_branch(rows: np.ndarray, length: int, kind: str) -> float:
     """Mean entropy after each branch token (lower is better), or the mean
     probability margin between the two most likely next tokens (higher is better)."""
@@ -160,44 +127,117 @@ def score_branch(rows: np.ndarray, length: int, kind: str) -> float:
     return float(np.mean(per_token))
 
 
+class Rollout:
+    """A branch point's N rollouts in progress, whoever runs their forward
+    passes (run_branches alone; batch.py as extra rows of its shared steps):
+    the candidates, each step's packed rows and logits, and the stop rule.
+
+    The rows are read on the host after 2, 4, 8, ... steps and at the budget;
+    the rollout stops at the first such check where every valid branch has
+    ended (a sentence end or end-of-sequence), or at the budget."""
+
+    def __init__(self, engine: Engine, drawn: mx.array, row: np.ndarray | None, index: int, budget: int):
+        """Branch at generated position `index` (row: the packed decision
+        there) with the candidates `drawn` (draw_candidates) and at most
+        `budget` tokens left."""
+        cfg = engine.cfg
+        self.engine, self.drawn, self.row, self.index = engine, drawn, row, index
+        self.n = drawn.shape[1]
+        self.steps = max(1, min(cfg.branch_max_tokens, budget))
+        self.tokens = self.drawn[0].astype(mx.int32)[:, None]  # what the next step feeds, [n, 1]
+        self.first: np.ndarray | None = None  # drawn, on the host
+        self.rows: np.ndarray | None = None  # packed rows [n, steps run, cols], on the host
+        self.pending: list[mx.array] = []  # packed rows of the steps since the last check
+        self.logits_seen: list[mx.array] = []
+        self.done, self.check_at, self.finished = 0, 2, False
+
+    def add(self, step: Step) -> bool:
+        """One rollout step's outputs; True when the stop rule is checked now
+        (then `check` takes the candidates and `pending` on the host)."""
+        self.pending.append(step.packed)
+        self.logits_seen.append(step.logits)
+        self.tokens = step.token[:, None]
+        self.done += 1
+        return self.done in (self.check_at, self.steps)
+
+    def check(self, first: np.ndarray, part: np.ndarray) -> None:
+        """first: the candidates; part: the packed rows [n, steps, cols] since the last check."""
+        tok = self.engine.lm.tokenizer
+        self.first, self.pending = first, []
+        self.rows = part if self.rows is None else np.concatenate([self.rows, part], axis=1)
+        ended = [not ok or sentence_end([int(t)] + [int(x) for x in r[:, TOKEN]], tok.token_text,
+                                        tok.eos_token_ids)
+                 for t, ok, r in zip(first[0], first[1], self.rows)]
+        self.finished = all(ended) or self.done == self.steps
+        self.check_at *= 2
+
+    def result(self) -> tuple[list[TokenRecord], int, int, Step | None]:
+        """The winner's records (the first marked as the branch point), its
+        row, its length in tokens and the decision after its last token
+        (None if it ended the answer).
+
+        Candidates that the position's filters rule out were rolled along
+        (dropping them would cost a synchronisation) but never win."""
+        engine, cfg, first, rows = self.engine, self.engine.cfg, self.first, self.rows
+        tok = engine.lm.tokenizer
+        eos = tok.eos_token_ids
+        live = [r for r in range(first.shape[1]) if first[1, r]]
+        seqs, scores = [], []
+        for r in live:
+            decided = [int(first[0, r])] + [int(t) for t in rows[r, :, TOKEN]]  # the last one not yet fed
+            seq = decided[:sentence_end(decided, tok.token_text, eos) or len(decided) - 1]
+            seqs.append(seq)
+            scores.append(score_branch(rows[r], len(seq), cfg.branch_score))
+        better = max if cfg.branch_score == "margin" else min
+        winner = scores.index(better(scores))
+        seq, w = seqs[winner], live[winner]
+
+        branch = Branch(
+            score_kind=cfg.branch_score,
+            winner=winner,
+            candidates=[BranchCandidate(tokens=s, text=tok.decode([t for t in s if t not in eos]),
+                                        score=sc) for s, sc in zip(seqs, scores)],
+        )
+        records = [engine.record(self.row, self.index, token=seq[0], outcome="branch",
+                                 logprob=float(first[2, w]))]
+        records[0].branch = branch
+        records += [engine.record(rows[w, j - 1], self.index + j) for j in range(1, len(seq))]
+        next_step = None
+        if seq[-1] not in eos:
+            last = rows[w, len(seq) - 1]
+            next_step = Step(packed=mx.array(last[None]), token=mx.array([Row(last).token], dtype=mx.int32),
+                             logits=self.logits_seen[len(seq) - 1][w : w + 1], exact=mx.ones((1,), mx.bool_))
+        return records, w, len(seq), next_step
+
+
+def roll_forward(rollout: Rollout, forked: list, next_key: Callable[[], mx.array]) -> None:
+    """Step a rollout to its end as a batch of its own, on its forked cache."""
+    engine = rollout.engine
+    while not rollout.finished:
+        step = engine.forward(rollout.tokens, forked, next_key(), think_allowed=False)
+        if rollout.add(step):
+            part = mx.stack(rollout.pending, axis=1)
+            if rollout.first is None:
+                first, part = engine.syncs.to_host_many(rollout.drawn, part)
+            else:
+                first, part = rollout.first, engine.syncs.to_host(part)
+            rollout.check(first, part)
+
+
+def start_rollout(engine: Engine, logits: mx.array, row: np.ndarray, index: int, budget: int,
+                  key: mx.array) -> Rollout:
+    """A branch point's rollout, its candidates drawn with `key`."""
+    cfg = engine.cfg
+    drawn = draw_candidates(logits, Row(row), cfg.n_branches, key, top=cfg.branch_candidates == "top")
+    return Rollout(engine, drawn, row, index, budget)
+
+
 def run_branches(engine: Engine, cache: list[KVCache], logits: mx.array, row: np.ndarray,
                  index: int, budget: int, next_key: Callable[[], mx.array]) -> BranchResult:
-    """Branch at generated position `index` (row: the packed decision there).
-
-    Candidates that the position's filters rule out are rolled along in the
-    batch (dropping them would cost a synchronisation) but never win."""
-    cfg = engine.cfg
-    drawn = draw_candidates(logits, Row(row), cfg.n_branches, next_key(),
-                            top=cfg.branch_candidates == "top")
-    steps = max(1, min(cfg.branch_max_tokens, budget))
-    forked = fork_cache(cache, drawn.shape[1])
-    first, rows, logits_seen = roll_forward(engine, forked, drawn, steps, next_key)
-
-    tok = engine.lm.tokenizer
-    eos = tok.eos_token_ids
-    live = [r for r in range(first.shape[1]) if first[1, r]]
-    seqs, scores = [], []
-    for r in live:
-        decided = [int(first[0, r])] + [int(t) for t in rows[r, :, TOKEN]]  # the last one not yet fed
-        seq = decided[:sentence_end(decided, tok.token_text, eos) or len(decided) - 1]
-        seqs.append(seq)
-        scores.append(score_branch(rows[r], len(seq), cfg.branch_score))
-    better = max if cfg.branch_score == "margin" else min
-    winner = scores.index(better(scores))
-    seq, w = seqs[winner], live[winner]
-
-    branch = Branch(
-        score_kind=cfg.branch_score,
-        winner=winner,
-        candidates=[BranchCandidate(tokens=s, text=tok.decode([t for t in s if t not in eos]),
-                                    score=sc) for s, sc in zip(seqs, scores)],
-    )
-    records = [engine.record(row, index, token=seq[0], outcome="branch", logprob=float(first[2, w]))]
-    records[0].branch = branch
-    records += [engine.record(rows[w, j - 1], index + j) for j in range(1, len(seq))]
-    next_step = None
-    if seq[-1] not in eos:
-        last = rows[w, len(seq) - 1]
-        next_step = Step(packed=mx.array(last[None]), token=mx.array([Row(last).token], dtype=mx.int32),
-                         logits=logits_seen[len(seq) - 1][w : w + 1], exact=mx.ones((1,), mx.bool_))
-    return BranchResult(records, select_row(forked, w, cache[0].offset + len(seq)), next_step)
+    """Branch at generated position `index` (row: the packed decision there):
+    the N rollouts step as one batch of their own, forked from `cache`."""
+    rollout = start_rollout(engine, logits, row, index, budget, next_key())
+    forked = fork_cache(cache, rollout.n)
+    roll_forward(rollout, forked, next_key)
+    records, w, length, next_step = rollout.result()
+    return BranchResult(records, select_row(forked, w, cache[0].offset + length), next_step)

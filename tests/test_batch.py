@@ -79,6 +79,58 @@ def test_a_branch_in_one_row_leaves_the_others_as_they_are_alone(tiny_lm):  # no
     assert all(t.branch is None for i, trace in enumerate(alone) if i != 2 for t in trace.tokens)
 
 
+BRANCHY = {"branch_fraction": 0.05, "n_branches": 3, "branch_max_tokens": 3, "max_think_insertions": 0}
+
+
+def branchy_batch(lm, seeds=(5,), plain_tokens=10):
+    """A BatchGenerator with a plain row and branching rows (one per seed)."""
+    gen = BatchGenerator(lm, max_batch=8)
+    plain = get_preset("entropix").with_overrides({"branching": False, "max_think_insertions": 0})
+    tok = lm.tokenizer
+    uids = [gen.insert(BatchRequest(tok.encode(PROMPTS[0]), plain, GenerationOptions(max_tokens=plain_tokens, seed=1)))]
+    for seed in seeds:
+        uids.append(gen.insert(BatchRequest(tok.encode(PROMPTS[2]), get_preset("entropix").with_overrides(BRANCHY),
+                                            GenerationOptions(max_tokens=10, seed=seed))))
+    return gen, uids
+
+
+def test_a_branch_point_s_rollouts_run_as_extra_rows_of_the_shared_steps(tiny_lm, monkeypatch):  # noqa: F811
+    """No decode forward pass outside the batch's steps (the other rows never
+    wait for a rollout), the rollouts widen the batch while they run, and a
+    row in a rollout counts once as running."""
+    decodes = []
+    real = tiny_lm.model.forward
+    monkeypatch.setattr(tiny_lm.model, "forward", lambda tokens, cache=None, with_stats=False: (
+        decodes.append(tokens.shape) if tokens.shape[1] == 1 else None, real(tokens, cache, with_stats))[1])
+    gen, uids = branchy_batch(tiny_lm)
+    steps, widths, running, branched = 0, [], [], False
+    while not gen.done:
+        out = gen.step()
+        steps += 1
+        widths.append(len(gen.rows))
+        running.append(gen.running)
+        branched |= any(resp.record is not None and resp.record.branch is not None for _, resp in out)
+    assert branched
+    assert len(decodes) == steps  # one decode forward per step: rollouts ride in the steps
+    assert max(widths) > 2 and max(running) <= 2
+
+
+def test_a_request_removed_during_its_rollout_leaves_nothing_behind(tiny_lm):  # noqa: F811
+    gen, (plain_uid, branchy_uid) = branchy_batch(tiny_lm)
+    got = []
+    while not gen.branchings:
+        got += [resp.token for uid, resp in gen.step() if uid == plain_uid]
+    gen.remove(branchy_uid)
+    assert gen.branchings == [] and {r.uid for r in gen.rows} == {plain_uid} and gen.running == 1
+    while not gen.done:
+        got += [resp.token for uid, resp in gen.step() if uid == plain_uid]
+    alone, _ = branchy_batch(tiny_lm, seeds=())
+    want = []
+    while not alone.done:
+        want += [resp.token for _, resp in alone.step()]
+    assert got == want
+
+
 def test_a_rows_draws_do_not_depend_on_its_batch_mates(tiny_lm):  # noqa: F811
     reqs = requests(config=get_preset("entropix").with_overrides({"branching": False}))
     whole = run_many(tiny_lm, reqs, max_batch=6)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import mlx.core as mx
 
-from ..branching import fork_cache, roll_forward
+from ..branching import Rollout, fork_cache, roll_forward
 from ..engine import Engine, GenerationOptions
 from ..load import LoadedModel
 from ..sampler.fitted import resolve_preset
@@ -45,7 +45,7 @@ def branch_costs(lm: LoadedModel, prompt: list[int], ns: list[int], steps: int, 
     ranked = mx.argsort(-step.logits[0])[: max(ns, default=1)].astype(mx.float32)
 
     def candidates(n: int) -> mx.array:
-        """What draw_candidates gives roll_forward: ids, valid flags, logprobs."""
+        """What draw_candidates gives a rollout: ids, valid flags, logprobs."""
         return mx.stack([ranked[:n], mx.ones((n,)), mx.zeros((n,))])
 
     def next_key() -> mx.array:
@@ -55,8 +55,9 @@ def branch_costs(lm: LoadedModel, prompt: list[int], ns: list[int], steps: int, 
 
     def per_step(n: int) -> float:
         start = time.perf_counter()
-        _, rows, _ = roll_forward(engine, fork_cache(cache, n), candidates(n), steps, next_key)
-        return (time.perf_counter() - start) / rows.shape[1]
+        rollout = Rollout(engine, candidates(n), None, 0, steps)
+        roll_forward(rollout, fork_cache(cache, n), next_key)
+        return (time.perf_counter() - start) / rollout.done
 
     def timed(n: int) -> BranchCost:
         for _ in range(warmup):
