@@ -3,8 +3,9 @@ widths (rows), and what that says about a branch point inside a batch.
 
 A branch point's N rollouts can run two ways (issue: "choose by
 measurement"): the row leaves the batch and its rollouts step as an N-row
-batch of their own while the other B - 1 rows wait (what batch.py does), or
-the rollouts join the shared steps as N extra rows. Per rollout step, the
+batch of their own while the other B - 1 rows wait (what batch.py still
+does with sliding windows), or the rollouts join the shared steps as N extra
+rows (what it does otherwise, chosen by this measurement). Per rollout step, the
 first costs the batch t(N) of wall time, the second t(B - 1 + N) - t(B - 1).
 Both are read off one table of step times, measured here with the real
 BatchGenerator (every metric, the entropix decision, one sync per step) on
