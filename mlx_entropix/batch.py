@@ -32,8 +32,8 @@ What keeps a row's output independent of the rows beside it:
   one key per step for the N rows, from the row's chain, as alone): the row
   leaves the batch, its rollouts join it, and when they stop it rejoins with
   the winner's cache. The other rows go on meanwhile. On a 2-core CPU a
-  rollout step as 4 extra rows in a batch of 8 cost 2.3x less than the
-  others waiting (benchmarks/step_width.py). With sliding-window caches, a
+  rollout step as 4 extra rows in a batch of 8 cost 2.3x (Xeon) and 1.9x
+  (Zen 2) less than the others waiting (benchmarks/step_width.py). With sliding-window caches, a
   rolled-over window cannot be cut back to the winner's length in a batch
   row, so there the row branches alone (branching.run_branches) while the
   others wait.
@@ -62,10 +62,10 @@ from .engine import Engine, prefill
 from .requests import DEFAULT_MAX_BATCH, GenerationOptions
 from .load import LoadedModel
 from .model import LayerStats
+from .packed import Row
 from .prompt_cache import PromptCache
 from .sampler import Decision, SamplerConfig, filtered_logprobs, get_preset, pool_top_p, sample, top_tokens
 from .sampler.decide import ADAPTIVE
-from .packed import Row
 from .sequence import Event, GenerationResponse, Sequence, check_prompt
 from .sync import SyncCounter
 from .trace import TokenRecord

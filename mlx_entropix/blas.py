@@ -19,8 +19,8 @@ system's OpenBLAS (Debian/Ubuntu: `apt install libopenblas0-pthread`, built
 for every CPU family) is tried next.
 
 `mlx_entropix/__init__.py` calls `load()` so that every entry point gets it.
-MLX_ENTROPIX_BLAS chooses: unset or "auto" (the wheel), "off", or a path to a
-library. If it cannot be loaded the program runs at the old speed and says so
+MLX_ENTROPIX_BLAS chooses: unset or "auto" (the wheel's, else the system's),
+"off", or a path to a library. If it cannot be loaded the program runs at the old speed and says so
 once, on stderr. macOS is left alone: MLX uses Accelerate and Metal there.
 """
 
