@@ -30,6 +30,7 @@ import ctypes
 import ctypes.util
 import hashlib
 import importlib.metadata
+import math
 import os
 import shutil
 import signal
@@ -68,6 +69,7 @@ _loaded: BlasInfo | None = None
 # Work (rows x tokens) up to which one thread serves a step: a single row's
 # decode is matrix-vector products too small to pay for waking a second thread.
 BUSY_CHECK_S = 1.0  # how long a look at the other processes' load is trusted
+MIN_LOOK_S = 0.2  # the shortest time over which their CPU time is counted
 
 
 @dataclass
@@ -77,28 +79,60 @@ class _Threads:
     library: ctypes.CDLL | None = None
     most: int = 1  # the count OpenBLAS chose at load (OPENBLAS_NUM_THREADS or the cores)
     current: int = 0
-    busy: int = 0  # cores other processes were running on at the last look
+    busy: int = 0  # cores other processes kept busy, at the last look
     looked: float = float("-inf")
+    ticks: tuple[float, int, int] | None = None  # (wall time, machine busy ticks, own ticks) at the last look
 
 
 _threads = _Threads()
 
 
-def busy_cores() -> int:
+def cpu_ticks() -> tuple[int, int]:
+    """CPU time so far, in clock ticks: the whole machine's busy time
+    (/proc/stat: user, nice, system, irq, softirq) and this process's own
+    (/proc/self/stat: utime + stime, every thread)."""
+    user, nice, system, _idle, _iowait, irq, softirq = map(
+        int, Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8])
+    own = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+    return user + nice + system + irq + softirq, int(own[11]) + int(own[12])
+
+
+def runnable_others() -> int:
     """Threads of other processes runnable right now (Linux): /proc/loadavg's
-    running count less this process's own running threads. 0 where unknown."""
+    running count less this process's own running threads."""
+    running = int(Path("/proc/loadavg").read_text().split()[3].split("/")[0])
+    own = sum(1 for task in Path("/proc/self/task").iterdir()
+              if (task / "stat").read_text().rsplit(")", 1)[1].split()[0] == "R")
+    return max(0, running - own)
+
+
+def busy_cores() -> int:
+    """Cores other processes kept busy since the last look (Linux): the
+    machine's busy CPU time less this process's own, over the wall time since
+    then, rounded to whole cores. A process that runs in short bursts (a
+    client reading a token stream) is no busy core; a spinner or another
+    model is. Counting runnable threads at one instant mistook such a client
+    for a busy core often enough to halve our server's one-client decode
+    (one BLAS thread, against mlx-lm's fixed two), so that count serves only
+    the first look, with nothing to compare yet. 0 where unknown."""
     try:
-        running = int(Path("/proc/loadavg").read_text().split()[3].split("/")[0])
-        own = sum(1 for task in Path("/proc/self/task").iterdir()
-                  if (task / "stat").read_text().rsplit(")", 1)[1].split()[0] == "R")
+        now, (machine, own) = time.monotonic(), cpu_ticks()
+        last = _threads.ticks
+        if last is not None and now - last[0] < MIN_LOOK_S:
+            return _threads.busy  # too short to count clock ticks (1/100 s) over
+        _threads.ticks = (now, machine, own)
+        if last is None:
+            return runnable_others()
     except (OSError, ValueError, IndexError):
         return 0
-    return max(0, running - own)
+    wall, machine0, own0 = last
+    others = (machine - machine0 - (own - own0)) / os.sysconf("SC_CLK_TCK") / (now - wall)
+    return max(0, math.floor(others + 0.5))
 
 
 def threads_for() -> int:
     """The BLAS threads for the next forward pass: the cores other processes
-    leave free right now. OpenBLAS's threads wait for each other, so one
+    leave free (busy_cores, looked at once a second). OpenBLAS's threads wait for each other, so one
     descheduled thread stalls every matmul (2 threads on a 2-core machine with
     two busy processes ran prompts 4x and decode 6x slower than one); on a
     quiet machine every core helps, single-row decode included
