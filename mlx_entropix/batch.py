@@ -2,7 +2,8 @@
 
 Requests join (`insert`) and leave (`remove`, or by ending) between steps;
 `step()` advances every running row by one decode step with one forward pass
-over the batch and one host synchronisation, and returns each row's responses.
+over the batch and one host synchronisation (one more when a branch point
+starts: its candidates), and returns each row's responses.
 
 What keeps a row's output independent of the rows beside it:
 - The requests that join at one step are prefilled together (in groups of

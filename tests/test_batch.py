@@ -119,6 +119,7 @@ def test_a_request_removed_during_its_rollout_leaves_nothing_behind(tiny_lm):  #
     gen, (plain_uid, branchy_uid) = branchy_batch(tiny_lm)
     got = []
     while not gen.branchings:
+        assert not gen.done, "no branch point: the test needs one"
         got += [resp.token for uid, resp in gen.step() if uid == plain_uid]
     gen.remove(branchy_uid)
     assert gen.branchings == [] and {r.uid for r in gen.rows} == {plain_uid} and gen.running == 1
