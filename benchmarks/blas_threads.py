@@ -27,10 +27,7 @@ from mlx_entropix.sampler import get_preset  # noqa: E402
 
 
 def set_threads(n: int) -> int:
-    library = blas._threads.library
-    if library is not None:
-        library.openblas_set_num_threads(n)
-        blas._threads.current = n
+    blas.set_threads(n)
     return n
 
 

@@ -18,6 +18,10 @@ and CPU) and only one that ran is loaded; when the wheel's cannot run, the
 system's OpenBLAS (Debian/Ubuntu: `apt install libopenblas0-pthread`, built
 for every CPU family) is tried next.
 
+OpenBLAS threads a product with few rows (a batched decode step) badly, so
+in front of it goes a split matmul (blas_split.py) that divides each
+product's output between threads, each running OpenBLAS on one thread.
+
 `mlx_entropix/__init__.py` calls `load()` so that every entry point gets it.
 MLX_ENTROPIX_BLAS chooses: unset or "auto" (the wheel's, else the system's),
 "off", or a path to a library. If it cannot be loaded the program runs at the old speed and says so
@@ -37,8 +41,11 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+from . import blas_split
 
 ENV = "MLX_ENTROPIX_BLAS"
 DISTRIBUTION = "cmeel-openblas"
@@ -66,6 +73,7 @@ class BlasLoadError(RuntimeError):
 
 REFERENCE = "MLX's bundled reference BLAS"
 _loaded: BlasInfo | None = None
+_split: ctypes.CDLL | None = None  # the split matmul in front of OpenBLAS, when in use
 # Work (rows x tokens) up to which one thread serves a step: a single row's
 # decode is matrix-vector products too small to pay for waking a second thread.
 BUSY_CHECK_S = 1.0  # how long a look at the other processes' load is trusted
@@ -74,9 +82,10 @@ MIN_LOOK_S = 0.2  # the shortest time over which their CPU time is counted
 
 @dataclass
 class _Threads:
-    """OpenBLAS's thread count, set per kind of work (only when it is loaded)."""
+    """The BLAS's thread count, set per kind of work (only for OpenBLAS): the
+    split matmul's threads, else OpenBLAS's own."""
 
-    library: ctypes.CDLL | None = None
+    set: Callable[[int], object] | None = None
     most: int = 1  # the count OpenBLAS chose at load (OPENBLAS_NUM_THREADS or the cores)
     current: int = 0
     busy: int = 0  # cores other processes kept busy, at the last look
@@ -151,10 +160,16 @@ def use_threads() -> int:
     process-wide setting that stays until changed: MLX runs the graph later,
     so it cannot be scoped to a block). Returns the count; a no-op without OpenBLAS."""
     n = threads_for()
-    if _threads.library is not None and n != _threads.current:
-        _threads.library.openblas_set_num_threads(n)
-        _threads.current = n
+    if n != _threads.current:
+        set_threads(n)
     return n
+
+
+def set_threads(n: int) -> None:
+    """Set the BLAS's threads now (a no-op without OpenBLAS)."""
+    if _threads.set is not None:
+        _threads.set(n)
+        _threads.current = n
 
 
 def cache_dir() -> Path:
@@ -233,18 +248,27 @@ def relinked_copy(library: Path, gfortran: Path) -> Path:
 # Run in a child process on the library about to be loaded: an sgemm and an
 # sgemv (the two routines MLX calls), on two threads, checked against the sum
 # they must give. A build for instructions this CPU lacks dies here, not in us.
+# With a split matmul (argv[2]) the products go through it, large enough to be
+# split, and it must have split them.
 RUN_CHECK = """
 import ctypes, sys
 lib = ctypes.CDLL(sys.argv[1])
 if hasattr(lib, "openblas_set_num_threads"):
     lib.openblas_set_num_threads(2)
 n, f = 96, ctypes.c_float
+if len(sys.argv) > 2:
+    lib = ctypes.CDLL(sys.argv[2])
+    assert lib.mlxe_split_bind(sys.argv[1].encode()) == 0, "cannot bind"
+    lib.mlxe_split_set_threads(2)
+    n = 512
 a = (f * (n * n))(*([1.0] * (n * n)))
 c = (f * (n * n))()
 y = (f * n)()
 lib.cblas_sgemm(101, 111, 111, n, n, n, f(1.0), a, n, a, n, f(0.0), c, n)
 lib.cblas_sgemv(101, 111, n, n, f(1.0), a, n, a, 1, f(0.0), y, 1)
-print(c[0], c[n * n - 1], y[n - 1])
+lib.cblas_sgemv(101, 112, n, n, f(1.0), a, n, a, 1, f(0.0), y, 1)
+assert len(sys.argv) == 2 or lib.mlxe_split_calls() == 3, "the products were not split"
+print(c[0] / n, c[n * n - 1] / n, y[n - 1] / n)
 """
 
 
@@ -258,18 +282,20 @@ def cpu_identity() -> str:
     return "\n".join(lines[:2])
 
 
-def run_check(path: Path) -> str | None:
+def run_check(path: Path, split: Path | None = None) -> str | None:
     """None if `path` runs its sgemm and sgemv correctly on this CPU (checked
-    in a child process, once per library content and CPU), else why not."""
-    h = hashlib.sha256(f"{path.resolve()}\0{path.stat().st_size}\0{cpu_identity()}\0".encode())
+    in a child process, once per library content and CPU), through the split
+    matmul `split` if given, else why not."""
+    h = hashlib.sha256(f"{path.resolve()}\0{path.stat().st_size}\0{cpu_identity()}\0{split}\0".encode())
     with open(path, "rb") as f:
         h.update(f.read(KEY_CHUNK))
     verdict = cache_dir() / f"runs-{h.hexdigest()[:16]}"
     if verdict.is_file():
         text = verdict.read_text()
         return None if text == "ok" else text
-    result = subprocess.run([sys.executable, "-c", RUN_CHECK, str(path)], capture_output=True, text=True,
-                            timeout=120, env={**os.environ, "OPENBLAS_NUM_THREADS": "2"})
+    result = subprocess.run([sys.executable, "-c", RUN_CHECK, str(path), *([str(split)] if split else [])],
+                            capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "OPENBLAS_NUM_THREADS": "2"})
     if result.returncode < 0:
         name = signal.Signals(-result.returncode).name
         lacks = ": it is built for instructions this CPU lacks" if name == "SIGILL" else ""
@@ -278,7 +304,7 @@ def run_check(path: Path) -> str | None:
         why = f"cannot load {path}: {(result.stderr.strip().splitlines() or ['no message'])[-1]}"
         if GFORTRAN not in why:
             return why  # not kept: installing what it lacks may fix it
-    elif [float(v) for v in result.stdout.split()] != [96.0] * 3:
+    elif [float(v) for v in result.stdout.split()] != [1.0] * 3:
         why = f"{path.name} computed a wrong matrix product on this CPU ({result.stdout.strip()})"
     else:
         why = None
@@ -299,21 +325,57 @@ def system_library() -> Path:
                         f"or set {ENV} to a libopenblas.so built for this CPU)")
 
 
-def _describe(lib: ctypes.CDLL, path: Path) -> BlasInfo:
+def _describe(lib: ctypes.CDLL, path: Path, threading: str) -> BlasInfo:
     """Name, core and threads as the library reports them (OpenBLAS), else the file name."""
     try:
         lib.openblas_get_config.restype = ctypes.c_char_p
         lib.openblas_get_corename.restype = ctypes.c_char_p
         config = lib.openblas_get_config().decode().split()
         core = lib.openblas_get_corename().decode()
-        threads = lib.openblas_get_num_threads()
     except AttributeError:
         return BlasInfo(path.name, True, str(path))
     version = config[1] if len(config) > 1 else ""
-    if hasattr(lib, "openblas_set_num_threads"):
-        _threads.library, _threads.most, _threads.current = lib, max(1, threads), threads
-    return BlasInfo(f"OpenBLAS {version} ({core}, {threads} threads, fewer while other processes use the cores)", True,
-                    str(path))
+    return BlasInfo(f"OpenBLAS {version} ({core}, {_threads.most} threads{threading}, fewer while other "
+                    "processes use the cores)", True, str(path))
+
+
+def split_in_front(loaded: Path) -> ctypes.CDLL:
+    """Build the split matmul, check it runs on `loaded`, and load it in front
+    of it (before `loaded` enters the global scope). Raises blas_split.SplitError."""
+    shim = blas_split.build(cache_dir())
+    why = run_check(loaded, shim)
+    if why is not None:
+        raise blas_split.SplitError(f"the split matmul failed its run check: {why}")
+    return blas_split.attach(shim, loaded)
+
+
+def threading(lib: ctypes.CDLL, loaded: Path) -> str:
+    """Take over OpenBLAS's threads: through the split matmul where it can be
+    used, else OpenBLAS's own. Returns how, for the description."""
+    if not hasattr(lib, "openblas_set_num_threads"):
+        return ""
+    _threads.most = _threads.current = max(1, lib.openblas_get_num_threads())
+    _threads.set = lib.openblas_set_num_threads
+    try:
+        setting = blas_split.setting()
+        if setting == "off":
+            return f", OpenBLAS's own threading: {blas_split.ENV}=off"
+        global _split
+        _split = split_in_front(loaded)
+    except blas_split.SplitError as e:
+        return f", OpenBLAS's own threading: {e}"
+    _threads.set = _split.mlxe_split_set_threads
+    set_threads(_threads.most)
+    kernel = _split.mlxe_split_use_kernel(int(setting == "on"))
+    return " splitting each product's output" + (", few-row products on our kernel" if kernel else "")
+
+
+def split_counts() -> tuple[int, int] | None:
+    """Products the split matmul has run split, and on its kernel, so far
+    (None when it is not in use)."""
+    if _split is None:
+        return None
+    return int(_split.mlxe_split_calls()), int(_split.mlxe_split_kernel_calls())
 
 
 def runnable(path: Path) -> Path:
@@ -336,7 +398,10 @@ def open_library(path: Path) -> BlasInfo:
     it has run on this CPU. Raises BlasLoadError."""
     loaded = runnable(path)
     try:
-        return _describe(ctypes.CDLL(str(loaded), mode=ctypes.RTLD_GLOBAL), path)
+        lib = ctypes.CDLL(str(loaded))  # not global yet: the split matmul goes in front of it
+        how = threading(lib, loaded)
+        ctypes.CDLL(str(loaded), mode=ctypes.RTLD_GLOBAL)
+        return _describe(lib, path, how)
     except OSError as e:
         raise BlasLoadError(f"cannot load {loaded}: {str(e).splitlines()[0]}") from None
 

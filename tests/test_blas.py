@@ -247,31 +247,23 @@ def test_a_failed_copy_leaves_no_temporary_file(tmp_path, monkeypatch, failure):
     assert list((tmp_path / "cache" / "mlx-entropix" / "blas").iterdir()) == []
 
 
-class FakeOpenBlas:
-    def __init__(self):
-        self.calls = []
-
-    def openblas_set_num_threads(self, n):
-        self.calls.append(n)
-
-
 @pytest.mark.parametrize("busy, threads", [(0, 2), (1, 1), (5, 1)])
 def test_threads_follow_the_free_cores(monkeypatch, busy, threads):
     """Every forward pass gets the cores other processes leave free, at least one."""
-    fake = FakeOpenBlas()
-    monkeypatch.setattr(blas, "_threads", blas._Threads(fake, most=2))
+    calls = []  # the thread counts set
+    monkeypatch.setattr(blas, "_threads", blas._Threads(calls.append, most=2))
     monkeypatch.setattr(blas, "busy_cores", lambda: busy)
     monkeypatch.setattr(blas.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
     assert blas.use_threads() == threads
     assert blas.use_threads() == threads
-    assert fake.calls == [threads]  # set only when it changes
+    assert calls == [threads]  # set only when it changes
 
 
 def test_threads_follow_a_change_of_load(monkeypatch):
     """A process that starts spinning takes a thread away within BUSY_CHECK_S."""
-    fake = FakeOpenBlas()
+    calls = []
     busy, clock = [0], [100.0]
-    monkeypatch.setattr(blas, "_threads", blas._Threads(fake, most=2))
+    monkeypatch.setattr(blas, "_threads", blas._Threads(calls.append, most=2))
     monkeypatch.setattr(blas, "busy_cores", lambda: busy[0])
     monkeypatch.setattr(blas.time, "monotonic", lambda: clock[0])
     monkeypatch.setattr(blas.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
@@ -280,7 +272,7 @@ def test_threads_follow_a_change_of_load(monkeypatch):
     assert blas.use_threads() == 2  # the last look is still trusted
     clock[0] += blas.BUSY_CHECK_S + 0.1
     assert blas.use_threads() == 1
-    assert fake.calls == [2, 1]
+    assert calls == [2, 1]
 
 
 def busy_cores_beside(code: str, monkeypatch) -> int:

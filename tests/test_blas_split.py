@@ -1,0 +1,173 @@
+"""The split matmul in front of OpenBLAS (blas_split.c): every product it
+serves against numpy, a row's result independent of the rows beside it, and
+MLX's matmuls really going through it."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from mlx_entropix import blas, blas_split
+
+ROW, COL, N_, T_ = 101, 102, 111, 112
+needs_split = pytest.mark.skipif(blas.split_counts() is None,
+                                 reason=f"the split matmul is not in use here: {blas.info().describe()}")
+f32p = ctypes.POINTER(ctypes.c_float)
+
+
+@pytest.fixture
+def shim():
+    """The loaded split matmul, with its threads and kernel restored afterwards."""
+    lib = blas._split
+    lib.cblas_sgemm.argtypes = [ctypes.c_int] * 6 + [ctypes.c_float, f32p, ctypes.c_int, f32p, ctypes.c_int,
+                                                     ctypes.c_float, f32p, ctypes.c_int]
+    lib.cblas_sgemv.argtypes = [ctypes.c_int] * 4 + [ctypes.c_float, f32p, ctypes.c_int, f32p, ctypes.c_int,
+                                                     ctypes.c_float, f32p, ctypes.c_int]
+    kernel = lib.mlxe_split_use_kernel(1)
+    yield lib
+    lib.mlxe_split_use_kernel(kernel)
+    blas.set_threads(blas._threads.current or 1)
+
+
+def ptr(a: np.ndarray):
+    return a.ctypes.data_as(f32p)
+
+
+def sgemm(lib, order, ta, tb, m, n, k, alpha, beta, pad, rng):
+    """Run the shim's sgemm on random operands stored with `pad` extra columns
+    (leading dimensions larger than the rows); returns (got, numpy's)."""
+    def stored(rows, cols):  # a rows x cols matrix in `order`, leading dimension padded
+        if order == ROW:
+            full = rng.standard_normal((rows, cols + pad)).astype(np.float32)
+            return full, full[:, :cols], cols + pad
+        full = rng.standard_normal((cols, rows + pad)).astype(np.float32)
+        return full, full[:, :rows].T, rows + pad
+
+    a_full, a, lda = stored(*((m, k) if ta == N_ else (k, m)))
+    b_full, b, ldb = stored(*((k, n) if tb == N_ else (n, k)))
+    c_full, c, ldc = stored(m, n)
+    want = alpha * (a if ta == N_ else a.T) @ (b if tb == N_ else b.T) + beta * c
+    lib.cblas_sgemm(order, ta, tb, m, n, k, alpha, ptr(a_full), lda, ptr(b_full), ldb, beta, ptr(c_full), ldc)
+    got = c_full[:, :n] if order == ROW else c_full[:, :m].T
+    return got, want
+
+
+@needs_split
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("kernel", [1, 0])
+def test_sgemm_equals_numpy_in_every_layout(shim, threads, kernel):
+    """Both orders and transposes, row counts on and off the kernel's blocks,
+    K with a tail, padded leading dimensions, alpha and beta, on 1-3 threads."""
+    shim.mlxe_split_use_kernel(kernel)
+    blas.set_threads(threads)
+    rng = np.random.default_rng(threads * 10 + kernel)
+    for m, n, k in [(1, 333, 200), (3, 64, 77), (8, 1000, 96), (13, 130, 260), (64, 97, 64), (65, 200, 33),
+                    (300, 40, 50), (2, 5, 3)]:
+        for order in (ROW, COL):
+            for ta in (N_, T_):
+                for tb in (N_, T_):
+                    for alpha, beta, pad in [(1.0, 0.0, 0), (0.5, 1.0, 3)]:
+                        got, want = sgemm(shim, order, ta, tb, m, n, k, alpha, beta, pad, rng)
+                        np.testing.assert_allclose(got, want, rtol=2e-4, atol=2e-4,
+                                                   err_msg=f"{m}x{n}x{k} order {order} ta {ta} tb {tb} beta {beta}")
+
+
+@needs_split
+def test_beta_zero_ignores_what_the_output_held(shim):
+    """C = A B when beta is 0, even where C held NaN (BLAS semantics)."""
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((8, 96)).astype(np.float32), rng.standard_normal((512, 96)).astype(np.float32)
+    for kernel in (1, 0):
+        shim.mlxe_split_use_kernel(kernel)
+        c = np.full((8, 512), np.nan, np.float32)
+        shim.cblas_sgemm(ROW, N_, T_, 8, 512, 96, 1.0, ptr(x), 96, ptr(w), 96, 0.0, ptr(c), 512)
+        np.testing.assert_allclose(c, x @ w.T, rtol=2e-4, atol=2e-4)
+
+
+@needs_split
+@pytest.mark.parametrize("k", [64, 896, 899])
+@pytest.mark.parametrize("n", [40, 4864])
+def test_a_row_is_the_same_alone_or_beside_others(shim, k, n):
+    """Bit for bit: row i of an M-row product by a transposed weight matrix
+    equals the one-row product, for M up to 64, on 1 or 2 threads, small
+    products included. Batched greedy decoding relies on this."""
+    rng = np.random.default_rng(k + n)
+    x = rng.standard_normal((64, k)).astype(np.float32)
+    w = rng.standard_normal((n, k)).astype(np.float32)
+
+    def product(rows: np.ndarray, threads: int) -> np.ndarray:
+        blas.set_threads(threads)
+        out = np.zeros((len(rows), n), np.float32)
+        rows = np.ascontiguousarray(rows)
+        shim.cblas_sgemm(ROW, N_, T_, len(rows), n, k, 1.0, ptr(rows), k, ptr(w), k, 0.0, ptr(out), n)
+        return out
+
+    alone = np.concatenate([product(x[i:i + 1], 1) for i in range(64)])
+    for m in (2, 5, 8, 11, 64):
+        for threads in (1, 2):
+            assert np.array_equal(product(x[:m], threads), alone[:m]), f"{m} rows, {threads} threads"
+
+
+@needs_split
+@pytest.mark.parametrize("threads", [1, 2])
+def test_sgemv_equals_numpy(shim, threads):
+    blas.set_threads(threads)
+    rng = np.random.default_rng(threads)
+    for m, n in [(700, 300), (40, 2000), (5, 7)]:
+        for order in (ROW, COL):
+            for trans in (N_, T_):
+                a = rng.standard_normal((m, n) if order == ROW else (n, m)).astype(np.float32)
+                dense = a if order == ROW else a.T  # the m x n matrix
+                length_x, length_y = (n, m) if trans == N_ else (m, n)
+                x = rng.standard_normal(2 * length_x).astype(np.float32)
+                y = rng.standard_normal(3 * length_y).astype(np.float32)
+                want = 0.5 * (dense if trans == N_ else dense.T) @ x[::2] + 2.0 * y[::3]
+                shim.cblas_sgemv(order, trans, m, n, 0.5, ptr(a), a.shape[1], ptr(x), 2, 2.0, ptr(y), 3)
+                np.testing.assert_allclose(y[::3], want, rtol=2e-4, atol=2e-4)
+
+
+@needs_split
+def test_mlx_matmuls_go_through_the_split_and_its_kernel():
+    """The shim is first in the global symbol scope: an MLX Linear-style
+    product (rows @ W.T) runs split, on the kernel."""
+    import mlx.core as mx
+
+    before = blas.split_counts()
+    x, w = mx.ones((8, 256)), mx.ones((1024, 256))
+    out = x @ w.T
+    mx.eval(out)
+    split, kernel = blas.split_counts()
+    assert split > before[0] and kernel > before[1]
+    assert float(out[3, 5].item()) == 256.0
+
+
+def test_a_bad_setting_is_named(monkeypatch):
+    monkeypatch.setenv(blas_split.ENV, "fast")
+    with pytest.raises(blas_split.SplitError, match="MLX_ENTROPIX_BLAS_SPLIT='fast' is not one of on, nokernel, off"):
+        blas_split.setting()
+
+
+def test_a_compiler_that_fails_is_reported_and_leaves_nothing(monkeypatch, tmp_path):
+    monkeypatch.setenv("CC", "false")
+    with pytest.raises(blas_split.SplitError, match="false could not build the split matmul"):
+        blas_split.build(tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the BLAS is loaded on Linux only")
+@pytest.mark.parametrize("setting, says", [("off", "OpenBLAS's own threading: MLX_ENTROPIX_BLAS_SPLIT=off"),
+                                           ("nokernel", "splitting each product's output, fewer"),
+                                           ("on", "splitting each product's output, few-row products on our kernel")])
+def test_the_setting_decides_what_serves_mlx(setting, says):
+    """In a fresh process, as the BLAS's description (in every trace header) says it."""
+    if blas.split_counts() is None:
+        pytest.skip(f"the split matmul is not in use here: {blas.info().describe()}")
+    code = "import mlx_entropix; from mlx_entropix import blas; print(blas.info().describe())"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, blas_split.ENV: setting}, check=True).stdout
+    assert says in out
