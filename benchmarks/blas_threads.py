@@ -1,6 +1,7 @@
-"""OpenBLAS threads on the cores other processes leave free (blas.use_threads) against OpenBLAS's
+"""BLAS threads on the cores other processes leave free (blas.use_threads) against OpenBLAS's
 fixed count and against one thread for every step, interleaved in one process on the embedded model:
-greedy with every metric, prompt and decode tokens/s, medians of the rounds.
+greedy with every metric, prompt and decode tokens/s, medians of the rounds. The threads are the split
+matmul's where it is in use (blas_split.py), else OpenBLAS's own (MLX_ENTROPIX_BLAS_SPLIT=off).
 
     uv run benchmarks/blas_threads.py --rounds 2
 

@@ -290,6 +290,15 @@ void cblas_sgemv(int order, int ta, int m, int n, float alpha, const float *a, i
     pthread_mutex_unlock(&dispatch);
 }
 
+/* A child made by fork() has none of the workers: it makes its own. */
+static void forget_workers(void) {
+    started = 0;
+    atomic_store(&pending, 0);
+    pthread_mutex_init(&dispatch, NULL);
+    pthread_mutex_init(&wake_lock, NULL);
+    pthread_cond_init(&wake, NULL);
+}
+
 /* Bind to the real library (already loaded); its own threading goes to one
  * thread, since the split does the threading. Returns 0, or -1 if a routine is missing. */
 int mlxe_split_bind(const char *path) {
@@ -303,6 +312,7 @@ int mlxe_split_bind(const char *path) {
         return -1;
     set(1);
     atomic_store(&kernel_on, kernel_runs_here());
+    pthread_atfork(NULL, NULL, forget_workers);
     return 0;
 }
 

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import ctypes
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -171,3 +173,30 @@ def test_the_setting_decides_what_serves_mlx(setting, says):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                          env={**os.environ, blas_split.ENV: setting}, check=True).stdout
     assert says in out
+
+
+@needs_split
+def test_a_forked_child_makes_its_own_workers(shim):
+    """fork() copies no threads: a child that splits a product must start its
+    own workers, not wait forever for its parent's."""
+    blas.set_threads(2)
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((8, 256)).astype(np.float32), rng.standard_normal((1024, 256)).astype(np.float32)
+
+    def product() -> np.ndarray:
+        out = np.zeros((8, 1024), np.float32)
+        shim.cblas_sgemm(ROW, N_, T_, 8, 1024, 256, 1.0, ptr(x), 256, ptr(w), 256, 0.0, ptr(out), 1024)
+        return out
+
+    want = product()  # the parent's workers exist now
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0 if np.array_equal(product(), want) else 1)
+    deadline = time.monotonic() + 30
+    while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if done[0] == 0:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child hung in a split product")
+    assert os.waitstatus_to_exitcode(done[1]) == 0
