@@ -57,11 +57,14 @@ def build(folder: Path) -> Path:
     target = folder / f"libmlxe-split-{key}.so"
     if target.is_file():
         return target
-    folder.mkdir(parents=True, exist_ok=True)
     tmp = target.with_suffix(f".tmp{os.getpid()}")
     try:
-        result = subprocess.run([cc, "-O3", "-ffp-contract=off", "-shared", "-fPIC", "-o", str(tmp), str(SOURCE), "-lpthread", "-ldl"],
-                                capture_output=True, text=True, timeout=120)
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise SplitError(f"cannot make {folder} to build the split matmul in: {e}") from None
+    try:
+        result = subprocess.run([cc, "-O3", "-ffp-contract=off", "-shared", "-fPIC", "-o", str(tmp), str(SOURCE),
+                                 "-lpthread", "-ldl"], capture_output=True, text=True, timeout=120)
     except (OSError, subprocess.TimeoutExpired) as e:
         tmp.unlink(missing_ok=True)
         raise SplitError(f"cannot run the C compiler {cc}: {e}") from None
@@ -69,21 +72,27 @@ def build(folder: Path) -> Path:
         tmp.unlink(missing_ok=True)
         first = (result.stderr.strip().splitlines() or ["no message"])[0]
         raise SplitError(f"{cc} could not build the split matmul: {first}")
-    os.replace(tmp, target)
+    try:
+        os.replace(tmp, target)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise SplitError(f"cannot keep the split matmul in {folder}: {e}") from None
     return target
 
 
 def attach(shim: Path, real: Path) -> ctypes.CDLL:
-    """Load `shim` into the global symbol scope and bind it to the (already
-    run-checked) library `real`, which is then loaded globally behind it: MLX
-    finds the shim's cblas_sgemm/cblas_sgemv first and the real library's
-    other symbols as before. Call before MLX is imported. Raises SplitError."""
+    """Bind `shim` to the (already run-checked) library `real`, then put it in
+    the global symbol scope, where `real` is to follow it: MLX finds the
+    shim's cblas_sgemm/cblas_sgemv first and the real library's other symbols
+    as before. An unbound shim never enters the global scope (its routines
+    would have nothing to call). Call before MLX is imported. Raises SplitError."""
     try:
-        lib = ctypes.CDLL(str(shim), mode=ctypes.RTLD_GLOBAL)
+        lib = ctypes.CDLL(str(shim))
+        if lib.mlxe_split_bind(str(real).encode()) != 0:
+            raise SplitError(f"{real.name} lacks cblas_sgemm, cblas_sgemv or openblas_set_num_threads")
+        ctypes.CDLL(str(shim), mode=ctypes.RTLD_GLOBAL)  # the same library, now global
     except OSError as e:
         raise SplitError(f"cannot load {shim}: {str(e).splitlines()[0]}") from None
-    if lib.mlxe_split_bind(str(real).encode()) != 0:
-        raise SplitError(f"{real.name} lacks cblas_sgemm, cblas_sgemv or openblas_set_num_threads")
     lib.mlxe_split_calls.restype = ctypes.c_long
     lib.mlxe_split_kernel_calls.restype = ctypes.c_long
     return lib

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -200,3 +201,34 @@ def test_a_forked_child_makes_its_own_workers(shim):
         os.waitpid(pid, 0)
         pytest.fail("the forked child hung in a split product")
     assert os.waitstatus_to_exitcode(done[1]) == 0
+
+
+ATTACH = """
+import ctypes, sys
+from pathlib import Path
+from mlx_entropix import blas_split
+shim = blas_split.build(Path(sys.argv[1]))
+try:
+    blas_split.attach(shim, Path(sys.argv[2]))
+    print("attached")
+except blas_split.SplitError as e:
+    print("refused:", e)
+print("global" if hasattr(ctypes.CDLL(None), "mlxe_split_bind") else "not global")
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the BLAS is loaded on Linux only")
+@needs_split
+def test_a_shim_that_cannot_bind_never_enters_the_global_scope(tmp_path):
+    """Unbound, the shim's cblas_sgemm would call nothing: it must not be what
+    MLX finds. A library without openblas_set_num_threads cannot be bound."""
+    source = tmp_path / "plain.c"
+    source.write_text("void cblas_sgemm(void) {}\nvoid cblas_sgemv(void) {}\n")
+    plain = tmp_path / "libplain.so"
+    subprocess.run([blas_split.compiler(), "-shared", "-fPIC", "-o", str(plain), str(source)], check=True)
+    env = {**os.environ, "MLX_ENTROPIX_BLAS": "off", "PYTHONPATH": str(blas_split.SOURCE.parents[1])}
+    for real, says in [(plain, "refused: libplain.so lacks"), (blas.runnable(Path(blas.info().path)), "attached")]:
+        out = subprocess.run([sys.executable, "-c", ATTACH, str(tmp_path / "cache"), str(real)], env=env,
+                             capture_output=True, text=True, timeout=120, check=True).stdout
+        assert out.startswith(says), out
+        assert out.strip().endswith("not global" if real == plain else "\nglobal"), out
