@@ -249,7 +249,8 @@ def relinked_copy(library: Path, gfortran: Path) -> Path:
 # sgemv (the two routines MLX calls), on two threads, checked against the sum
 # they must give. A build for instructions this CPU lacks dies here, not in us.
 # With a split matmul (argv[2]) the products go through it, large enough to be
-# split, and it must have split them.
+# split, one of them a few rows by a transposed matrix (its kernel's kind),
+# and it must have split them all.
 RUN_CHECK = """
 import ctypes, sys
 lib = ctypes.CDLL(sys.argv[1])
@@ -266,9 +267,13 @@ c = (f * (n * n))()
 y = (f * n)()
 lib.cblas_sgemm(101, 111, 111, n, n, n, f(1.0), a, n, a, n, f(0.0), c, n)
 lib.cblas_sgemv(101, 111, n, n, f(1.0), a, n, a, 1, f(0.0), y, 1)
-lib.cblas_sgemv(101, 112, n, n, f(1.0), a, n, a, 1, f(0.0), y, 1)
-assert len(sys.argv) == 2 or lib.mlxe_split_calls() == 3, "the products were not split"
-print(c[0] / n, c[n * n - 1] / n, y[n - 1] / n)
+values = [c[0] / n, c[n * n - 1] / n, y[n - 1] / n]
+if len(sys.argv) > 2:
+    lib.cblas_sgemv(101, 112, n, n, f(1.0), a, n, a, 1, f(0.0), y, 1)
+    lib.cblas_sgemm(101, 111, 112, 8, n, n, f(1.0), a, n, a, n, f(0.0), c, n)
+    values += [y[0] / n, c[8 * n - 1] / n]
+    assert lib.mlxe_split_calls() == 4, "the products were not split"
+print(*values)
 """
 
 
@@ -284,9 +289,10 @@ def cpu_identity() -> str:
 
 def run_check(path: Path, split: Path | None = None) -> str | None:
     """None if `path` runs its sgemm and sgemv correctly on this CPU (checked
-    in a child process, once per library content and CPU), through the split
-    matmul `split` if given, else why not."""
-    h = hashlib.sha256(f"{path.resolve()}\0{path.stat().st_size}\0{cpu_identity()}\0{split}\0".encode())
+    in a child process, once per library content, CPU and check), through the
+    split matmul `split` if given, else why not."""
+    key = f"{path.resolve()}\0{path.stat().st_size}\0{cpu_identity()}\0{split}\0{RUN_CHECK}"
+    h = hashlib.sha256(key.encode())
     with open(path, "rb") as f:
         h.update(f.read(KEY_CHUNK))
     verdict = cache_dir() / f"runs-{h.hexdigest()[:16]}"
@@ -304,7 +310,7 @@ def run_check(path: Path, split: Path | None = None) -> str | None:
         why = f"cannot load {path}: {(result.stderr.strip().splitlines() or ['no message'])[-1]}"
         if GFORTRAN not in why:
             return why  # not kept: installing what it lacks may fix it
-    elif [float(v) for v in result.stdout.split()] != [1.0] * 3:
+    elif [float(v) for v in result.stdout.split()] != [1.0] * (5 if split else 3):
         why = f"{path.name} computed a wrong matrix product on this CPU ({result.stdout.strip()})"
     else:
         why = None
