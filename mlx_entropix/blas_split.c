@@ -23,13 +23,14 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <time.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
 
 enum { ROW_MAJOR = 101, COL_MAJOR = 102, NO_TRANS = 111, MAX_THREADS = 16 };
 enum { GEMM_MIN_WORK = 1 << 18, GEMV_MIN_WORK = 1 << 16, ALIGN = 16 };
-enum { WORKER_SPINS = 200000, CALLER_SPINS = 1 << 20 };
+enum { WORKER_SPIN_NS = 300000, CALLER_SPINS = 1 << 16 };
 enum { KERNEL_MAX_ROWS = 64, KERNEL_BLOCK_BYTES = 1 << 18 };
 
 typedef void (*sgemm_fn)(int, int, int, int, int, int, float, const float *, int, const float *, int, float,
@@ -144,6 +145,21 @@ static void kernel(const piece *p) { (void)p; }
 static int kernel_runs_here(void) { return 0; }
 #endif
 
+/* A spin-wait's pause: it frees the core's other hyperthread and saves power. */
+static inline void relax(void) {
+#if defined(__x86_64__)
+    _mm_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+static long now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1000000000L + t.tv_nsec;
+}
+
 static void run(const piece *p) {
     if (p->kind == KERNEL)
         kernel(p);
@@ -154,15 +170,20 @@ static void run(const piece *p) {
                    p->ldc);
 }
 
-/* A worker spins briefly (the next matmul of a forward pass comes within
- * microseconds), then sleeps until the next dispatch. */
+/* A worker spins for WORKER_SPIN_NS (the next matmul of a forward pass comes
+ * within microseconds), then sleeps until the next dispatch. */
 static void *work(void *arg) {
     int id = (int)(size_t)arg;
     unsigned seen = born_at[id]; /* not the generation now: a dispatch may already have come */
     for (;;) {
         unsigned now = atomic_load(&generation);
-        for (int spins = 0; now == seen && spins < WORKER_SPINS; spins++)
+        long until = now == seen ? now_ns() + WORKER_SPIN_NS : 0;
+        for (int spins = 1; now == seen; spins++) {
+            relax();
             now = atomic_load(&generation);
+            if (spins % 256 == 0 && now_ns() > until)
+                break;
+        }
         if (now == seen) {
             pthread_mutex_lock(&wake_lock);
             while ((now = atomic_load(&generation)) == seen)
@@ -199,6 +220,8 @@ static void run_pieces(int n) {
     for (long spins = 0; atomic_load(&pending) > 0; spins++)
         if (spins > CALLER_SPINS)
             sched_yield();
+        else
+            relax();
     atomic_fetch_add(&split_calls, 1);
 }
 
