@@ -74,8 +74,6 @@ class BlasLoadError(RuntimeError):
 REFERENCE = "MLX's bundled reference BLAS"
 _loaded: BlasInfo | None = None
 _split: ctypes.CDLL | None = None  # the split matmul in front of OpenBLAS, when in use
-# Work (rows x tokens) up to which one thread serves a step: a single row's
-# decode is matrix-vector products too small to pay for waking a second thread.
 BUSY_CHECK_S = 1.0  # how long a look at the other processes' load is trusted
 MIN_LOOK_S = 0.2  # the shortest time over which their CPU time is counted
 
@@ -331,7 +329,7 @@ def system_library() -> Path:
                         f"or set {ENV} to a libopenblas.so built for this CPU)")
 
 
-def _describe(lib: ctypes.CDLL, path: Path, threading: str) -> BlasInfo:
+def _describe(lib: ctypes.CDLL, path: Path, how: str) -> BlasInfo:
     """Name, core and threads as the library reports them (OpenBLAS), else the file name."""
     try:
         lib.openblas_get_config.restype = ctypes.c_char_p
@@ -341,7 +339,7 @@ def _describe(lib: ctypes.CDLL, path: Path, threading: str) -> BlasInfo:
     except AttributeError:
         return BlasInfo(path.name, True, str(path))
     version = config[1] if len(config) > 1 else ""
-    return BlasInfo(f"OpenBLAS {version} ({core}, {_threads.most} threads{threading}, fewer while other "
+    return BlasInfo(f"OpenBLAS {version} ({core}, {_threads.most} threads{how}, fewer while other "
                     "processes use the cores)", True, str(path))
 
 
@@ -355,9 +353,10 @@ def split_in_front(loaded: Path) -> ctypes.CDLL:
     return blas_split.attach(shim, loaded)
 
 
-def threading(lib: ctypes.CDLL, loaded: Path) -> str:
+def take_threads(lib: ctypes.CDLL, loaded: Path) -> str:
     """Take over OpenBLAS's threads: through the split matmul where it can be
-    used, else OpenBLAS's own. Returns how, for the description."""
+    used, else OpenBLAS's own (said once on stderr, unless turned off).
+    Returns how, for the description."""
     if not hasattr(lib, "openblas_set_num_threads"):
         return ""
     _threads.most = _threads.current = max(1, lib.openblas_get_num_threads())
@@ -369,6 +368,7 @@ def threading(lib: ctypes.CDLL, loaded: Path) -> str:
         global _split
         _split = split_in_front(loaded)
     except blas_split.SplitError as e:
+        print(f"warning: split matmul not in use, so decode runs at OpenBLAS's own speed: {e}", file=sys.stderr)
         return f", OpenBLAS's own threading: {e}"
     _threads.set = _split.mlxe_split_set_threads
     set_threads(_threads.most)
@@ -405,7 +405,7 @@ def open_library(path: Path) -> BlasInfo:
     loaded = runnable(path)
     try:
         lib = ctypes.CDLL(str(loaded))  # not global yet: the split matmul goes in front of it
-        how = threading(lib, loaded)
+        how = take_threads(lib, loaded)
         ctypes.CDLL(str(loaded), mode=ctypes.RTLD_GLOBAL)
         return _describe(lib, path, how)
     except OSError as e:

@@ -11,9 +11,10 @@ Linear layer) runs a kernel of our own (AVX2 and FMA: 0.54 ms for one row,
 
 It is compiled once per source and compiler into the user cache with the C
 compiler found (CC, else cc or gcc); with none, or where it fails, the
-library's own threading serves as before and the reason is in the BLAS's
-description. MLX_ENTROPIX_BLAS_SPLIT=off turns it off and =nokernel keeps
-the split but sends every product to OpenBLAS (to compare).
+library's own threading serves as before and the reason is said once on
+stderr and in the BLAS's description. MLX_ENTROPIX_BLAS_SPLIT=off turns it
+off and =nokernel keeps the split but sends every product to OpenBLAS (to
+compare).
 """
 
 from __future__ import annotations

@@ -232,3 +232,17 @@ def test_a_shim_that_cannot_bind_never_enters_the_global_scope(tmp_path):
                              capture_output=True, text=True, timeout=120, check=True).stdout
         assert out.startswith(says), out
         assert out.strip().endswith("not global" if real == plain else "\nglobal"), out
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the BLAS is loaded on Linux only")
+def test_a_split_matmul_that_cannot_serve_is_said_once_on_stderr():
+    """A bad MLX_ENTROPIX_BLAS_SPLIT (like a missing compiler) leaves OpenBLAS's
+    own threading, and the program says why once, not only in the description."""
+    if blas.split_counts() is None:
+        pytest.skip(f"the split matmul is not in use here: {blas.info().describe()}")
+    code = "import mlx_entropix; from mlx_entropix import blas; print(blas.info().describe())"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True,
+                          env={**os.environ, blas_split.ENV: "fast"})
+    assert "OpenBLAS's own threading: MLX_ENTROPIX_BLAS_SPLIT='fast' is not one of" in done.stdout
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("warning: split matmul not in use") and "'fast'" in lines[0]
