@@ -77,10 +77,10 @@ KERNEL_TARGET static inline float hsum(__m256 v) {
 }
 
 /* C[i][j] = alpha * x_i . w_j + beta * C[i][j] for MB rows of X and NB rows of
- * W (both K long, row-major). */
+ * W (both K long, row-major); `ahead`, if not NULL, is NB rows to prefetch. */
 #define BLOCK(MB, NB)                                                                                        \
     KERNEL_TARGET static void block_##MB##x##NB(int k, const float *x, int ldx, const float *w, int ldw,    \
-                                                float *c, int ldc, float alpha, float beta) {                \
+                                                float *c, int ldc, float alpha, float beta, const float *ahead) { \
         __m256 acc[MB][NB];                                                                                  \
         for (int i = 0; i < MB; i++)                                                                         \
             for (int j = 0; j < NB; j++)                                                                     \
@@ -88,6 +88,9 @@ KERNEL_TARGET static inline float hsum(__m256 v) {
         int k8 = k / 8 * 8;                                                                                  \
         for (int p = 0; p < k8; p += 8) {                                                                    \
             __m256 wv[NB];                                                                                   \
+            if (ahead != NULL && (p & 15) == 0)                                                              \
+                for (int j = 0; j < NB; j++)                                                                 \
+                    _mm_prefetch((const char *)(ahead + (size_t)j * ldw + p), _MM_HINT_T0);                 \
             for (int j = 0; j < NB; j++)                                                                     \
                 wv[j] = _mm256_loadu_ps(w + (size_t)j * ldw + p);                                            \
             for (int i = 0; i < MB; i++) {                                                                   \
@@ -112,10 +115,15 @@ BLOCK(2, 1)
 BLOCK(1, 4)
 BLOCK(1, 1)
 
-typedef void (*block_fn)(int, const float *, int, const float *, int, float *, int, float, float);
+typedef void (*block_fn)(int, const float *, int, const float *, int, float *, int, float, float, const float *);
 
 /* C = alpha X W^T + beta C for X m x k (m <= KERNEL_MAX_ROWS), W n x k: W in
- * slices that stay in the L2 cache while every block of rows passes over them. */
+ * slices that stay in the L2 cache while every block of rows passes over them.
+ * The first pass brings a slice from memory; with more than one row it also
+ * prefetches the next block's weight rows, since the hardware prefetcher alone
+ * left the multiply-adds waiting for memory (on Zen 2, 4 rows x 896 x 4864
+ * took 1.3x one row's time, 1.05x with the prefetch; one row streams best
+ * without it). */
 static void kernel(const piece *p) {
     int slice = KERNEL_BLOCK_BYTES / (int)sizeof(float) / (p->k > 0 ? p->k : 1) / 4 * 4;
     if (slice < 4)
@@ -130,10 +138,13 @@ static void kernel(const piece *p) {
             const float *x = p->a + (size_t)m0 * p->lda;
             float *c = p->c + (size_t)m0 * p->ldc;
             int n = n0;
-            for (; n + nb <= n1; n += nb)
-                wide(p->k, x, p->lda, p->b + (size_t)n * p->ldb, p->ldb, c + n, p->ldc, p->alpha, p->beta);
+            for (; n + nb <= n1; n += nb) {
+                const float *w = p->b + (size_t)n * p->ldb;
+                const float *ahead = p->m > 1 && m0 == 0 && n + 2 * nb <= p->n ? w + (size_t)nb * p->ldb : NULL;
+                wide(p->k, x, p->lda, w, p->ldb, c + n, p->ldc, p->alpha, p->beta, ahead);
+            }
             for (; n < n1; n++)
-                one(p->k, x, p->lda, p->b + (size_t)n * p->ldb, p->ldb, c + n, p->ldc, p->alpha, p->beta);
+                one(p->k, x, p->lda, p->b + (size_t)n * p->ldb, p->ldb, c + n, p->ldc, p->alpha, p->beta, NULL);
             m0 += mb;
         }
     }

@@ -201,11 +201,14 @@ def test_removed_row_leaves_and_the_rest_go_on_as_alone(tiny_lm):  # noqa: F811
 
 def test_padding_is_not_in_the_attention_statistics():
     """A masked key (-inf) changes no statistic of the others."""
-    from mlx_entropix.model import attention_stats
+    from mlx_entropix.model import LayerAttention, attention_stats
+
+    def layer(scores):
+        return LayerAttention(scores, mx.softmax(scores, axis=-1))
 
     scores = mx.random.normal((2, 3, 7), key=mx.random.key(0))
     padded = mx.concatenate([mx.full((2, 3, 4), -math.inf), scores], axis=-1)
-    for a, b in zip(vars(attention_stats([scores])).values(), vars(attention_stats([padded])).values()):
+    for a, b in zip(vars(attention_stats([layer(scores)])).values(), vars(attention_stats([layer(padded)])).values()):
         assert np.allclose(np.array(a), np.array(b), atol=1e-6)
 
 

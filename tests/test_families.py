@@ -116,12 +116,12 @@ def test_sliding_window_statistics_cover_the_window_only(lm):
     model = FamilyModel(random_model(config), "gemma3_text")
     cache = model.make_cache()
     model.forward(mx.array([list(range(1, 10))], dtype=mx.int32), cache)
-    with model.recorder.recording() as scores:
+    with model.recorder.recording() as exposed:
         model.inner(mx.array([[11]], dtype=mx.int32), cache=cache)
-    assert [s.shape[-1] for s in scores] == [6, 6, 10]
-    stats = layer_stats(scores)
-    for i, s in enumerate(scores):
-        alone = attention_stats([s])
+    assert [a.scores.shape[-1] for a in exposed] == [6, 6, 10]
+    stats = layer_stats(exposed)
+    for i, a in enumerate(exposed):
+        alone = attention_stats([a])
         for f in FIELDS:
             assert np.allclose(np.array(getattr(stats, f))[:, i], np.array(getattr(alone, f))[:, 0],
                                atol=1e-6), (f, i)
@@ -133,12 +133,14 @@ def test_exposed_attention_equals_mlx_attention(case):
     q, k, v = mx.random.normal((2, 6, 1, 8)), mx.random.normal((2, 3, 7, 8)), mx.random.normal((2, 3, 7, 8))
     mask = mx.random.normal((2, 6, 1, 7)) if case == "additive mask" else None
     sinks = mx.random.normal((6,)) if case == "sinks" else None
-    out, scores = exposed_attention(q, k, v, 0.3, mask, sinks)
+    out, exposed = exposed_attention(q, k, v, 0.3, mask, sinks)
     expected = mx.fast.scaled_dot_product_attention(q, k, v, scale=0.3, mask=mask, sinks=sinks)
     assert np.allclose(np.array(out), np.array(expected), atol=1e-5)
     raw = (q * 0.3) @ mx.repeat(k, 2, axis=1).swapaxes(-1, -2)
     raw = raw + mask if mask is not None else raw
-    assert np.allclose(np.array(scores), np.array(raw[:, :, 0]), atol=1e-5)
+    assert np.allclose(np.array(exposed.scores), np.array(raw[:, :, 0]), atol=1e-5)
+    # the statistics' softmax is over the keys alone: a sink is no key
+    assert np.allclose(np.array(exposed.probs), np.array(mx.softmax(raw[:, :, 0], axis=-1)), atol=1e-6)
 
 
 def test_boolean_decode_mask_hides_keys_from_the_output_and_the_statistics():
@@ -147,13 +149,13 @@ def test_boolean_decode_mask_hides_keys_from_the_output_and_the_statistics():
     k = mx.random.normal((1, 2, 5, 4), key=mx.random.key(2))
     v = mx.random.normal((1, 2, 5, 4), key=mx.random.key(3))
     keep = mx.array([False, False, True, True, True])
-    out, scores = exposed_attention(q, k, v, 1.0, keep, None)
-    ref_out, ref_scores = exposed_attention(q, k[:, :, 2:], v[:, :, 2:], 1.0, None, None)
+    out, exposed = exposed_attention(q, k, v, 1.0, keep, None)
+    ref_out, ref = exposed_attention(q, k[:, :, 2:], v[:, :, 2:], 1.0, None, None)
     assert np.allclose(np.array(out), np.array(ref_out), atol=1e-6)
-    assert np.isneginf(np.array(scores[..., :2])).all()
+    assert np.isneginf(np.array(exposed.scores[..., :2])).all()
     for f in FIELDS:
-        assert np.allclose(np.array(getattr(attention_stats([scores]), f)),
-                           np.array(getattr(attention_stats([ref_scores]), f)), atol=1e-6), f
+        assert np.allclose(np.array(getattr(attention_stats([exposed]), f)),
+                           np.array(getattr(attention_stats([ref]), f)), atol=1e-6), f
 
 
 def test_recorder_restores_mlx_lm_attention_even_on_error():

@@ -18,7 +18,7 @@ import mlx.core as mx
 import mlx.nn as nn
 import numpy as np
 
-from ..model import LayerStats, attention_stats
+from ..model import LayerAttention, LayerStats, attention_stats
 from ..weights import load_into
 from .recorder import AttentionRecorder, RecorderError, attention_modules
 from .support import check_cache, family_of, family_skeleton, make_cache
@@ -35,15 +35,15 @@ class FamilyArgs:
     vocab_size: int
 
 
-def layer_stats(scores: list[mx.array]) -> LayerStats:
-    """LayerStats from per-layer scores [B, heads, S], where S may differ by layer
-    (sliding-window layers hold fewer keys): one reduction per key count."""
+def layer_stats(exposed: list[LayerAttention]) -> LayerStats:
+    """LayerStats from each layer's attention [B, heads, S], where S may differ by
+    layer (sliding-window layers hold fewer keys): one reduction per key count."""
     groups: dict[int, list[int]] = defaultdict(list)
-    for i, s in enumerate(scores):
-        groups[s.shape[-1]].append(i)
+    for i, a in enumerate(exposed):
+        groups[a.scores.shape[-1]].append(i)
     if len(groups) == 1:
-        return attention_stats(scores)
-    parts = [attention_stats([scores[i] for i in layers]) for layers in groups.values()]
+        return attention_stats(exposed)
+    parts = [attention_stats([exposed[i] for i in layers]) for layers in groups.values()]
     order = mx.array(np.argsort(np.concatenate(list(groups.values()))))
     return LayerStats(*(mx.concatenate([getattr(p, f) for p in parts], axis=1)[:, order]
                         for f in ("head_entropy", "head_varentropy", "agreement", "interaction")))
@@ -77,14 +77,14 @@ class FamilyModel:
         and whether every layer's attention was seen."""
         n_layers = len(self.layers)
         cache = self.make_cache()
-        with self.recorder.recording() as scores:
+        with self.recorder.recording() as exposed:
             logits = self.inner(mx.array([[0]], dtype=mx.int32), cache=cache)
-        heads = {s.shape[1] for s in scores}
+        heads = {a.scores.shape[1] for a in exposed}
         kv_heads = {c.keys.shape[1] for c in cache if getattr(c, "keys", None) is not None}
-        if len(scores) != n_layers or len(heads) != 1:
+        if len(exposed) != n_layers or len(heads) != 1:
             self.attention_note = (
                 f"{model_type} computes attention outside mlx-lm's scaled_dot_product_attention "
-                f"({len(scores)} of {n_layers} layers seen): logit metrics only")
+                f"({len(exposed)} of {n_layers} layers seen): logit metrics only")
         config_heads = getattr(self.inner.args, "num_attention_heads", 0)
         return FamilyArgs(model_type, n_layers, heads.pop() if len(heads) == 1 else config_heads,
                           max(kv_heads) if kv_heads else config_heads, logits.shape[-1])
@@ -94,12 +94,12 @@ class FamilyModel:
         """Logits [B, L, V] and, for one token with with_stats, every layer's statistics."""
         if not (with_stats and tokens.shape[1] == 1 and self.attention_visible):
             return self.inner(tokens, cache=cache), None
-        with self.recorder.recording() as scores:
+        with self.recorder.recording() as exposed:
             logits = self.inner(tokens, cache=cache)
-        if len(scores) != self.args.num_hidden_layers:
-            raise RecorderError(f"{len(scores)} of {self.args.num_hidden_layers} layers went "
+        if len(exposed) != self.args.num_hidden_layers:
+            raise RecorderError(f"{len(exposed)} of {self.args.num_hidden_layers} layers went "
                                 "through mlx-lm's attention at this step; run with metrics 'logits'")
-        return logits, layer_stats(scores)
+        return logits, layer_stats(exposed)
 
     def __call__(self, tokens: mx.array, cache: list | None = None) -> mx.array:
         return self.forward(tokens, cache)[0]

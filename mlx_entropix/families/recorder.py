@@ -7,8 +7,8 @@ valid ones: `KVCache` returns its first `offset` positions, a sliding-window
 `RotatingKVCache` its window), the scale and the mask. While a decode step
 (one query) runs under `AttentionRecorder.recording()`, the name is rebound in
 the modules the loaded model's classes come from to `exposed_attention`: one
-float32 QK^T per layer whose softmax produces the layer's output *and* whose
-pre-softmax scores are kept, as our Llama port does. Prompt chunks, and
+float32 QK^T per layer whose softmax produces the layer's output *and* is
+kept with the pre-softmax scores, as our Llama port does. Prompt chunks, and
 anything else not a single query, go to mlx-lm's own function unchanged.
 """
 
@@ -23,6 +23,8 @@ from types import ModuleType
 import mlx.core as mx
 import mlx.nn as nn
 from mlx_lm.models import base
+
+from ..model import LayerAttention
 
 MLX_LM_SDPA = base.scaled_dot_product_attention
 NAME = "scaled_dot_product_attention"
@@ -42,14 +44,15 @@ def attention_modules(model: nn.Module) -> list[ModuleType]:
 
 def exposed_attention(queries: mx.array, keys: mx.array, values: mx.array, scale: float,
                       mask: mx.array | str | None, sinks: mx.array | None
-                      ) -> tuple[mx.array, mx.array]:
+                      ) -> tuple[mx.array, LayerAttention]:
     """One query [B, H, 1, D] over keys [B, Hkv, S, D] (GQA: H = rep * Hkv):
-    the attention output [B, H, 1, Dv] and the scaled scores [B, H, S], float32.
+    the attention output [B, H, 1, Dv] and the layer's scaled scores and their
+    softmax over the keys [B, H, S], float32.
 
     An additive mask is part of the score (MLA families pass their positional
     term that way); a boolean one (a batched cache's left padding) scores the
     keys it hides -inf, which the statistics skip (model.attention_stats); attention sinks join the softmax's denominator only, as in
-    MLX's fused kernel, and are not keys.
+    MLX's fused kernel, and are not keys: the recorded softmax is over the keys alone.
     """
     B, H, _, D = queries.shape
     n_kv = keys.shape[1]
@@ -64,12 +67,14 @@ def exposed_attention(queries: mx.array, keys: mx.array, values: mx.array, scale
         else:
             scores = scores + mask
     if sinks is None:
-        probs = mx.softmax(scores, axis=-1)
+        probs = over_keys = mx.softmax(scores, axis=-1)
     else:
         sink = mx.broadcast_to(sinks.astype(mx.float32).reshape(1, n_kv, rep, 1), (B, n_kv, rep, 1))
         probs = mx.softmax(mx.concatenate([scores, sink], axis=-1), axis=-1)[..., :-1]
+        over_keys = probs / probs.sum(axis=-1, keepdims=True)
     out = probs @ values.astype(mx.float32)
-    return out.astype(queries.dtype).reshape(B, H, 1, -1), scores.reshape(B, H, -1)
+    return out.astype(queries.dtype).reshape(B, H, 1, -1), LayerAttention(scores.reshape(B, H, -1),
+                                                                          over_keys.reshape(B, H, -1))
 
 
 class AttentionRecorder:
@@ -79,21 +84,21 @@ class AttentionRecorder:
         self.modules = modules
 
     @contextlib.contextmanager
-    def recording(self) -> Iterator[list[mx.array]]:
-        """Yields the list that fills, layer by layer, with scores [B, H, S]."""
-        scores: list[mx.array] = []
+    def recording(self) -> Iterator[list[LayerAttention]]:
+        """Yields the list that fills, layer by layer, with each layer's attention."""
+        exposed: list[LayerAttention] = []
 
         def attention(queries, keys, values, cache, scale, mask, sinks=None):
             if queries.shape[2] != 1 or isinstance(keys, tuple):  # prompt chunk, quantized cache
                 return MLX_LM_SDPA(queries, keys, values, cache, scale=scale, mask=mask, sinks=sinks)
-            out, layer_scores = exposed_attention(queries, keys, values, scale, mask, sinks)
-            scores.append(layer_scores)
+            out, layer_attention = exposed_attention(queries, keys, values, scale, mask, sinks)
+            exposed.append(layer_attention)
             return out
 
         for module in self.modules:
             setattr(module, NAME, attention)
         try:
-            yield scores
+            yield exposed
         finally:
             for module in self.modules:
                 setattr(module, NAME, MLX_LM_SDPA)
