@@ -14,7 +14,7 @@ from typing import Any
 
 import mlx.core as mx
 
-from . import blas
+from . import blas, heap
 from .families import FamilyModel, UnsupportedFamily, check_family, family_of, load_family
 from .gguf import GGUFError, load_gguf, read_header
 from .gguf_cache import GGUF_KEY, converted_folder
@@ -71,6 +71,7 @@ class LoadedModel:
             "weights": self.weights.mode,
             "weights_reason": self.weights.reason,
             "blas": blas.info().describe(),
+            "heap": heap.describe(),
         }
 
 

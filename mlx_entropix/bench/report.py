@@ -9,7 +9,7 @@ from pathlib import Path
 
 import mlx.core as mx
 
-from .. import blas
+from .. import blas, heap
 from ..load import LoadedModel
 
 # Targets for our engine with every metric on, as ratios to mlx-lm as installed.
@@ -41,6 +41,7 @@ def machine(lm: LoadedModel) -> dict:
         "mlx_lm": importlib.metadata.version("mlx-lm"),
         "backend": "cpu" if mx.default_device() == mx.cpu else "gpu",
         "blas": blas.info().describe(),
+        "heap": heap.describe(),
         "weights": lm.weights.describe(),
     }
 

@@ -333,7 +333,7 @@ def main(
              "(the run repeats its prompts, so a cache skips the 8-client round's prefill).")] = 0,
     out: Annotated[Optional[Path], typer.Option(help="Write the raw JSON results here.")] = None,
 ) -> None:
-    from .. import blas
+    from .. import blas, heap
     from .report import cpu_name
 
     try:
@@ -347,7 +347,7 @@ def main(
         raise SystemExit(f"server_batching: {e}") from None
     report = {"command": " ".join(["uv run benchmarks/server_batching.py", *sys.argv[1:]]),
               "settings": asdict(settings), "cpu": cpu_name(), "cpu_count": os.cpu_count(),
-              "blas": blas.info().describe(), "mlx": importlib.metadata.version("mlx"),
+              "blas": blas.info().describe(), "heap": heap.describe(), "mlx": importlib.metadata.version("mlx"),
               "mlx_lm": importlib.metadata.version("mlx-lm"),
               "load_average_before": load_before, "load_average_after": os.getloadavg(), **result}
     if out is not None:
