@@ -22,6 +22,8 @@ import mlx.core as mx
 import mlx.nn as nn
 from mlx_lm.models.cache import BatchKVCache, KVCache
 
+from .exp2 import softmax, swiglu
+
 
 @dataclass
 class ModelArgs:
@@ -228,7 +230,7 @@ class Attention(nn.Module):
         scores = (qg @ k.swapaxes(-1, -2)).astype(mx.float32)  # [B, Hkv, rep, S]
         if mask is not None:
             scores = mx.where(mask, scores, -math.inf)
-        probs = mx.softmax(scores, axis=-1)
+        probs = softmax(scores)
         out = probs.astype(v.dtype) @ v  # [B, Hkv, rep, D]
         return out.reshape(B, self.n_heads, 1, D), LayerAttention(scores.reshape(B, self.n_heads, -1),
                                                                    probs.reshape(B, self.n_heads, -1))
@@ -243,7 +245,7 @@ class MLP(nn.Module):
         self.down_proj = nn.Linear(hidden, dim, bias=bias)
 
     def __call__(self, x: mx.array) -> mx.array:
-        return self.down_proj(nn.silu(self.gate_proj(x)) * self.up_proj(x))
+        return self.down_proj(swiglu(self.gate_proj(x), self.up_proj(x)))
 
 
 class TransformerBlock(nn.Module):

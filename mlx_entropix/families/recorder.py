@@ -24,6 +24,7 @@ import mlx.core as mx
 import mlx.nn as nn
 from mlx_lm.models import base
 
+from ..exp2 import softmax
 from ..model import LayerAttention
 
 MLX_LM_SDPA = base.scaled_dot_product_attention
@@ -67,10 +68,10 @@ def exposed_attention(queries: mx.array, keys: mx.array, values: mx.array, scale
         else:
             scores = scores + mask
     if sinks is None:
-        probs = over_keys = mx.softmax(scores, axis=-1)
+        probs = over_keys = softmax(scores)
     else:
         sink = mx.broadcast_to(sinks.astype(mx.float32).reshape(1, n_kv, rep, 1), (B, n_kv, rep, 1))
-        probs = mx.softmax(mx.concatenate([scores, sink], axis=-1), axis=-1)[..., :-1]
+        probs = softmax(mx.concatenate([scores, sink], axis=-1))[..., :-1]
         over_keys = probs / probs.sum(axis=-1, keepdims=True)
     out = probs @ values.astype(mx.float32)
     return out.astype(queries.dtype).reshape(B, H, 1, -1), LayerAttention(scores.reshape(B, H, -1),
