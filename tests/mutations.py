@@ -45,8 +45,8 @@ MUTATIONS = (
              "return mx.log(weights / total), entropy, varentropy",
              ("tests/test_metrics.py",)),
     Mutation("stats-over-empty-cache-slots", "empty cache slots", "mlx_entropix/model.py",
-             "out, scores = self._attend_exposed(q, k, v, mask)",
-             "out, scores = self._attend_exposed(q, *((cache.keys, cache.values) if cache is not None "
+             "out, exposed = self._attend_exposed(q, k, v, mask)",
+             "out, exposed = self._attend_exposed(q, *((cache.keys, cache.values) if cache is not None "
              "else (k, v)), mask)",
              ("tests/test_model.py", "-k", "spare_capacity")),
     Mutation("last-layer-only", "only the last layer", "mlx_entropix/metrics.py",
