@@ -220,10 +220,11 @@ class Attention(nn.Module):
     def _attend_exposed(self, q: mx.array, k: mx.array, v: mx.array, mask: mx.array | None
                         ) -> tuple[mx.array, LayerAttention]:
         """One query over the cache's valid keys, keeping the scores and their
-        softmax [B, H, S]: the same softmax serves the output and the statistics. The cache is read
-        in its own dtype (no float32 copy of K and V per step); the scores are
-        widened to float32 before the softmax, where precision matters. A key
-        outside a row's mask scores -inf: no weight, and no statistic counts it."""
+        softmax [B, H, S]: the same softmax serves the output and the
+        statistics. The cache is read in its own dtype (no float32 copy of K
+        and V per step); the scores are widened to float32 before the softmax,
+        where precision matters. A key outside a row's mask scores -inf: no
+        weight, and no statistic counts it."""
         B, _, _, D = q.shape
         rep = self.n_heads // self.n_kv_heads
         qg = q.reshape(B, self.n_kv_heads, rep, D) * self.scale
