@@ -52,7 +52,8 @@ def _apply() -> str:
     libc = ctypes.CDLL(None)
     if not (libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD) and libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD)):
         return "glibc's own malloc thresholds (mallopt refused ours)"
-    return f"freed memory kept for reuse (glibc mmap threshold {MMAP_THRESHOLD >> 20} MiB, trim {TRIM_THRESHOLD >> 20} MiB)"
+    return (f"freed memory kept for reuse (glibc mmap threshold {MMAP_THRESHOLD >> 20} MiB, "
+            f"trim {TRIM_THRESHOLD >> 20} MiB)")
 
 
 def keep_freed() -> str:
