@@ -5,7 +5,9 @@ each term of its polynomial; 2^(x log2 e) is one powf call. On 8 rows of the
 0.5B model, silu(gate) * up over the 24 layers took 8.8 ms this way against
 19.4 ms through MLX's sigmoid, and the attention softmax 5.4 against 8.6 ms;
 the results differ in float32 rounding only (4e-6 absolute on silu outputs
-near 20, 6e-8 on probabilities). Metal computes both in vector code.
+near 20, 6e-8 on probabilities). Metal computes both in vector code. The
+Llama port calls these; mlx-lm's families get swiglu through FamilyModel
+(families/rebind.py) and softmax through the attention recorder.
 """
 
 from __future__ import annotations

@@ -168,6 +168,36 @@ def test_recorder_restores_mlx_lm_attention_even_on_error():
     assert module.scaled_dot_product_attention is MLX_LM_SDPA
 
 
+def test_family_forward_runs_our_swiglu_and_gives_mlx_lm_its_own_back(monkeypatch):
+    """Each layer's swiglu is exp2's in our passes (prefill and decode, metrics
+    or not), the logits equal mlx-lm's own to float32 rounding, and after the
+    pass (an error too) the module has mlx-lm's function again."""
+    import mlx_entropix.families.model as family_model
+    from mlx_entropix.exp2 import swiglu
+
+    config = family_config("qwen3", 96)
+    model = FamilyModel(random_model(config), "qwen3")
+    module = model.swiglu_modules[0]
+    calls = []
+    monkeypatch.setattr(family_model, "swiglu", lambda g, x: calls.append(1) or swiglu(g, x))
+    tokens = mx.array([[1, 5, 9, 2]], dtype=mx.int32)
+    cache, reference = model.make_cache(), model.make_cache()
+    ours, _ = model.forward(tokens, cache)
+    theirs = model.inner(tokens, cache=reference)
+    assert module.swiglu is family_model.MLX_LM_SWIGLU
+    assert np.allclose(np.array(ours), np.array(theirs), atol=1e-5)
+    _, stats = model.forward(mx.array([[3]], dtype=mx.int32), cache, with_stats=True)
+    assert stats is not None and len(calls) == 2 * config["num_hidden_layers"]
+
+    def boom(g, x):
+        raise ValueError("boom")
+
+    monkeypatch.setattr(family_model, "swiglu", boom)
+    with pytest.raises(ValueError):
+        model.forward(tokens, model.make_cache())
+    assert module.swiglu is family_model.MLX_LM_SWIGLU
+
+
 @pytest.mark.parametrize("config,message", [
     (MAMBA_CONFIG, r"keeps a state \(ArraysCache\)"),
     ({"model_type": "no_such_family"}, "is not a model family mlx-lm knows"),

@@ -17,11 +17,16 @@ from typing import Any
 import mlx.core as mx
 import mlx.nn as nn
 import numpy as np
+from mlx_lm.models import activations
 
+from ..exp2 import swiglu
 from ..model import LayerAttention, LayerStats, attention_stats
 from ..weights import load_into
+from .rebind import modules_calling, rebound
 from .recorder import AttentionRecorder, RecorderError, attention_modules
 from .support import check_cache, family_of, family_skeleton, make_cache
+
+MLX_LM_SWIGLU = activations.swiglu
 
 
 @dataclass
@@ -55,6 +60,7 @@ class FamilyModel:
     def __init__(self, inner: nn.Module, model_type: str):
         self.inner = inner
         self.recorder = AttentionRecorder(attention_modules(inner))
+        self.swiglu_modules = modules_calling(inner, "swiglu", MLX_LM_SWIGLU)
         self.attention_note = ""
         self.args = self._probe(model_type)
 
@@ -91,11 +97,13 @@ class FamilyModel:
 
     def forward(self, tokens: mx.array, cache: list | None = None, with_stats: bool = False
                 ) -> tuple[mx.array, LayerStats | None]:
-        """Logits [B, L, V] and, for one token with with_stats, every layer's statistics."""
-        if not (with_stats and tokens.shape[1] == 1 and self.attention_visible):
-            return self.inner(tokens, cache=cache), None
-        with self.recorder.recording() as exposed:
-            logits = self.inner(tokens, cache=cache)
+        """Logits [B, L, V] and, for one token with with_stats, every layer's
+        statistics. mlx-lm's swiglu runs as exp2's (powers of two) in our passes."""
+        with rebound(self.swiglu_modules, "swiglu", MLX_LM_SWIGLU, swiglu):
+            if not (with_stats and tokens.shape[1] == 1 and self.attention_visible):
+                return self.inner(tokens, cache=cache), None
+            with self.recorder.recording() as exposed:
+                logits = self.inner(tokens, cache=cache)
         if len(exposed) != self.args.num_hidden_layers:
             raise RecorderError(f"{len(exposed)} of {self.args.num_hidden_layers} layers went "
                                 "through mlx-lm's attention at this step; run with metrics 'logits'")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import sys
 from collections.abc import Iterator
 from types import ModuleType
 
@@ -26,6 +25,7 @@ from mlx_lm.models import base
 
 from ..exp2 import softmax
 from ..model import LayerAttention
+from .rebind import modules_calling, rebound
 
 MLX_LM_SDPA = base.scaled_dot_product_attention
 NAME = "scaled_dot_product_attention"
@@ -36,11 +36,8 @@ class RecorderError(RuntimeError):
 
 
 def attention_modules(model: nn.Module) -> list[ModuleType]:
-    """The modules of the model's classes that call mlx-lm's attention by name
-    (a family may delegate to another's module, as mistral does to llama)."""
-    names = {type(m).__module__ for m in model.modules()}
-    modules = [sys.modules[n] for n in sorted(names) if n in sys.modules]
-    return [m for m in modules if getattr(m, NAME, None) is MLX_LM_SDPA]
+    """The modules of the model's classes that call mlx-lm's attention by name."""
+    return modules_calling(model, NAME, MLX_LM_SDPA)
 
 
 def exposed_attention(queries: mx.array, keys: mx.array, values: mx.array, scale: float,
@@ -96,10 +93,5 @@ class AttentionRecorder:
             exposed.append(layer_attention)
             return out
 
-        for module in self.modules:
-            setattr(module, NAME, attention)
-        try:
+        with rebound(self.modules, NAME, MLX_LM_SDPA, attention):
             yield exposed
-        finally:
-            for module in self.modules:
-                setattr(module, NAME, MLX_LM_SDPA)
