@@ -23,30 +23,17 @@ ENV = "MLX_ENTROPIX_HEAP"
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's <malloc.h>
 MMAP_THRESHOLD = 32 << 20  # glibc's largest (DEFAULT_MMAP_THRESHOLD_MAX on 64-bit)
 TRIM_THRESHOLD = 256 << 20
-
-
-class HeapError(ValueError):
-    """MLX_ENTROPIX_HEAP has a value other than keep or system."""
-
-
-_state: str | None = None
-
-
-def setting() -> str:
-    """MLX_ENTROPIX_HEAP: "keep" (the default) or "system"."""
-    value = os.environ.get(ENV, "keep").strip().lower() or "keep"
-    if value not in ("keep", "system"):
-        raise HeapError(f"{ENV}={value!r} is not one of keep, system")
-    return value
+_state: str | None = None  # what keep_freed did
 
 
 def _apply() -> str:
-    try:
-        if setting() == "system":
-            return f"glibc's own malloc thresholds ({ENV}=system)"
-    except HeapError as e:
-        print(f"warning: {e}; glibc's own malloc thresholds stay", file=sys.stderr)
-        return f"glibc's own malloc thresholds ({e})"
+    value = os.environ.get(ENV, "keep").strip().lower() or "keep"
+    if value == "system":
+        return f"glibc's own malloc thresholds ({ENV}=system)"
+    if value != "keep":
+        print(f"warning: {ENV}={value!r} is not one of keep, system; glibc's own malloc thresholds stay",
+              file=sys.stderr)
+        return f"glibc's own malloc thresholds ({ENV}={value!r} is not one of keep, system)"
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return "the system's malloc"
     libc = ctypes.CDLL(None)
@@ -58,7 +45,7 @@ def _apply() -> str:
 
 def keep_freed() -> str:
     """Raise glibc's mmap and trim thresholds for this process once, as
-    MLX_ENTROPIX_HEAP says; returns what was done (describe())."""
+    MLX_ENTROPIX_HEAP says (keep, the default, or system); returns what was done."""
     global _state
     if _state is None:
         _state = _apply()
