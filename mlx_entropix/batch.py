@@ -57,6 +57,7 @@ import mlx.core as mx
 import numpy as np
 from mlx_lm.models.cache import BatchKVCache, BatchRotatingKVCache, KVCache, RotatingKVCache
 
+from .batch_time import BatchTime
 from .blas import use_threads
 from .branching import Rollout, run_branches, start_rollout
 from .engine import Engine, prefill
@@ -226,6 +227,7 @@ class BatchGenerator:
         self.branchings: list[_Branching] = []
         self.cache: list | None = None
         self.admitted: dict[int, float] = {}  # uid -> its prefill's start (perf_counter); pop when done
+        self.time = BatchTime()  # prefill passes and decode steps by width
 
     @property
     def running(self) -> int:
@@ -297,7 +299,9 @@ class BatchGenerator:
         padding = [width - len(h) for h in heads]
         ids = np.array([[0] * p + list(h) for p, h in zip(padding, heads)], dtype=np.int32)  # 0: any id
         cache = _padded_cache(self.lm.model.make_cache(), padding)
+        start = time.perf_counter()
         prefill(self.lm.model, mx.array(ids.reshape(len(heads), width)), cache, self.syncs)
+        self.time.add_prefill(sum(map(len, heads)), time.perf_counter() - start)
         return cache
 
     def _prompt_caches(self, prompts: list[list[int]]) -> list[list]:
@@ -340,6 +344,13 @@ class BatchGenerator:
         self._admit()
         if not self.rows:
             return []
+        width, start = len(self.rows), time.perf_counter()
+        out = self._step()
+        self.time.add_step(width, time.perf_counter() - start)
+        return out
+
+    def _step(self) -> list[tuple[int, GenerationResponse]]:
+        """step() without the admission: the forward pass over the rows, their decisions, what they yield."""
         rows = self.rows
         split = _split_rows(mx.stack([r.key for r in rows]))
         subs = split[:, 1]

@@ -365,6 +365,28 @@ def test_all_rows_joining_at_a_step_share_one_forward_pass_per_chunk(tiny_lm, mo
     assert shapes[9:] == [(1, 8), (4, 1)]  # the newcomer alone, then all four decode together
 
 
+def test_the_generator_accounts_its_prefill_and_its_steps_by_width(tiny_lm):  # noqa: F811
+    """Greedy rows of 4, 2 and 3 tokens in a batch of 2, the third waiting:
+    every step is counted at the width it ran (2, 2, then 2 after the third
+    joins, then 1 while it drains), each row-step is one token, and the
+    prefilled tokens are the prompts' own, padding left out."""
+    greedy = get_preset("greedy")
+    ids = [tiny_lm.tokenizer.raw_prompt_tokens(p) for p in PROMPTS[:3]]
+    gen = BatchGenerator(tiny_lm, max_batch=2)
+    for p, n in zip(ids, (4, 2, 3)):
+        gen.insert(BatchRequest(p, greedy, GenerationOptions(max_tokens=n)))
+    tokens = 0
+    while not gen.done:
+        tokens += sum(r.record is not None for _, r in gen.step())
+    t = gen.time
+    assert tokens == 9 and t.row_steps == 9
+    assert {rows: w.steps for rows, w in t.widths.items()} == {2: 4, 1: 1}
+    assert t.steps == 5 and t.step_seconds > 0
+    assert t.prefill_passes == 2  # the first two together, the third when a row is free
+    assert t.prefill_tokens == sum(len(p) - 1 for p in ids) and t.prefill_seconds > 0
+    assert t.to_dict()["mean_rows"] == 9 / 5
+
+
 def test_prefill_groups_bound_the_padding_to_the_groups_own_tokens():
     """A short prompt is not padded to a far longer one's length: each group's
     rows x longest is at most 5/4 of its tokens; similar lengths share a group."""

@@ -165,3 +165,42 @@ def test_step_width_times_full_batches_and_reads_the_branch_choice_off_them(lm):
     assert choice["wait_s"] == 0.10  # the 4 rollouts alone, the other 7 rows idle
     assert math.isclose(choice["extra_rows_s"], 0.04)  # 11 rows instead of 7
     assert math.isclose(choice["wait_over_extra_rows"], 2.5)
+
+
+def test_eval_batching_runs_both_batch_sizes_to_the_same_results_and_accounts_their_time(tmp_path):
+    from mlx_entropix.bench.eval_batching import main
+
+    app = typer.Typer()
+    app.command()(main)
+    out = tmp_path / "eval.json"
+    result = CliRunner().invoke(app, ["--n", "2", "--max-tokens", "3", "--batch", "2", "--methods", "greedy",
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads(out.read_text())
+    wide, one = report["runs"]
+    assert (wide["batch"], one["batch"]) == (2, 1) and report["same_results"]
+    assert wide["tokens"] == one["tokens"] > 0
+    assert set(one["time"]["by_width"]) == {"1"} and "2" in wide["time"]["by_width"]
+    for run in (wide, one):  # every row-step is a token or an end of sequence: at most one of those a trace
+        assert run["tokens"] <= run["time"]["row_steps"] <= run["tokens"] + 2
+        assert run["time"]["prefill"]["tokens"] > 0
+    assert math.isclose(report["ratio"], one["wall_s"] / wide["wall_s"])
+
+
+def test_eval_batching_ceilings_come_from_the_runs_own_steps():
+    from mlx_entropix.bench.eval_batching import ceilings
+
+    def run(batch, wall, prefill, widths, other=0.0):
+        row_steps = sum(int(w) * s for w, (s, _) in widths.items())
+        return {"batch": batch, "wall_s": wall, "other_s": other,
+                "time": {"prefill": {"seconds": prefill}, "row_steps": row_steps,
+                         "by_width": {w: {"steps": s, "seconds": t} for w, (s, t) in widths.items()}}}
+
+    one = run(1, 110.0, 10.0, {"1": (1000, 100.0)})
+    wide = run(4, 50.0, 10.0, {"4": (200, 30.0), "2": (100, 10.0)}, other=1.0)
+    c = ceilings(one, wide)
+    assert math.isclose(c["steady_step_ratio"], 4 * 0.1 / 0.15)
+    assert math.isclose(c["wall_at_full_width_s"], 10.0 + 1000 / 4 * 0.15 + 1.0)  # 1000 row-steps
+    assert math.isclose(c["ratio_without_prefill"], 100.0 / (1000 / 4 * 0.15 + 1.0))
+    with pytest.raises(BenchError, match="no step at full width"):
+        ceilings(one, run(8, 50.0, 10.0, {"4": (200, 30.0)}))

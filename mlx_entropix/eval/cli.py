@@ -109,7 +109,7 @@ def eval_command(
         out_dir = out or Path("out") / f"eval-{dataset.stem}"
         group = init_distributed() if distributed else Group()
         if not resume:  # a clash with an earlier run is refused before the model loads
-            check_settings(out_dir, _settings(dataset, specs, items, seed, max_tokens, model, group, split,
+            check_settings(out_dir, run_settings(dataset, specs, items, seed, max_tokens, model, group, split,
                                               sealed), resume)
         if sealed:
             check_plan_committed(out_dir)
@@ -117,7 +117,7 @@ def eval_command(
 
         # Presets resolved once against the loaded model: settings.json records what runs.
         decoder, specs = make_decoder(model, specs, batch)
-        settings = _settings(dataset, specs, items, seed, max_tokens, model, group, split, sealed)
+        settings = run_settings(dataset, specs, items, seed, max_tokens, model, group, split, sealed)
         summary = run_eval(
             items,
             settings,
@@ -136,9 +136,9 @@ def eval_command(
         _print_summary(summary, out_dir)
 
 
-def _settings(dataset: Path, specs: tuple[EvalMethod, ...], items: list[EvalItem], seed: int,
-              max_tokens: int, model: Optional[str], group: Group, split: str, sealed: bool) -> RunSettings:
-    """What a result means: resume must match it."""
+def run_settings(dataset: Path, specs: tuple[EvalMethod, ...], items: list[EvalItem], seed: int,
+                 max_tokens: int, model: Optional[str], group: Group, split: str, sealed: bool) -> RunSettings:
+    """What a result means: resume must match it (benchmarks/eval_batching.py builds its runs' too)."""
     return RunSettings(
         dataset=str(dataset),
         dataset_sha256=file_sha256(dataset),

@@ -41,10 +41,18 @@ def for_model(methods: Sequence[EvalMethod], lm: LoadedModel) -> tuple[EvalMetho
     return tuple(SinglePass(m.spec.for_model(lm)) if isinstance(m, SinglePass) else m for m in methods)
 
 
+def prepared(lm: LoadedModel, methods: Sequence[EvalMethod]) -> tuple[EvalMethod, ...]:
+    """The methods as they will run on lm: its thresholds fitted first if a
+    preset needs them and the model has none yet (fit on first use)."""
+    from ..cli.model import fit_on_first_use
+
+    fit_on_first_use(lm, [m.spec.label for m in methods if isinstance(m, SinglePass) and m.spec.source == "preset"])
+    return for_model(methods, lm)
+
+
 def make_decoder(model_ref: str | None, methods: Sequence[EvalMethod], max_batch: int
                  ) -> tuple[ModelDecoder, tuple[EvalMethod, ...]]:
-    from ..cli.model import fit_on_first_use, load
+    from ..cli.model import load
 
     lm = load(model_ref)
-    fit_on_first_use(lm, [m.spec.label for m in methods if isinstance(m, SinglePass) and m.spec.source == "preset"])
-    return ModelDecoder(lm, max_batch), for_model(methods, lm)
+    return ModelDecoder(lm, max_batch), prepared(lm, methods)
