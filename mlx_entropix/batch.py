@@ -211,9 +211,10 @@ class BatchGenerator:
     """Decodes up to max_batch sequences per step; more wait their turn."""
 
     def __init__(self, lm: LoadedModel, max_batch: int = DEFAULT_MAX_BATCH, syncs: SyncCounter | None = None,
-                 prompt_cache: PromptCache | None = None):
+                 prompt_cache: PromptCache | None = None, timing: BatchTime | None = None):
         """prompt_cache keeps prefilled prompts for requests with the same
-        prompt (a fresh default one if None; PromptCache(0) keeps none)."""
+        prompt (a fresh default one if None; PromptCache(0) keeps none);
+        timing accounts the prefill and the steps (a fresh one if None)."""
         if max_batch < 1:
             raise ValueError(f"max_batch must be at least 1, got {max_batch}")
         self.lm, self.max_batch = lm, max_batch
@@ -227,7 +228,7 @@ class BatchGenerator:
         self.branchings: list[_Branching] = []
         self.cache: list | None = None
         self.admitted: dict[int, float] = {}  # uid -> its prefill's start (perf_counter); pop when done
-        self.time = BatchTime()  # prefill passes and decode steps by width
+        self.timing = timing if timing is not None else BatchTime()  # prefill passes and decode steps by width
 
     @property
     def running(self) -> int:
@@ -301,7 +302,7 @@ class BatchGenerator:
         cache = _padded_cache(self.lm.model.make_cache(), padding)
         start = time.perf_counter()
         prefill(self.lm.model, mx.array(ids.reshape(len(heads), width)), cache, self.syncs)
-        self.time.add_prefill(sum(map(len, heads)), time.perf_counter() - start)
+        self.timing.add_prefill(sum(map(len, heads)), time.perf_counter() - start)
         return cache
 
     def _prompt_caches(self, prompts: list[list[int]]) -> list[list]:
@@ -346,7 +347,7 @@ class BatchGenerator:
             return []
         width, start = len(self.rows), time.perf_counter()
         out = self._step()
-        self.time.add_step(width, time.perf_counter() - start)
+        self.timing.add_step(width, time.perf_counter() - start)
         return out
 
     def _step(self) -> list[tuple[int, GenerationResponse]]:

@@ -41,23 +41,14 @@ class BatchTime:
         width.steps += 1
         width.seconds += seconds
 
-    @property
-    def steps(self) -> int:
-        return sum(w.steps for w in self.widths.values())
-
-    @property
-    def step_seconds(self) -> float:
-        return sum(w.seconds for w in self.widths.values())
-
-    @property
-    def row_steps(self) -> int:
-        """Rows advanced in all: each a token, or a row's end of sequence (a branch point's rollouts count too)."""
-        return sum(rows * w.steps for rows, w in self.widths.items())
-
     def to_dict(self) -> dict:
+        """The account as JSON. Safe to call from another thread while steps
+        run (the server's /health): it reads one copy of the widths."""
+        widths = {rows: (w.steps, w.seconds) for rows, w in dict(self.widths).items()}
+        steps = sum(n for n, _ in widths.values())
+        row_steps = sum(rows * n for rows, (n, _) in widths.items())  # each a token or an end of sequence
         return {"prefill": {"passes": self.prefill_passes, "tokens": self.prefill_tokens,
                             "seconds": self.prefill_seconds},
-                "steps": self.steps, "step_seconds": self.step_seconds, "row_steps": self.row_steps,
-                "mean_rows": self.row_steps / self.steps if self.steps else 0.0,
-                "by_width": {str(rows): {"steps": w.steps, "seconds": w.seconds}
-                             for rows, w in sorted(self.widths.items())}}
+                "steps": steps, "step_seconds": sum(t for _, t in widths.values()), "row_steps": row_steps,
+                "mean_rows": row_steps / steps if steps else 0.0,
+                "by_width": {str(rows): {"steps": n, "seconds": t} for rows, (n, t) in sorted(widths.items())}}

@@ -378,13 +378,12 @@ def test_the_generator_accounts_its_prefill_and_its_steps_by_width(tiny_lm):  # 
     tokens = 0
     while not gen.done:
         tokens += sum(r.record is not None for _, r in gen.step())
-    t = gen.time
-    assert tokens == 9 and t.row_steps == 9
-    assert {rows: w.steps for rows, w in t.widths.items()} == {2: 4, 1: 1}
-    assert t.steps == 5 and t.step_seconds > 0
-    assert t.prefill_passes == 2  # the first two together, the third when a row is free
-    assert t.prefill_tokens == sum(len(p) - 1 for p in ids) and t.prefill_seconds > 0
-    assert t.to_dict()["mean_rows"] == 9 / 5
+    t = gen.timing.to_dict()
+    assert tokens == 9 and t["row_steps"] == 9
+    assert {rows: w["steps"] for rows, w in t["by_width"].items()} == {"2": 4, "1": 1}
+    assert t["steps"] == 5 and t["step_seconds"] > 0 and t["mean_rows"] == 9 / 5
+    assert t["prefill"]["passes"] == 2  # the first two together, the third when a row is free
+    assert t["prefill"]["tokens"] == sum(len(p) - 1 for p in ids) and t["prefill"]["seconds"] > 0
 
 
 def test_prefill_groups_bound_the_padding_to_the_groups_own_tokens():

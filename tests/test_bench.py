@@ -188,19 +188,27 @@ def test_eval_batching_runs_both_batch_sizes_to_the_same_results_and_accounts_th
 
 
 def test_eval_batching_ceilings_come_from_the_runs_own_steps():
-    from mlx_entropix.bench.eval_batching import ceilings
+    from mlx_entropix.bench.batch_ceilings import between, ceilings
 
-    def run(batch, wall, prefill, widths, other=0.0):
+    def run(wall, prefill, widths):
         row_steps = sum(int(w) * s for w, (s, _) in widths.items())
-        return {"batch": batch, "wall_s": wall, "other_s": other,
+        return {"wall_s": wall, "tokens": 990,
                 "time": {"prefill": {"seconds": prefill}, "row_steps": row_steps,
+                         "step_seconds": sum(t for _, t in widths.values()),
                          "by_width": {w: {"steps": s, "seconds": t} for w, (s, t) in widths.items()}}}
 
-    one = run(1, 110.0, 10.0, {"1": (1000, 100.0)})
-    wide = run(4, 50.0, 10.0, {"4": (200, 30.0), "2": (100, 10.0)}, other=1.0)
-    c = ceilings(one, wide)
+    one = run(110.0, 10.0, {"1": (1000, 100.0)})
+    wide = run(51.0, 10.0, {"4": (200, 30.0), "2": (100, 10.0)})  # 1.0 s outside prefill and steps
+    c = ceilings(one, wide, 4)
     assert math.isclose(c["steady_step_ratio"], 4 * 0.1 / 0.15)
     assert math.isclose(c["wall_at_full_width_s"], 10.0 + 1000 / 4 * 0.15 + 1.0)  # 1000 row-steps
+    assert math.isclose(c["ratio_at_full_width"], 110.0 / c["wall_at_full_width_s"])  # the same tokens
     assert math.isclose(c["ratio_without_prefill"], 100.0 / (1000 / 4 * 0.15 + 1.0))
-    with pytest.raises(BenchError, match="no step at full width"):
-        ceilings(one, run(8, 50.0, 10.0, {"4": (200, 30.0)}))
+    with pytest.raises(BenchError, match="no full-width step"):
+        ceilings(one, wide, 8)
+    grown = {"prefill": {"passes": 3, "tokens": 30, "seconds": 1.5},
+             "by_width": {"1": {"steps": 5, "seconds": 0.5}, "2": {"steps": 4, "seconds": 0.8}}}
+    before = {"prefill": {"passes": 1, "tokens": 10, "seconds": 0.5}, "by_width": {"1": {"steps": 5, "seconds": 0.5}}}
+    assert between(before, grown) == {"prefill": {"passes": 2, "tokens": 20, "seconds": 1.0}, "steps": 4,
+                                      "step_seconds": 0.8, "row_steps": 8, "mean_rows": 2.0,
+                                      "by_width": {"2": {"steps": 4, "seconds": 0.8}}}

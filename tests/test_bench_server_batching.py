@@ -8,7 +8,7 @@ import pytest
 
 from mlx_entropix.bench.measure import BenchError
 from mlx_entropix.bench.server_batching import (
-    MLX_LM, OURS, Reply, Run, Settings, read_stream, report_lines, request_body, summarise)
+    MLX_LM, OURS, Reply, Run, Settings, client_groups, read_stream, report_lines, request_body, summarise)
 
 
 @pytest.mark.parametrize("kwargs, word", [
@@ -19,6 +19,8 @@ from mlx_entropix.bench.server_batching import (
     ({"request_timeout": 0}, "--request-timeout must be positive"),
     ({"mlx_lm_threads": 0}, "--mlx-lm-threads must be at least 1"),
     ({"mlx_lm_prompt_cache": -1}, "--mlx-lm-prompt-cache must be 0"),
+    ({"requests_per_client": 0}, "--requests-per-client must be at least 1"),
+    ({"requests_per_client": 17}, "--requests-per-client must be at most 16"),
     ({"model": "/no/such/model.gguf"}, "--model /no/such/model.gguf does not exist"),
 ])
 def test_bad_settings_fail_in_one_line(kwargs, word):
@@ -29,6 +31,13 @@ def test_bad_settings_fail_in_one_line(kwargs, word):
 
 def test_good_settings_pass(tmp_path):
     assert Settings(str(tmp_path), clients=8, max_tokens=16, rounds=1).check().clients == 8
+
+
+def test_clients_take_every_clients_th_prompt_in_turn():
+    assert client_groups(8, 1) == [list(range(8))]
+    assert client_groups(8, 8) == [[i] for i in range(8)]  # a burst: one request each
+    assert client_groups(6, 2) == [[0, 2, 4], [1, 3, 5]]  # each client sends 3, one after another
+    assert client_groups(2, 4) == [[0], [1]]
 
 
 def test_request_bodies_are_greedy_on_each_server():
@@ -112,3 +121,22 @@ def test_report_names_clients_goals_and_checks():
     assert "ours 8 clients / ours 1 client: 2.00x (goal >= 3.0: MISSED)" in text
     assert "ours 8 clients / mlx-lm 8 clients: 0.50x (goal >= 1.0: MISSED)" in text
     assert "equal the 1-client texts: NO [1]" in text
+
+
+def test_ceilings_come_from_our_runs_batch_accounts():
+    def account(prefill_s, widths):
+        return {"prefill": {"passes": 2, "tokens": 20, "seconds": prefill_s},
+                "row_steps": sum(int(w) * n for w, (n, _) in widths.items()),
+                "step_seconds": sum(t for _, t in widths.values()),
+                "by_width": {w: {"steps": n, "seconds": t} for w, (n, t) in widths.items()}}
+
+    lone, wide = _run(OURS, 1, 8.0, TEXTS), _run(OURS, 2, 5.0, TEXTS)  # 8 tokens each
+    lone.batching = account(1.0, {"1": (8, 6.0)})
+    wide.batching = account(1.0, {"2": (2, 2.0), "1": (4, 2.0)})  # the drain: 4 one-row steps
+    s = summarise([lone, wide, _run(MLX_LM, 1, 8.0, TEXTS)], clients=2)
+    c = s["ceilings"]
+    assert math.isclose(c["steady_step_ratio"], 2 * 0.75 / 1.0)
+    assert math.isclose(c["wall_at_full_width_s"], 1.0 + 8 / 2 * 1.0)  # no time outside prefill and steps
+    assert math.isclose(c["ratio_at_full_width"], 8.0 / 5.0)
+    assert "without the prefill either 1.75x" in "\n".join(report_lines(s, 2))
+    assert summarise([_run(OURS, 1, 8.0, TEXTS), _run(OURS, 2, 5.0, TEXTS)], clients=2)["ceilings"] is None

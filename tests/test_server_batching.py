@@ -38,3 +38,7 @@ def test_each_concurrent_request_gets_its_text_alone(server: str) -> None:
         # each prompt was prefilled once, when it ran alone; the concurrent run reused them
         assert health["prompt_cache"]["prompts"] == len(SHORT)
         assert health["prompt_cache"]["hits"] == len(SHORT)
+        batching = health["batching"]  # 3 requests alone, then 3 at once, 2 rows a step (and branch rollouts)
+        assert batching["by_width"]["1"]["steps"] > 0 and batching["by_width"]["2"]["steps"] > 0
+        assert batching["prefill"]["passes"] == len(SHORT) and batching["prefill"]["tokens"] > 0
+        assert batching["row_steps"] >= 2 * sum(body["max_tokens"] for body in SHORT) - 2 * len(SHORT)

@@ -30,6 +30,7 @@ from ..eval.model import ModelDecoder, prepared
 from ..eval.multitrace import resolve_eval_methods
 from ..eval.runner import run_eval
 from ..load import LoadedModel, load
+from .batch_ceilings import ceilings, describe, other_seconds
 from .measure import BenchError
 from .report import machine
 
@@ -51,27 +52,9 @@ def run_once(lm: LoadedModel, items, specs, settings, batch: int) -> dict[str, A
         run_eval(items, settings, specs, decoder, Path(out), show_progress=False, save_traces=False)
         wall = time.perf_counter() - start
         results = [json.loads(line) for line in (Path(out) / "results.jsonl").read_text().splitlines()]
-    spent = decoder.decoder.gen.time
-    return {"batch": batch, "wall_s": wall, "time": spent.to_dict(), "results": _timeless(results),
-            "tokens": sum(t["tokens"] for r in results for t in r["traces"]),
-            "other_s": wall - spent.prefill_seconds - spent.step_seconds}
-
-
-def ceilings(one: dict[str, Any], wide: dict[str, Any]) -> dict[str, float]:
-    """What the batched run would take at full width, from its own measured steps."""
-    n = wide["batch"]
-    full = wide["time"]["by_width"].get(str(n))
-    if full is None or not full["steps"]:
-        raise BenchError(f"the batch {n} run had no step at full width: give it more items (--n)")
-    step_n = full["seconds"] / full["steps"]
-    lone = one["time"]["by_width"]["1"]
-    step_1 = lone["seconds"] / lone["steps"]
-    decode_full = wide["time"]["row_steps"] / n * step_n
-    at_full_width = wide["time"]["prefill"]["seconds"] + decode_full + wide["other_s"]
-    return {"step_1_s": step_1, "step_n_s": step_n, "steady_step_ratio": n * step_1 / step_n,
-            "wall_at_full_width_s": at_full_width, "ratio_at_full_width": one["wall_s"] / at_full_width,
-            "ratio_without_prefill": (one["wall_s"] - one["time"]["prefill"]["seconds"])
-            / (at_full_width - wide["time"]["prefill"]["seconds"])}
+    run = {"batch": batch, "wall_s": wall, "time": decoder.decoder.gen.timing.to_dict(),
+           "tokens": sum(t["tokens"] for r in results for t in r["traces"]), "results": _timeless(results)}
+    return run | {"other_s": other_seconds(run)}
 
 
 def main(
@@ -97,7 +80,7 @@ def main(
     wide, one = runs
     if wide["results"] != one["results"]:
         raise BenchError(f"--batch {batch} and --batch 1 gave different results")
-    bound = ceilings(one, wide)
+    bound = ceilings(one, wide, batch)
     report = {"model": lm.name, "dataset": str(dataset), "split": split, "n": n, "methods": methods,
               "max_tokens": max_tokens, "seed": seed, "machine": machine(lm), "load_average": os.getloadavg(),
               "runs": [{k: v for k, v in r.items() if k != "results"} for r in runs],
@@ -109,11 +92,8 @@ def main(
               f"prefill {t['prefill']['seconds']:.1f} s ({t['prefill']['passes']} passes, {t['prefill']['tokens']} "
               f"tokens), steps {t['step_seconds']:.1f} s ({widths}; mean {t['mean_rows']:.2f} rows), "
               f"other {r['other_s']:.1f} s")
-    print(f"--batch {batch} / --batch 1: {report['ratio']:.2f}x (same results: yes); one {batch}-row step "
-          f"{bound['step_n_s'] * 1000:.0f} ms against one row's {bound['step_1_s'] * 1000:.0f} ms: "
-          f"{bound['steady_step_ratio']:.2f}x the tokens/s at full width")
-    print(f"ceilings: every step at full width {bound['ratio_at_full_width']:.2f}x; and no prefill either "
-          f"{bound['ratio_without_prefill']:.2f}x")
+    print(f"--batch {batch} / --batch 1: {report['ratio']:.2f}x (same results: yes)")
+    print(f"ceilings: {describe(bound, batch)}")
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(report, indent=2) + "\n")

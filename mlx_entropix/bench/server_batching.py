@@ -3,9 +3,13 @@ streaming clients see it, against mlx-lm's own server (`--decode-concurrency`)
 on the same float32 weights with the same BLAS, both on 127.0.0.1.
 
 Each round runs, on each server, 1 client sending the prompts one after
-another and then C concurrent clients sending one prompt each (the same
-prompts), greedy with a fixed max_tokens; rounds interleave the servers so a
-busy machine weighs on both alike. Figures: total generated tokens / wall
+another and then C concurrent clients, each sending its share of the same
+prompts one after another (--requests-per-client; 1, the default, is one
+burst of one prompt a client), greedy with a fixed max_tokens; rounds
+interleave the servers so a busy machine weighs on both alike. Our runs also
+carry our batch's account of them (/health's `batching`, read before and
+after), from which the report works out what full-width steps would give
+(batch_ceilings.py). Figures: total generated tokens / wall
 time, and each request's time to its first token. Checks: every token chunk
 of ours carries "entropix" (its per-token metrics), and our concurrent greedy
 texts equal our one-client texts.
@@ -39,6 +43,7 @@ import typer
 
 from ..prompt_cache import DEFAULT_PROMPT_CACHE_TOKENS
 from ..server.launch import free_port, running_process, running_server
+from .batch_ceilings import between, ceilings, describe
 from .batching import bench_messages
 from .measure import BenchError
 from .server import sse_events
@@ -65,14 +70,21 @@ class Settings:
     # skip prefill by reusing the 1-client round's caches. 0 turns both servers'
     # caches off (ours: --prompt-cache-tokens 0); more turns both on.
     mlx_lm_prompt_cache: int = 0
+    # Requests each concurrent client sends one after another (the lone client sends them all in turn).
+    # 1 is a burst: the run lasts as long as the longest reply, its last steps narrow as the short ones end;
+    # more keeps the rows busy as a loaded server's are.
+    requests_per_client: int = 1
 
     def check(self) -> "Settings":
-        for name, low in (("clients", 2), ("max_tokens", 1), ("rounds", 1)):
+        for name, low in (("clients", 2), ("max_tokens", 1), ("rounds", 1), ("requests_per_client", 1)):
             if getattr(self, name) < low:
                 raise BenchError(f"--{name.replace('_', '-')} must be at least {low}, "
                                  f"got {getattr(self, name)}")
         if self.clients > 32:
             raise BenchError(f"--clients must be at most 32 (traffic stays bounded), got {self.clients}")
+        if self.requests_per_client > 16:
+            raise BenchError(f"--requests-per-client must be at most 16 (the lone client sends them all), "
+                             f"got {self.requests_per_client}")
         if self.mlx_lm_threads is not None and self.mlx_lm_threads < 1:
             raise BenchError(f"--mlx-lm-threads must be at least 1, got {self.mlx_lm_threads}")
         if self.mlx_lm_prompt_cache < 0:
@@ -106,6 +118,7 @@ class Run:
     round: int
     wall_s: float
     replies: list[Reply] = field(default_factory=list)
+    batching: dict[str, Any] | None = None  # ours: its batch's account of the run (/health before and after)
 
     @property
     def tokens(self) -> int:
@@ -117,6 +130,10 @@ class Run:
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "tokens": self.tokens, "tokens_per_s": self.tokens_per_s}
+
+    def accounted(self) -> dict[str, Any]:
+        """The run as batch_ceilings reads one."""
+        return {"wall_s": self.wall_s, "tokens": self.tokens, "time": self.batching}
 
 
 def request_body(server: str, messages: list[dict[str, str]], max_tokens: int) -> dict[str, Any]:
@@ -158,9 +175,14 @@ def stream_request(client, url: str, server: str, prompt: int, messages: list[di
         return read_stream((line.encode() + b"\n" for line in response.iter_lines()), started, prompt)
 
 
-def measure_run(url: str, server: str, prompts: list[list[dict[str, str]]], concurrent: bool,
+def client_groups(prompts: int, clients: int) -> list[list[int]]:
+    """Which prompts each client sends, in turn: client j every clients-th from j."""
+    return [list(range(j, prompts, clients)) for j in range(min(clients, prompts))]
+
+
+def measure_run(url: str, server: str, prompts: list[list[dict[str, str]]], clients: int,
                 max_tokens: int, timeout: float, round_no: int) -> Run:
-    """One client sending every prompt in turn, or one client per prompt at once."""
+    """`clients` clients at once, each sending its prompts (client_groups) in turn."""
     import httpx
 
     replies: list[Reply | None] = [None] * len(prompts)
@@ -174,7 +196,7 @@ def measure_run(url: str, server: str, prompts: list[list[dict[str, str]]], conc
         except BaseException as e:  # re-raised in the main thread below
             errors.append(e)
 
-    groups = [[i] for i in range(len(prompts))] if concurrent else [list(range(len(prompts)))]
+    groups = client_groups(len(prompts), clients)
     threads = [threading.Thread(target=client_thread, args=(g,), daemon=True) for g in groups]
     start = time.perf_counter()
     for t in threads:
@@ -185,6 +207,13 @@ def measure_run(url: str, server: str, prompts: list[list[dict[str, str]]], conc
     if errors:
         raise errors[0]
     return Run(server, len(groups), round_no, wall, [r for r in replies if r is not None])
+
+
+def batching(url: str) -> dict[str, Any]:
+    """Our server's batch account so far (/health)."""
+    import httpx
+
+    return httpx.get(f"{url}/health", timeout=30, trust_env=False).json()["batching"]
 
 
 def served_folder(model: str | None, workdir: Path) -> tuple[str | None, Path, str]:
@@ -228,8 +257,25 @@ def both_servers(ours_model: str, folder: Path, clients: int,
         yield {OURS: ours, MLX_LM: theirs}
 
 
+def batch_ceilings(runs: list[Run], clients: int) -> dict[str, float] | None:
+    """Our C-client runs' ceilings (batch_ceilings.py) against the same round's
+    1-client run, medians over the rounds: what full-width steps would give."""
+    per_round = []
+    for r in runs:
+        lone = [o for o in runs if o.server == OURS and o.clients == 1 and o.round == r.round]
+        if r.server == OURS and r.clients == clients and r.batching and lone and lone[0].batching:
+            try:
+                per_round.append(ceilings(lone[0].accounted(), r.accounted(), clients))
+            except BenchError:  # a round without a full-width step has no ceiling to read
+                continue
+    if not per_round:
+        return None
+    return {k: statistics.median(c[k] for c in per_round) for k in per_round[0]}
+
+
 def summarise(runs: list[Run], clients: int) -> dict[str, Any]:
-    """Median tokens/s and TTFT per (server, clients), the goal ratios, the checks."""
+    """Median tokens/s and TTFT per (server, clients), the goal ratios, our
+    batch's ceilings, the checks."""
     cells: dict[str, dict[str, Any]] = {}
     for server in (OURS, MLX_LM):
         for n in (1, clients):
@@ -253,7 +299,8 @@ def summarise(runs: list[Run], clients: int) -> dict[str, Any]:
     goals = {name: {"value": ratios[name], "target": f">= {bound}",
                     "met": ratios[name] is not None and ratios[name] >= bound}
              for name, bound in GOALS.items()}
-    return {"cells": cells, "ratios": ratios, "goals": goals, "checks": checks(runs, clients)}
+    return {"cells": cells, "ratios": ratios, "goals": goals, "ceilings": batch_ceilings(runs, clients),
+            "checks": checks(runs, clients)}
 
 
 def checks(runs: list[Run], clients: int) -> dict[str, Any]:
@@ -290,6 +337,9 @@ def report_lines(summary: dict[str, Any], clients: int) -> list[str]:
         goal = summary["goals"].get(name)
         verdict = f" (goal {goal['target']}: {'met' if goal['met'] else 'MISSED'})" if goal else ""
         lines.append(f"- {name.replace('C clients', f'{clients} clients')}: {_fmt(value)}{verdict}")
+    bound = summary.get("ceilings")
+    if bound:
+        lines.append(f"- ours, {clients} clients against one: {describe(bound, clients)}")
     c = summary["checks"]
     lines.append(f"- every token of ours streamed its \"entropix\" record: "
                  f"{'yes' if c['every_token_has_entropix'] else 'NO'}")
@@ -299,20 +349,23 @@ def report_lines(summary: dict[str, Any], clients: int) -> list[str]:
 
 
 def run_benchmark(settings: Settings, on_run=None) -> dict[str, Any]:
-    prompts = bench_messages(settings.clients)
+    prompts = bench_messages(settings.clients * settings.requests_per_client)
     runs: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="server-batching-") as tmp:
         ours_model, folder, weights = served_folder(settings.model, Path(tmp))
         with both_servers(ours_model, folder, settings.clients, settings.mlx_lm_threads,
                           settings.mlx_lm_prompt_cache) as urls:
             for server, url in urls.items():  # warm-up: load, compile the step graphs
-                measure_run(url, server, prompts[:2], True, 4, settings.request_timeout, -1)
+                measure_run(url, server, prompts[:2], 2, 4, settings.request_timeout, -1)
             for round_no in range(settings.rounds):
                 order = list(urls) if round_no % 2 == 0 else list(urls)[::-1]
                 for server in order:
-                    for concurrent in (False, True):
-                        run = measure_run(urls[server], server, prompts, concurrent,
+                    for clients in (1, settings.clients):
+                        before = batching(urls[server]) if server == OURS else None
+                        run = measure_run(urls[server], server, prompts, clients,
                                           settings.max_tokens, settings.request_timeout, round_no)
+                        if before is not None:
+                            run.batching = between(before, batching(urls[server]))
                         runs.append(run)
                         if on_run:
                             on_run(run)
@@ -331,6 +384,8 @@ def main(
     mlx_lm_prompt_cache: Annotated[int, typer.Option(
         help="mlx-lm's --prompt-cache-size; 0 (default) also turns ours off, more keeps ours on "
              "(the run repeats its prompts, so a cache skips the 8-client round's prefill).")] = 0,
+    requests_per_client: Annotated[int, typer.Option(
+        help="Requests each concurrent client sends in turn (1: one burst; more: a server kept busy).")] = 1,
     out: Annotated[Optional[Path], typer.Option(help="Write the raw JSON results here.")] = None,
 ) -> None:
     from .. import blas, heap
@@ -338,7 +393,7 @@ def main(
 
     try:
         settings = Settings(model, clients, max_tokens, rounds, request_timeout, mlx_lm_threads,
-                            mlx_lm_prompt_cache).check()
+                            mlx_lm_prompt_cache, requests_per_client).check()
         load_before = os.getloadavg()
         result = run_benchmark(settings, on_run=lambda r: print(
             f"round {r.round}: {r.server}, {r.clients} client(s): {r.tokens} tokens in {r.wall_s:.1f} s "

@@ -66,14 +66,17 @@ def create_app(lm: LoadedModel, settings: ServerSettings | None = None) -> FastA
     async def health() -> JSONResponse:
         """200 while the generation worker runs, else 503; with the queue's state:
         `running` generations share the decode steps (up to `max_batch`), `waiting` ones queue;
-        `prompt_cache`: prefilled prompts kept (count, tokens, budget) and how often one was reused."""
+        `prompt_cache`: prefilled prompts kept (count, tokens, budget) and how often one was reused;
+        `batching`: since the start, the batch's prompt prefill (passes, tokens, seconds) and its decode
+        steps by width, with the rows per step on average (how full the shared steps ran)."""
         worker, prompts = ctx.worker, ctx.worker.prompts
         body: dict[str, Any] = {"status": "ok" if worker.alive else "worker stopped",
                                 "model": lm.name, "backend": lm.backend, "busy": worker.busy,
                                 "running": worker.running, "max_batch": worker.max_batch,
                                 "waiting": worker.waiting, "queue_size": worker.queue_size,
                                 "prompt_cache": {"prompts": len(prompts), "tokens": prompts.tokens,
-                                                 "max_tokens": prompts.max_tokens, "hits": prompts.hits}}
+                                                 "max_tokens": prompts.max_tokens, "hits": prompts.hits},
+                                "batching": worker.timing.to_dict()}
         return JSONResponse(body, status_code=200 if worker.alive else 503)
 
     app.include_router(v1.router(ctx))

@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 
 from ..batch import BatchGenerator, BatchRequest
+from ..batch_time import BatchTime
 from ..generate import GenerationResponse
 from ..load import LoadedModel
 from ..prompt_cache import DEFAULT_PROMPT_CACHE_TOKENS, PromptCache
@@ -122,7 +123,8 @@ class Worker:
         self._thread: threading.Thread | None = None
         self._current: Generation | None = None  # work running alone
         self.prompts = PromptCache(prompt_cache_tokens)  # outlives a failed batch: entries never change
-        self._batch = BatchGenerator(lm, max_batch, prompt_cache=self.prompts)
+        self.timing = BatchTime()  # the batch's prefill and steps since the server started (/health)
+        self._batch = BatchGenerator(lm, max_batch, prompt_cache=self.prompts, timing=self.timing)
         self._rows: dict[int, Generation] = {}  # batch uid -> its request's generation
 
     @property
@@ -260,7 +262,7 @@ class Worker:
                 gen.put(e)
                 gen.put(_END)
             self._rows.clear()
-            self._batch = BatchGenerator(self.lm, self.max_batch, prompt_cache=self.prompts)
+            self._batch = BatchGenerator(self.lm, self.max_batch, prompt_cache=self.prompts, timing=self.timing)
 
     def _serve(self, job: _Job) -> None:
         gen = job.generation
