@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from mlx_entropix.batch_time import BatchTime
 from mlx_entropix.eval.traces import TraceRequest
 from mlx_entropix.trace import Alternative, Metrics, SamplingParams, Stats, TokenRecord, Trace
 
@@ -137,3 +138,9 @@ class FakeDecoder:
                 done.append((handle, self.running.pop(handle)))
                 del self.steps_left[handle]
         return done
+
+    def batching(self) -> dict:
+        timing = BatchTime()
+        for rows in self.rows:
+            timing.add_step(rows, self.sleep_s)
+        return timing.to_dict()

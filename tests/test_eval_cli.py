@@ -45,6 +45,7 @@ def test_methods_from_presets_and_files_on_one_split(invoke, dataset, tmp_path):
     assert summary["setup"]["configs"]["fitted"]["config"]["branching"] is False
     assert [(p["a"], p["b"]) for p in summary["pairs"][:2]] == [("no_branch", "greedy"), ("fitted", "greedy")]
     assert "fitted - greedy" in r.output and "strict accuracy" in r.output
+    assert "decoding (this process): " in r.output and " rows on average" in r.output
     assert sorted(p.name for p in (out / "traces").iterdir())[:3] == [
         "00001-00.json", "00001-01.json", "00001-02.json"]
 
@@ -123,3 +124,15 @@ def test_a_sealed_run_without_a_committed_plan_does_not_start(invoke, dataset, t
                "--out", str(tmp_path / "run"))
     assert r.exit_code == 2 and "--sealed needs" in r.output and "plan.md" in r.output
     assert not (tmp_path / "run" / "results.jsonl").exists()
+
+
+def test_the_batching_line_says_how_full_the_steps_ran():
+    from mlx_entropix.batch_time import BatchTime
+    from mlx_entropix.eval.cli import batching_line
+
+    timing = BatchTime()
+    timing.add_prefill(120, 0.75)
+    for rows in (8, 8, 4, 2):
+        timing.add_step(rows, 0.25)
+    assert batching_line(timing.to_dict()) == ("decoding (this process): 4 steps of 5.50 rows on average, "
+                                              "1.0 s; prefill 0.8 s (120 prompt tokens)")

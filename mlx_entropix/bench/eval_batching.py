@@ -52,7 +52,7 @@ def run_once(lm: LoadedModel, items, specs, settings, batch: int) -> dict[str, A
         run_eval(items, settings, specs, decoder, Path(out), show_progress=False, save_traces=False)
         wall = time.perf_counter() - start
         results = [json.loads(line) for line in (Path(out) / "results.jsonl").read_text().splitlines()]
-    run = {"batch": batch, "wall_s": wall, "time": decoder.decoder.gen.timing.to_dict(),
+    run = {"batch": batch, "wall_s": wall, "time": decoder.batching(),
            "tokens": sum(t["tokens"] for r in results for t in r["traces"]), "results": _timeless(results)}
     return run | {"other_s": other_seconds(run)}
 

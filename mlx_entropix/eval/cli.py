@@ -32,7 +32,14 @@ def select_items(items: list[EvalItem], n: Optional[int], path: Path) -> list[Ev
     return spread(items, n)
 
 
-def _print_summary(summary: dict, out: Path) -> None:
+def batching_line(account: dict) -> str:
+    """How full this process's decode steps ran (batch_time.py), to judge --batch by."""
+    p = account["prefill"]
+    return (f"decoding (this process): {account['steps']} steps of {account['mean_rows']:.2f} rows on average, "
+            f"{account['step_seconds']:.1f} s; prefill {p['seconds']:.1f} s ({p['tokens']} prompt tokens)")
+
+
+def _print_summary(summary: dict, out: Path, account: dict) -> None:
     console = Console()
     table = Table(title="strict accuracy (lenient beside it, labelled)")
     for col in ("method", "accuracy [95% CI]", "format failures", "lenient", "mean tokens", "s/question"):
@@ -57,6 +64,7 @@ def _print_summary(summary: dict, out: Path) -> None:
     for p in summary["vs_self_consistency"]:
         tokens = "matched tokens" if p["matched"] else "SC had fewer tokens"
         console.print(f"{p['a']} vs {p['b']} ({tokens}): {p['diff']:+.1%}, McNemar p={p['mcnemar_p']:.3g}")
+    console.print(batching_line(account))
     console.print(f"report: {out / 'report.md'}")
 
 
@@ -133,7 +141,7 @@ def eval_command(
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
     if summary is not None:
-        _print_summary(summary, out_dir)
+        _print_summary(summary, out_dir, decoder.batching())
 
 
 def run_settings(dataset: Path, specs: tuple[EvalMethod, ...], items: list[EvalItem], seed: int,

@@ -34,6 +34,9 @@ class ModelDecoder:
     def step(self) -> list[tuple[int, Trace]]:
         return self.decoder.step()
 
+    def batching(self) -> dict:
+        return self.decoder.gen.timing.to_dict()
+
 
 def for_model(methods: Sequence[EvalMethod], lm: LoadedModel) -> tuple[EvalMethod, ...]:
     """Single-pass presets resolved against the model (its fitted thresholds);

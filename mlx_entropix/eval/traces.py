@@ -83,6 +83,10 @@ class Decoder(Protocol):
         """One decode step of the running rows: the traces that finished, by handle."""
         ...
 
+    def batching(self) -> dict:
+        """How full the steps ran so far: batch_time.BatchTime.to_dict()."""
+        ...
+
 
 class TraceSource:
     """One item's traces: cached by request, the missing ones asked for together."""
