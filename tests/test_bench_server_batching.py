@@ -64,9 +64,10 @@ def _piece(text, **extra):
 def test_read_stream_counts_text_records_and_usage():
     lines = _sse(_piece(""), _piece("Hel", entropix={"entropy": 1.0}), _piece("", entropix={"entropy": 2.0}),
                  _piece("lo"), {"choices": [], "usage": {"completion_tokens": 3}}, "[DONE]")
-    reply = read_stream(iter(lines), 0.0, prompt=4)
+    reply = read_stream(iter(lines), 0.0, prompt=4, start_s=1.5)
     assert (reply.prompt, reply.text, reply.completion_tokens, reply.metric_records) == (4, "Hello", 3, 2)
-    assert reply.ttft_s > 0
+    assert reply.ttft_s > 0 and reply.start_s == 1.5
+    assert len(reply.token_s) == 3 and reply.token_s[0] == reply.ttft_s  # the empty first chunk is no token
 
 
 def test_read_stream_without_usage_or_with_an_error_fails():
@@ -140,3 +141,26 @@ def test_ceilings_come_from_our_runs_batch_accounts():
     assert math.isclose(c["ratio_at_full_width"], 8.0 / 5.0)
     assert "without the prefill either 1.75x" in "\n".join(report_lines(s, 2))
     assert summarise([_run(OURS, 1, 8.0, TEXTS), _run(OURS, 2, 5.0, TEXTS)], clients=2)["ceilings"] is None
+
+
+def _timed(prompt, start, token_s, seconds, tokens=None):
+    return Reply(prompt, token_s[0], seconds, tokens or len(token_s), "x", len(token_s), start, token_s)
+
+
+def test_the_steady_rate_counts_the_tokens_that_arrive_while_every_client_streams():
+    replies = [_timed(0, 0.0, [1.0, 2.0, 3.0], 3.0),  # client 0 (prompts 0, 2): first token at 1.0
+               _timed(1, 0.0, [2.0, 4.0], 4.0),  # client 1 (prompts 1, 3): first token at 2.0
+               _timed(2, 3.0, [1.0, 2.0, 3.0, 4.0], 4.0),  # client 0's last reply ends at 7.0
+               _timed(3, 4.0, [1.0, 2.0], 2.5)]  # client 1's ends at 6.5: the first client to finish
+    run = Run(OURS, 2, 0, 8.0, replies)
+    assert run.all_active == (2.0, 6.5)
+    assert math.isclose(run.steady_tokens_per_s, (2 + 2 + 3 + 2) / 4.5)  # 9 tokens arrived in [2.0, 6.5]
+    merged = _timed(0, 1.0, [1.0, 3.0], 3.0, tokens=4)  # 2 chunks of 2 tokens (a held-back detokenizer)
+    assert merged.tokens_between(0.0, 3.0) == 2.0 and merged.tokens_between(0.0, 5.0) == 4.0
+    burst = Run(OURS, 2, 0, 3.0, [_timed(0, 0.0, [1.0], 1.5), _timed(1, 0.0, [2.0], 2.5)])
+    assert burst.all_active is None and burst.steady_tokens_per_s is None  # one ended before the other began
+    s = summarise([burst, Run(OURS, 1, 0, 3.0, [_timed(0, 0.0, [1.0, 2.0], 2.0), _timed(1, 2.0, [0.5], 1.0)])],
+                  clients=2)
+    assert s["cells"]["ours 2"]["steady_tokens_per_s"] is None
+    assert s["ratios"]["while all stream: ours C clients / ours 1 client"] is None
+    assert "| n/a |" in "\n".join(report_lines(s, 2))

@@ -107,6 +107,16 @@ class Reply:
     completion_tokens: int
     text: str
     metric_records: int  # chunks carrying "entropix": one per generated token on our server
+    start_s: float = 0.0  # when the request was sent, from the run's start
+    token_s: list[float] = field(default_factory=list)  # each token chunk's arrival, from the request's start
+
+    def tokens_between(self, t0: float, t1: float) -> float:
+        """Tokens that arrived in [t0, t1] of the run's time (a chunk may carry
+        several: mlx-lm's, when its detokenizer holds text back)."""
+        if not self.token_s:
+            return 0.0
+        arrived = sum(t0 <= self.start_s + t <= t1 for t in self.token_s)
+        return arrived * self.completion_tokens / len(self.token_s)
 
 
 @dataclass
@@ -128,8 +138,36 @@ class Run:
     def tokens_per_s(self) -> float:
         return self.tokens / self.wall_s if self.wall_s > 0 else 0.0
 
+    @property
+    def all_active(self) -> tuple[float, float] | None:
+        """The span in which every client was streaming: from the latest first
+        token of a client to the earliest end of a client's last reply (the
+        run's time); None if no such span (a burst whose short replies end
+        before the last first token)."""
+        groups = client_groups(len(self.replies), self.clients)
+        by_prompt = {r.prompt: r for r in self.replies}
+        firsts, ends = [], []
+        for g in groups:
+            mine = [by_prompt[i] for i in g if i in by_prompt and by_prompt[i].token_s]
+            if not mine:
+                return None
+            firsts.append(min(r.start_s + r.token_s[0] for r in mine))
+            ends.append(max(r.start_s + r.seconds for r in mine))
+        t0, t1 = max(firsts), min(ends)
+        return (t0, t1) if t1 > t0 else None
+
+    @property
+    def steady_tokens_per_s(self) -> float | None:
+        """Tokens/s while every client was streaming (all_active): the server's
+        rate under this load without the run's ramp-up and drain."""
+        span = self.all_active
+        if span is None:
+            return None
+        return sum(r.tokens_between(*span) for r in self.replies) / (span[1] - span[0])
+
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "tokens": self.tokens, "tokens_per_s": self.tokens_per_s}
+        return {**asdict(self), "tokens": self.tokens, "tokens_per_s": self.tokens_per_s,
+                "steady_tokens_per_s": self.steady_tokens_per_s}
 
     def accounted(self) -> dict[str, Any]:
         """The run as batch_ceilings reads one."""
@@ -143,9 +181,10 @@ def request_body(server: str, messages: list[dict[str, str]], max_tokens: int) -
     return body | ({"sampler": "greedy"} if server == OURS else {"temperature": 0.0})
 
 
-def read_stream(lines: Iterator[bytes], started: float, prompt: int) -> Reply:
-    """Fold an OpenAI chat stream into a Reply (times from `started`, perf_counter)."""
-    ttft, text, records, usage = None, [], 0, None
+def read_stream(lines: Iterator[bytes], started: float, prompt: int, start_s: float = 0.0) -> Reply:
+    """Fold an OpenAI chat stream into a Reply (times from `started`, perf_counter;
+    start_s: when it was sent, from the run's start)."""
+    ttft, text, records, usage, token_s = None, [], 0, None, []
     for _, data in sse_events(lines):
         if data.strip() == "[DONE]":
             break
@@ -155,24 +194,26 @@ def read_stream(lines: Iterator[bytes], started: float, prompt: int) -> Reply:
         usage = chunk.get("usage") or usage
         records += "entropix" in chunk
         pieces = [(c.get("delta") or {}).get("content") or "" for c in chunk.get("choices", [])]
-        if ttft is None and ("entropix" in chunk or any(pieces)):
-            ttft = time.perf_counter() - started
+        if "entropix" in chunk or any(pieces):  # a token's chunk
+            token_s.append(round(time.perf_counter() - started, 4))
+            ttft = token_s[0]
         text.extend(pieces)
     if usage is None:
         raise BenchError("the stream ended without a usage chunk (stream_options.include_usage)")
     return Reply(prompt, ttft if ttft is not None else float("nan"), time.perf_counter() - started,
-                 usage["completion_tokens"], "".join(text), records)
+                 usage["completion_tokens"], "".join(text), records, start_s, token_s)
 
 
 def stream_request(client, url: str, server: str, prompt: int, messages: list[dict[str, str]],
-                   max_tokens: int) -> Reply:
+                   max_tokens: int, run_started: float) -> Reply:
     started = time.perf_counter()
     with client.stream("POST", f"{url}/v1/chat/completions",
                        json=request_body(server, messages, max_tokens)) as response:
         if response.status_code != 200:
             response.read()
             raise BenchError(f"{server} answered HTTP {response.status_code}: {response.text[:300]}")
-        return read_stream((line.encode() + b"\n" for line in response.iter_lines()), started, prompt)
+        return read_stream((line.encode() + b"\n" for line in response.iter_lines()), started, prompt,
+                           started - run_started)
 
 
 def client_groups(prompts: int, clients: int) -> list[list[int]]:
@@ -192,7 +233,7 @@ def measure_run(url: str, server: str, prompts: list[list[dict[str, str]]], clie
         try:
             with httpx.Client(timeout=timeout, trust_env=False) as client:
                 for i in indices:
-                    replies[i] = stream_request(client, url, server, i, prompts[i], max_tokens)
+                    replies[i] = stream_request(client, url, server, i, prompts[i], max_tokens, start)
         except BaseException as e:  # re-raised in the main thread below
             errors.append(e)
 
@@ -283,19 +324,27 @@ def summarise(runs: list[Run], clients: int) -> dict[str, Any]:
             if not chosen:
                 continue
             ttfts = [rep.ttft_s for r in chosen for rep in r.replies]
+            steady = [r.steady_tokens_per_s for r in chosen]
             cells[f"{server} {n}"] = {
                 "tokens_per_s": statistics.median(r.tokens_per_s for r in chosen),
                 "tokens_per_s_runs": [r.tokens_per_s for r in chosen],
+                "steady_tokens_per_s": statistics.median(steady) if None not in steady else None,
                 "ttft_s_median": statistics.median(ttfts), "ttft_s_max": max(ttfts)}
 
-    def ratio(a: str, b: str) -> float | None:
-        if a not in cells or b not in cells or cells[b]["tokens_per_s"] <= 0:
+    def ratio(a: str, b: str, figure: str = "tokens_per_s") -> float | None:
+        if a not in cells or b not in cells or not cells[a][figure] or not cells[b][figure]:
             return None
-        return cells[a]["tokens_per_s"] / cells[b]["tokens_per_s"]
+        return cells[a][figure] / cells[b][figure]
 
     ratios = {"ours C clients / ours 1 client": ratio(f"{OURS} {clients}", f"{OURS} 1"),
               "ours C clients / mlx-lm C clients": ratio(f"{OURS} {clients}", f"{MLX_LM} {clients}"),
-              "mlx-lm C clients / mlx-lm 1 client": ratio(f"{MLX_LM} {clients}", f"{MLX_LM} 1")}
+              "mlx-lm C clients / mlx-lm 1 client": ratio(f"{MLX_LM} {clients}", f"{MLX_LM} 1"),
+              "while all stream: ours C clients / ours 1 client":
+                  ratio(f"{OURS} {clients}", f"{OURS} 1", "steady_tokens_per_s"),
+              "while all stream: ours C clients / mlx-lm C clients":
+                  ratio(f"{OURS} {clients}", f"{MLX_LM} {clients}", "steady_tokens_per_s"),
+              "while all stream: mlx-lm C clients / mlx-lm 1 client":
+                  ratio(f"{MLX_LM} {clients}", f"{MLX_LM} 1", "steady_tokens_per_s")}
     goals = {name: {"value": ratios[name], "target": f">= {bound}",
                     "met": ratios[name] is not None and ratios[name] >= bound}
              for name, bound in GOALS.items()}
@@ -324,14 +373,18 @@ def _fmt(value: float | None, unit: str = "x") -> str:
 
 
 def report_lines(summary: dict[str, Any], clients: int) -> list[str]:
-    """The summary as a markdown table, the ratios against their goals, the checks."""
-    lines = ["| server | clients | tokens/s (median; runs) | TTFT s median | TTFT s max |",
-             "|---|---:|---:|---:|---:|"]
+    """The summary as a markdown table, the ratios against their goals, the checks.
+    "While all stream": the rate over the span in which every client was
+    streaming (Run.all_active), without the run's ramp-up and drain; n/a for a
+    burst whose short replies end before the last client's first token."""
+    lines = ["| server | clients | tokens/s (median; runs) | TTFT s median | TTFT s max | tokens/s while all stream |",
+             "|---|---:|---:|---:|---:|---:|"]
     for key, cell in summary["cells"].items():
         server, n = key.rsplit(" ", 1)
         runs = ", ".join(f"{v:.2f}" for v in cell["tokens_per_s_runs"])
         lines.append(f"| {server} | {n} | {cell['tokens_per_s']:.2f} ({runs}) "
-                     f"| {cell['ttft_s_median']:.2f} | {cell['ttft_s_max']:.2f} |")
+                     f"| {cell['ttft_s_median']:.2f} | {cell['ttft_s_max']:.2f} "
+                     f"| {_fmt(cell['steady_tokens_per_s'], '')} |")
     lines.append("")
     for name, value in summary["ratios"].items():
         goal = summary["goals"].get(name)

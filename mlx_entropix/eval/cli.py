@@ -118,7 +118,7 @@ def eval_command(
         group = init_distributed() if distributed else Group()
         if not resume:  # a clash with an earlier run is refused before the model loads
             check_settings(out_dir, run_settings(dataset, specs, items, seed, max_tokens, model, group, split,
-                                              sealed), resume)
+                                                 sealed), resume)
         if sealed:
             check_plan_committed(out_dir)
         from .model import make_decoder
