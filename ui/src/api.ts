@@ -25,6 +25,8 @@ export interface Health {
   waiting?: number;
   max_batch?: number;
   queue_size?: number;
+  /** Since the server started: its decode steps and how many rows they carried on average (batch_time.py). */
+  batching?: { steps?: number; mean_rows?: number };
 }
 
 /** One SamplerConfig field as the server describes it (mlx_entropix/sampler/config.py: config_fields). */

@@ -29,8 +29,13 @@ describe("status", () => {
   });
 
   it("reads running and waiting from a batching server's /health, and busy from one without", () => {
-    expect(queueState({ running: 3, waiting: 2, max_batch: 8 })).toEqual({ running: 3, waiting: 2, maxBatch: 8 });
-    expect(queueState({ busy: true, waiting: 1 })).toEqual({ running: 1, waiting: 1, maxBatch: null });
+    expect(queueState({ running: 3, waiting: 2, max_batch: 8 })).toEqual({ running: 3, waiting: 2, maxBatch: 8, meanRows: null });
+    expect(queueState({ busy: true, waiting: 1 })).toEqual({ running: 1, waiting: 1, maxBatch: null, meanRows: null });
     expect(queueState(null)).toBeNull();
+  });
+
+  it("reads how full the decode steps ran, once the server has stepped", () => {
+    expect(queueState({ running: 0, batching: { steps: 40, mean_rows: 5.72 } })?.meanRows).toBe(5.72);
+    expect(queueState({ running: 0, batching: { steps: 0, mean_rows: 0 } })?.meanRows).toBeNull();
   });
 });

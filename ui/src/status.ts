@@ -33,9 +33,19 @@ export function firstFitLine(fit: FirstFit | null | undefined): { text: string; 
   return null;
 }
 
-/** Running and waiting generations: `running` from a batching server, else 1 while it is busy. */
-export function queueState(h: Health | null): { running: number; waiting: number; maxBatch: number | null } | null {
+/** Running and waiting generations: `running` from a batching server, else 1 while it is busy;
+ * and how full its decode steps have run (rows per step on average), once it has stepped. */
+export function queueState(
+  h: Health | null,
+): { running: number; waiting: number; maxBatch: number | null; meanRows: number | null } | null {
   if (!h) return null;
   const running = typeof h.running === "number" ? h.running : h.busy ? 1 : 0;
-  return { running, waiting: typeof h.waiting === "number" ? h.waiting : 0, maxBatch: typeof h.max_batch === "number" ? h.max_batch : null };
+  const b = h.batching;
+  const meanRows = b && typeof b.steps === "number" && b.steps > 0 && typeof b.mean_rows === "number" ? b.mean_rows : null;
+  return {
+    running,
+    waiting: typeof h.waiting === "number" ? h.waiting : 0,
+    maxBatch: typeof h.max_batch === "number" ? h.max_batch : null,
+    meanRows,
+  };
 }

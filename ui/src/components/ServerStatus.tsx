@@ -26,6 +26,11 @@ export function ServerStatus({ config, settings, health }: { config: ServerConfi
       {q ? (
         <div data-testid="status-queue">
           <span className="muted">server</span> {q.running} running{q.maxBatch ? ` (batches up to ${q.maxBatch})` : ""}, {q.waiting} waiting
+          {q.meanRows !== null ? (
+            <span className="muted" data-testid="status-rows" title="decode steps since the server started: rows per step on average">
+              {" "}· {q.meanRows.toFixed(1)} rows a step
+            </span>
+          ) : null}
         </div>
       ) : null}
     </div>
