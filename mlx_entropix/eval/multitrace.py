@@ -320,3 +320,16 @@ def resolve_eval_methods(text: str, flag: str = "--methods") -> tuple[EvalMethod
 
 def known_multitrace() -> str:
     return ", ".join(f"{f}@{':'.join(f'{k}={v}' for k, v in fam.defaults.items())}" for f, fam in FAMILIES.items())
+
+
+def sc_points(configs: dict[str, Any]) -> dict[str, int]:
+    """The self-consistency curve in a run, from its configs (describe()):
+    label -> k (majority-vote self-consistency, and `normal`, which is its
+    k = 1). The report compares methods with it at matched tokens; the plot draws it."""
+    points = {}
+    for label, c in configs.items():
+        if c.get("source") == "normal":
+            points[label] = 1
+        elif c.get("family") == "self_consistency" and c.get("params", {}).get("pick") == "vote":
+            points[label] = c["params"]["k"]
+    return points

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .report import sc_points
+from .multitrace import sc_points
 
 
 def plot_accuracy_vs_tokens(summary: dict[str, Any], path: Path, title: str = "") -> Path:

@@ -24,6 +24,8 @@ from .stats import (
     wilson_interval,
 )
 from .dataset import EvalItem
+from .multitrace import sc_points
+from .plot import plot_accuracy_vs_tokens
 from .scoring import score_text
 from .store import RunSettings, write_json_atomic
 
@@ -105,18 +107,6 @@ def method_pairs(methods: list[str]) -> list[tuple[str, str]]:
         return list(combinations(methods, 2))
     others = [m for m in methods if m != BASELINE]
     return [(m, BASELINE) for m in others] + list(combinations(others, 2))
-
-
-def sc_points(configs: dict[str, Any]) -> dict[str, int]:
-    """The self-consistency curve in a run: label -> k (majority-vote
-    self-consistency, and `normal`, which is its k = 1)."""
-    points = {}
-    for label, c in configs.items():
-        if c.get("source") == "normal":
-            points[label] = 1
-        elif c.get("family") == "self_consistency" and c.get("params", {}).get("pick") == "vote":
-            points[label] = c["params"]["k"]
-    return points
 
 
 def matched_sc(label: str, per_method: dict[str, Any], points: dict[str, int]) -> tuple[str | None, bool]:
@@ -329,8 +319,6 @@ def write_report(
     out: Path, settings: RunSettings, records: list[dict[str, Any]], command: str
 ) -> dict[str, Any]:
     """Write summary.json, report.md and the accuracy-against-tokens plot into `out`; return the summary."""
-    from .plot import plot_accuracy_vs_tokens
-
     summary = summarize(settings, records, command)
     write_json_atomic(out / "summary.json", summary)
     (out / "report.md").write_text(render_markdown(summary, records), encoding="utf-8")
