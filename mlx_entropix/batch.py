@@ -41,7 +41,9 @@ What keeps a row's output independent of the rows beside it:
 
 The lone loop pipelines (it queues the next step before reading this one); a
 batch does not, because its rows' next inputs differ in kind (sampled token,
-forced think token, a branch), and one sync per step is the same budget.
+forced think token, a branch), and one sync per step is the same budget. On
+a 2-core CPU the two took the same time a step at one row (greedy on the
+0.5B model: 97-98 ms against 97-101 ms), so pipelining would buy little there.
 """
 
 from __future__ import annotations
