@@ -212,3 +212,19 @@ def test_eval_batching_ceilings_come_from_the_runs_own_steps():
     assert between(before, grown) == {"prefill": {"passes": 2, "tokens": 20, "seconds": 1.0}, "steps": 4,
                                       "step_seconds": 0.8, "row_steps": 8, "mean_rows": 2.0,
                                       "by_width": {"2": {"steps": 4, "seconds": 0.8}}}
+
+
+def test_eval_batching_says_when_it_has_no_ceiling_and_refuses_bad_input_in_one_line(tmp_path):
+    from mlx_entropix.bench.eval_batching import main
+
+    app = typer.Typer()
+    app.command()(main)
+    out = tmp_path / "eval.json"
+    result = CliRunner().invoke(app, ["--n", "1", "--max-tokens", "2", "--batch", "4", "--methods", "greedy",
+                                      "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text())["ceilings"] is None  # one trace never fills 4 rows
+    assert "ceilings: none" in result.output
+    bad = CliRunner().invoke(app, ["--dataset", str(tmp_path / "missing.jsonl")])
+    assert bad.exit_code != 0 and "dataset file not found" in str(bad.exception)
+    assert "\n" not in str(bad.exception)

@@ -26,10 +26,12 @@ import typer
 from ..eval.cli import BUILTIN_DATASET, run_settings, select_items
 from ..eval.dataset import load_dataset, select_split
 from ..eval.distributed import Group
+from ..eval.errors import EvalError
 from ..eval.model import ModelDecoder, prepared
 from ..eval.multitrace import resolve_eval_methods
 from ..eval.runner import run_eval
 from ..load import LoadedModel, load
+from ..methods import MethodError
 from .batch_ceilings import ceilings, describe, other_seconds
 from .measure import BenchError
 from .report import machine
@@ -70,17 +72,24 @@ def main(
 ) -> None:
     if batch < 2:
         raise typer.BadParameter("--batch must be at least 2 (it runs against --batch 1)")
-    items = select_items(select_split(load_dataset(dataset), split, dataset), n, dataset)
+    try:
+        items = select_items(select_split(load_dataset(dataset), split, dataset), n, dataset)
+        specs = resolve_eval_methods(methods)
+    except (EvalError, MethodError) as e:
+        raise SystemExit(f"eval_batching: {e}") from None
     lm = load(model)
-    specs = prepared(lm, resolve_eval_methods(methods))
+    specs = prepared(lm, specs)
     settings = run_settings(dataset, specs, items, seed, max_tokens, model, Group(), split, False)
     warm = run_settings(dataset, specs, items[:1], seed, 2, model, Group(), split, False)
     run_once(lm, items[:1], specs, warm, batch)  # compiles the step graphs
     runs = [run_once(lm, items, specs, settings, b) for b in (batch, 1)]
     wide, one = runs
     if wide["results"] != one["results"]:
-        raise BenchError(f"--batch {batch} and --batch 1 gave different results")
-    bound = ceilings(one, wide, batch)
+        raise SystemExit(f"eval_batching: --batch {batch} and --batch 1 gave different results")
+    try:
+        bound = ceilings(one, wide, batch)
+    except BenchError:  # the batched run never filled its rows
+        bound = None
     report = {"model": lm.name, "dataset": str(dataset), "split": split, "n": n, "methods": methods,
               "max_tokens": max_tokens, "seed": seed, "machine": machine(lm), "load_average": os.getloadavg(),
               "runs": [{k: v for k, v in r.items() if k != "results"} for r in runs],
@@ -93,7 +102,8 @@ def main(
               f"tokens), steps {t['step_seconds']:.1f} s ({widths}; mean {t['mean_rows']:.2f} rows), "
               f"other {r['other_s']:.1f} s")
     print(f"--batch {batch} / --batch 1: {report['ratio']:.2f}x (same results: yes)")
-    print(f"ceilings: {describe(bound, batch)}")
+    print(f"ceilings: {describe(bound, batch)}" if bound else
+          f"ceilings: none (the batched run never ran {batch} rows at once: give it more items, --n)")
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(report, indent=2) + "\n")
