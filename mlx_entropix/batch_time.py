@@ -52,3 +52,10 @@ class BatchTime:
                 "steps": steps, "step_seconds": sum(t for _, t in widths.values()), "row_steps": row_steps,
                 "mean_rows": row_steps / steps if steps else 0.0,
                 "by_width": {str(rows): {"steps": n, "seconds": t} for rows, (n, t) in sorted(widths.items())}}
+
+
+def describe(account: dict) -> str:
+    """An account (to_dict()) in one line, to judge a batch size by: few rows per step means it buys little."""
+    p = account["prefill"]
+    return (f"{account['steps']} steps of {account['mean_rows']:.2f} rows on average, {account['step_seconds']:.1f} s; "
+            f"prefill {p['seconds']:.1f} s ({p['tokens']} prompt tokens)")

@@ -21,6 +21,7 @@ from mlx_lm.sample_utils import make_sampler
 from mlx_lm.tokenizer_utils import TokenizerWrapper
 
 from .batch import BatchGenerator, BatchRequest
+from .batch_time import BatchTime
 from .blas import use_threads
 from .engine import Engine, GenerationError
 from .generate import GenerationResponse, peak_memory_gb, stream_generate
@@ -229,9 +230,9 @@ class TraceDecoder:
     A trace's time runs from its row's admission to its end, so it includes
     the steps it shared."""
 
-    def __init__(self, lm: LoadedModel, max_batch: int = DEFAULT_MAX_BATCH):
+    def __init__(self, lm: LoadedModel, max_batch: int = DEFAULT_MAX_BATCH, timing: BatchTime | None = None):
         self.lm, self.max_batch = lm, max_batch
-        self.gen = BatchGenerator(lm, max_batch)
+        self.gen = BatchGenerator(lm, max_batch, timing=timing)
         self.traces: dict[int, Trace] = {}  # by the generator's uid, while decoding
 
     @property
@@ -268,13 +269,15 @@ class TraceDecoder:
 def run_many(lm: LoadedModel, requests: list[RunRequest],
              on_response: Callable[[int, GenerationResponse], None] | None = None,
              max_batch: int = DEFAULT_MAX_BATCH,
-             on_done: Callable[[int, Trace], None] | None = None) -> list[Trace]:
+             on_done: Callable[[int, Trace], None] | None = None,
+             timing: BatchTime | None = None) -> list[Trace]:
     """Generate every request, up to max_batch of them per decode step
     (TraceDecoder), and return their traces in the requests' order.
     on_response(i, response) sees every response of request i as it comes,
-    on_done(i, trace) each finished trace. Invalid requests raise before
+    on_done(i, trace) each finished trace; timing, if given, accounts the
+    prefill and the steps (batch_time.py). Invalid requests raise before
     anything is generated."""
-    decoder = TraceDecoder(lm, max_batch)
+    decoder = TraceDecoder(lm, max_batch, timing)
     index = {decoder.add(req): i for i, req in enumerate(requests)}
     seen = None if on_response is None else (lambda uid, response: on_response(index[uid], response))
     traces: list[Trace | None] = [None] * len(requests)

@@ -111,6 +111,7 @@ def test_builtin_prompts_batch_ends_with_a_table(invoke):
     for name in ("larger", "capital", "story", "puzzle", "code"):
         assert name in table
     assert "expected" in table
+    assert "decoding: 1 steps of 5.00 rows on average" in r.stderr  # the 5 one-token runs in one step
 
 
 def test_prompt_csv_batch_writes_one_file_per_prompt(invoke, tmp_path):

@@ -127,12 +127,10 @@ def test_a_sealed_run_without_a_committed_plan_does_not_start(invoke, dataset, t
 
 
 def test_the_batching_line_says_how_full_the_steps_ran():
-    from mlx_entropix.batch_time import BatchTime
-    from mlx_entropix.eval.cli import batching_line
+    from mlx_entropix.batch_time import BatchTime, describe
 
     timing = BatchTime()
     timing.add_prefill(120, 0.75)
     for rows in (8, 8, 4, 2):
         timing.add_step(rows, 0.25)
-    assert batching_line(timing.to_dict()) == ("decoding (this process): 4 steps of 5.50 rows on average, "
-                                              "1.0 s; prefill 0.8 s (120 prompt tokens)")
+    assert describe(timing.to_dict()) == "4 steps of 5.50 rows on average, 1.0 s; prefill 0.8 s (120 prompt tokens)"

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from mlx_entropix.batch_time import BatchTime, describe
 from mlx_entropix.generate import GenerationResponse
 from mlx_entropix.load import LoadedModel
 from mlx_entropix.requests import DEFAULT_MAX_BATCH
@@ -26,7 +27,8 @@ def run_batch(lm: LoadedModel, jobs: list[Job], settings: Settings, out: Console
               max_batch: int = DEFAULT_MAX_BATCH) -> list[tuple[Job, Trace]]:
     """Run every job, max_batch of them per decode step (runner.run_many: each
     run as it would be alone; `normal` by the engine's plain sampling),
-    printing each answer to `out` as it finishes.
+    printing each answer to `out` as it finishes, and at the end to `err` how
+    full the decode steps ran.
 
     The bar shares the answers' console when that is a terminal (so rich keeps
     the bar below them), else it goes to stderr, and only to a terminal.
@@ -50,7 +52,9 @@ def run_batch(lm: LoadedModel, jobs: list[Job], settings: Settings, out: Console
             after(jobs[i], trace)
             progress.advance(task)
 
-        traces = run_many(lm, [job.request(settings) for job in jobs], on_response, max_batch, on_done)
+        timing = BatchTime()
+        traces = run_many(lm, [job.request(settings) for job in jobs], on_response, max_batch, on_done, timing)
+    err.print(f"decoding: {describe(timing.to_dict())}")
     return list(zip(jobs, traces))
 
 

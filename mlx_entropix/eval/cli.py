@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ..batch_time import describe
 from ..methods import MethodError
 from ..requests import DEFAULT_MAX_BATCH
 from ..sampler import ConfigError
@@ -30,13 +31,6 @@ def select_items(items: list[EvalItem], n: Optional[int], path: Path) -> list[Ev
     if n is not None and n > len(items):
         raise EvalError(f"--n {n} but {path} has only {len(items)} items")
     return spread(items, n)
-
-
-def batching_line(account: dict) -> str:
-    """How full this process's decode steps ran (batch_time.py), to judge --batch by."""
-    p = account["prefill"]
-    return (f"decoding (this process): {account['steps']} steps of {account['mean_rows']:.2f} rows on average, "
-            f"{account['step_seconds']:.1f} s; prefill {p['seconds']:.1f} s ({p['tokens']} prompt tokens)")
 
 
 def _print_summary(summary: dict, out: Path, account: dict) -> None:
@@ -64,7 +58,7 @@ def _print_summary(summary: dict, out: Path, account: dict) -> None:
     for p in summary["vs_self_consistency"]:
         tokens = "matched tokens" if p["matched"] else "SC had fewer tokens"
         console.print(f"{p['a']} vs {p['b']} ({tokens}): {p['diff']:+.1%}, McNemar p={p['mcnemar_p']:.3g}")
-    console.print(batching_line(account))
+    console.print(f"decoding (this process): {describe(account)}")
     console.print(f"report: {out / 'report.md'}")
 
 
