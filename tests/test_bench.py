@@ -167,14 +167,18 @@ def test_step_width_times_full_batches_and_reads_the_branch_choice_off_them(lm):
     assert math.isclose(choice["wait_over_extra_rows"], 2.5)
 
 
-def test_eval_batching_runs_both_batch_sizes_to_the_same_results_and_accounts_their_time(tmp_path):
+def eval_batching(*args: str):
+    """benchmarks/eval_batching.py's CLI on the embedded model: its result."""
     from mlx_entropix.bench.eval_batching import main
 
     app = typer.Typer()
     app.command()(main)
+    return CliRunner().invoke(app, list(args))
+
+
+def test_eval_batching_runs_both_batch_sizes_to_the_same_results_and_accounts_their_time(tmp_path):
     out = tmp_path / "eval.json"
-    result = CliRunner().invoke(app, ["--n", "2", "--max-tokens", "3", "--batch", "2", "--methods", "greedy",
-                                      "--out", str(out)])
+    result = eval_batching("--n", "2", "--max-tokens", "3", "--batch", "2", "--methods", "greedy", "--out", str(out))
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text())
     wide, one = report["runs"]
@@ -215,16 +219,11 @@ def test_eval_batching_ceilings_come_from_the_runs_own_steps():
 
 
 def test_eval_batching_says_when_it_has_no_ceiling_and_refuses_bad_input_in_one_line(tmp_path):
-    from mlx_entropix.bench.eval_batching import main
-
-    app = typer.Typer()
-    app.command()(main)
     out = tmp_path / "eval.json"
-    result = CliRunner().invoke(app, ["--n", "1", "--max-tokens", "2", "--batch", "4", "--methods", "greedy",
-                                      "--out", str(out)])
+    result = eval_batching("--n", "1", "--max-tokens", "2", "--batch", "4", "--methods", "greedy", "--out", str(out))
     assert result.exit_code == 0, result.output
     assert json.loads(out.read_text())["ceilings"] is None  # one trace never fills 4 rows
     assert "ceilings: none" in result.output
-    bad = CliRunner().invoke(app, ["--dataset", str(tmp_path / "missing.jsonl")])
+    bad = eval_batching("--dataset", str(tmp_path / "missing.jsonl"))
     assert bad.exit_code != 0 and "dataset file not found" in str(bad.exception)
     assert "\n" not in str(bad.exception)

@@ -11,21 +11,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..batch_time import BatchTime, Width
 from .measure import BenchError
 
 
 def between(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     """The account of the work done between two readings of a growing one."""
-    prefill = {k: after["prefill"][k] - before["prefill"][k] for k in after["prefill"]}
-    widths = {}
+    spent = BatchTime(*(after["prefill"][k] - before["prefill"][k] for k in ("passes", "tokens", "seconds")))
     for rows, w in after["by_width"].items():
         old = before["by_width"].get(rows, {"steps": 0, "seconds": 0.0})
         if w["steps"] > old["steps"]:
-            widths[rows] = {"steps": w["steps"] - old["steps"], "seconds": w["seconds"] - old["seconds"]}
-    steps = sum(w["steps"] for w in widths.values())
-    row_steps = sum(int(rows) * w["steps"] for rows, w in widths.items())
-    return {"prefill": prefill, "steps": steps, "step_seconds": sum(w["seconds"] for w in widths.values()),
-            "row_steps": row_steps, "mean_rows": row_steps / steps if steps else 0.0, "by_width": widths}
+            spent.widths[int(rows)] = Width(w["steps"] - old["steps"], w["seconds"] - old["seconds"])
+    return spent.to_dict()
 
 
 def other_seconds(run: dict[str, Any]) -> float:

@@ -22,7 +22,7 @@ from ..prompts import BUILTIN_PROMPTS, DEFAULT_CSV, load_prompt_csv
 from ..requests import GenerationOptions, RunRequest
 from ..runner import run, run_many
 from ..trace import Trace
-from .report import machine
+from .report import machine, save_json
 
 
 def bench_messages(n: int) -> list[list[dict[str, str]]]:
@@ -79,11 +79,8 @@ def main(
     result = measure(lm, reqs, [int(b) for b in batches.split(",")], rounds)
     report = {"model": lm.name, "n": n, "method": method, "max_tokens": max_tokens, "rounds": rounds,
               "machine": machine(lm), "load_average": os.getloadavg(), **result}
-    text = json.dumps(report, indent=2)
-    print(text)
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text + "\n")
+    print(json.dumps(report, indent=2))
+    save_json(out, report)
     if not result["same_tokens"]:
         raise SystemExit("batched tokens differ from the lone runs' (see answers above)")
 

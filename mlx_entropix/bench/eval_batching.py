@@ -34,7 +34,7 @@ from ..load import LoadedModel, load
 from ..methods import MethodError
 from .batch_ceilings import ceilings, describe, other_seconds
 from .measure import BenchError
-from .report import machine
+from .report import machine, save_json
 
 
 def _timeless(x: Any) -> Any:
@@ -104,9 +104,7 @@ def main(
     print(f"--batch {batch} / --batch 1: {report['ratio']:.2f}x (same results: yes)")
     print(f"ceilings: {describe(bound, batch)}" if bound else
           f"ceilings: none (the batched run never ran {batch} rows at once: give it more items, --n)")
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report, indent=2) + "\n")
+    save_json(out, report)
 
 
 def cli() -> None:

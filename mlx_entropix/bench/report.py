@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import os
 import platform
 from pathlib import Path
@@ -160,3 +161,10 @@ def markdown(report: dict) -> str:
         lines.append(f"- context {t['context']}: {t['figure']} = {value} (target {t['target']}): "
                      f"{'met' if t['met'] else 'MISSED'}")
     return "\n".join(lines) + "\n"
+
+
+def save_json(out: Path | None, report: dict) -> None:
+    """Write a benchmark's JSON report to `out` (its folder made), if given."""
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2) + "\n")

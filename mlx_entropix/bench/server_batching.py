@@ -332,8 +332,8 @@ def summarise(runs: list[Run], clients: int) -> dict[str, Any]:
                 "ttft_s_median": statistics.median(ttfts), "ttft_s_max": max(ttfts)}
 
     def ratio(a: str, b: str, figure: str = "tokens_per_s") -> float | None:
-        if a not in cells or b not in cells or not cells[a][figure] or not cells[b][figure]:
-            return None
+        if a not in cells or b not in cells or cells[a][figure] is None or not cells[b][figure]:
+            return None  # a figure that a run could not give (no span with every client streaming)
         return cells[a][figure] / cells[b][figure]
 
     ratios = {"ours C clients / ours 1 client": ratio(f"{OURS} {clients}", f"{OURS} 1"),
@@ -442,7 +442,7 @@ def main(
     out: Annotated[Optional[Path], typer.Option(help="Write the raw JSON results here.")] = None,
 ) -> None:
     from .. import blas, heap
-    from .report import cpu_name
+    from .report import cpu_name, save_json
 
     try:
         settings = Settings(model, clients, max_tokens, rounds, request_timeout, mlx_lm_threads,
@@ -458,9 +458,7 @@ def main(
               "blas": blas.info().describe(), "heap": heap.describe(), "mlx": importlib.metadata.version("mlx"),
               "mlx_lm": importlib.metadata.version("mlx-lm"),
               "load_average_before": load_before, "load_average_after": os.getloadavg(), **result}
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report, indent=2) + "\n")
+    save_json(out, report)
     print(f"Weights: {result['weights']}")
     print(f"Load average before/after: {load_before[0]:.1f} / {report['load_average_after'][0]:.1f}\n")
     print("\n".join(report_lines(result, settings.clients)))

@@ -14,7 +14,6 @@ rows of one prose prompt (prefilled once: the prompt cache), interleaved over ro
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import time
@@ -27,7 +26,7 @@ from ..batch import BatchGenerator, BatchRequest
 from ..load import LoadedModel, load
 from ..requests import GenerationOptions
 from ..sampler import get_preset
-from .report import machine
+from .report import machine, save_json
 from .variants import synthetic_prompt
 
 # The entropix decision without events that would change the batch's rows.
@@ -96,9 +95,7 @@ def main(
     print(f"branch point, {branches} rollouts in a batch of {batch}: the others wait "
           f"{choice['wait_s'] * 1000:.1f} ms per rollout step; as extra rows it costs "
           f"{choice['extra_rows_s'] * 1000:.1f} ms ({choice['wait_over_extra_rows']:.2f}x less)")
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report, indent=2) + "\n")
+    save_json(out, report)
 
 
 def cli() -> None:
