@@ -7,7 +7,8 @@ both the single-row speed and the batch's scaling. The C file gives MLX a
 `cblas_sgemm`/`cblas_sgemv` that splits each product's output between
 threads; a product of up to 64 rows by a transposed weight matrix (every
 Linear layer) runs a kernel of our own (AVX2 and FMA: 0.54 ms for one row,
-0.95 ms for 8 there), anything else OpenBLAS's own routine on one thread.
+0.95 ms for 8 there at first, 0.87-0.94 ms once 5-8 rows took one pass of
+their own), anything else OpenBLAS's own routine on one thread.
 
 It is compiled once per source and compiler into the user cache with the C
 compiler found (CC, else cc or gcc); with none, or where it fails, the
