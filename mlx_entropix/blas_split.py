@@ -21,11 +21,10 @@ compare).
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import os
-import shutil
-import subprocess
 from pathlib import Path
+
+from . import cbuild
 
 ENV = "MLX_ENTROPIX_BLAS_SPLIT"
 SOURCE = Path(__file__).with_name("blas_split.c")
@@ -43,43 +42,13 @@ def setting() -> str:
     return value
 
 
-def compiler() -> str:
-    """The C compiler to build with: CC, else cc or gcc on PATH."""
-    found = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
-    if not found:
-        raise SplitError("no C compiler to build the split matmul (install gcc, or set CC)")
-    return found
-
-
 def build(folder: Path) -> Path:
     """The compiled shim in `folder`, built once per source and compiler
-    (atomically: a failed build leaves nothing behind)."""
-    cc = compiler()
-    key = hashlib.sha256(SOURCE.read_bytes() + b"\0" + cc.encode()).hexdigest()[:16]
-    target = folder / f"libmlxe-split-{key}.so"
-    if target.is_file():
-        return target
-    tmp = target.with_suffix(f".tmp{os.getpid()}")
+    (atomically: a failed build leaves nothing behind). Raises SplitError."""
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise SplitError(f"cannot make {folder} to build the split matmul in: {e}") from None
-    try:
-        result = subprocess.run([cc, "-O3", "-ffp-contract=off", "-shared", "-fPIC", "-o", str(tmp), str(SOURCE),
-                                 "-lpthread", "-ldl"], capture_output=True, text=True, timeout=120)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        tmp.unlink(missing_ok=True)
-        raise SplitError(f"cannot run the C compiler {cc}: {e}") from None
-    if result.returncode != 0:
-        tmp.unlink(missing_ok=True)
-        first = (result.stderr.strip().splitlines() or ["no message"])[0]
-        raise SplitError(f"{cc} could not build the split matmul: {first}")
-    try:
-        os.replace(tmp, target)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise SplitError(f"cannot keep the split matmul in {folder}: {e}") from None
-    return target
+        return cbuild.build(SOURCE, "libmlxe-split", folder, "the split matmul", ("-lpthread", "-ldl"))
+    except cbuild.BuildError as e:
+        raise SplitError(str(e)) from None
 
 
 def attach(shim: Path, real: Path) -> ctypes.CDLL:

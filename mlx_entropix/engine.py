@@ -14,6 +14,7 @@ from typing import Callable
 import mlx.core as mx
 import numpy as np
 
+from . import vocab_stats
 from .blas import use_threads
 from .load import LoadedModel
 from .metrics import SIGNALS, logit_statistics, token_signals
@@ -40,6 +41,13 @@ def prefill(model, ids: mx.array, cache: list, syncs: SyncCounter) -> None:
         model.forward(ids[:, start:start + width], cache)
         mx.eval([c.state for c in cache])
         syncs.count()
+
+
+def syncs_per_step() -> int:
+    """Host waits in one decode step: the read of its packed decision, and
+    before it, where the host computes the logit statistics (vocab_stats.py:
+    MLX on a CPU), the wait for the step's logits. On the GPU, one."""
+    return 1 + vocab_stats.serves()
 
 
 class GenerationError(ValueError):
@@ -90,6 +98,8 @@ class Engine:
         key: one key for all rows (a lone sequence, a branch's rollouts), or
         keys [B, 2], one per row (batch.py); think_allowed [B] bool."""
         logits = logits.astype(mx.float32)
+        if vocab_stats.serves():
+            self.syncs.count()  # logit_statistics waits for the logits (vocab_stats.py)
         if self.opts.metrics == "none":
             logprobs = logit_statistics(logits)[0]
             signals = {name: mx.zeros(logits.shape[:1]) for name in SIGNALS}

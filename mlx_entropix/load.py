@@ -14,7 +14,7 @@ from typing import Any
 
 import mlx.core as mx
 
-from . import blas, heap
+from . import blas, heap, vocab_stats
 from .families import FamilyModel, UnsupportedFamily, check_family, family_of, load_family
 from .gguf import GGUFError, load_gguf, read_header
 from .gguf_cache import GGUF_KEY, converted_folder
@@ -72,6 +72,7 @@ class LoadedModel:
             "weights_reason": self.weights.reason,
             "blas": blas.info().describe(),
             "heap": heap.describe(),
+            "logit_stats": vocab_stats.describe(),
         }
 
 

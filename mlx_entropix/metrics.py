@@ -1,4 +1,5 @@
-"""Per-token signals in nats, computed on device in float32.
+"""Per-token signals in nats, computed on device in float32 (the vocabulary's
+sums on the host where vocab_stats.py serves: a CPU with AVX2).
 
 Logit statistics come from log-probabilities computed as x - max - log Z
 (never log(softmax)), so a logit gap of 1e4 or a -inf entry gives finite
@@ -11,6 +12,7 @@ import math
 
 import mlx.core as mx
 
+from . import vocab_stats
 from .exp2 import exp
 from .model import LayerStats
 from .trace import METRIC_NAMES
@@ -32,10 +34,22 @@ def _sum_last(x: mx.array) -> mx.array:
     return x.reshape(*x.shape[:-1], -1, block).sum(-1).sum(-1)
 
 
-@mx.compile
 def logit_statistics(logits: mx.array) -> tuple[mx.array, mx.array, mx.array]:
     """Log-probabilities, entropy and varentropy (variance of the surprisal)
-    along the last axis, compiled into fused kernels (one graph per shape).
+    along the last axis: the sums on the host where vocab_stats.py serves
+    (a CPU with AVX2), else MLX's graph (_device_statistics); log p = x - max
+    - log Z either way."""
+    x = logits.astype(mx.float32)
+    host = vocab_stats.statistics(x)
+    if host is None:
+        return _device_statistics(x)
+    top, log_total, entropy, varentropy = host
+    return (x - top[..., None]) - log_total[..., None], entropy, varentropy
+
+
+@mx.compile
+def _device_statistics(x: mx.array) -> tuple[mx.array, mx.array, mx.array]:
+    """logit_statistics in MLX's graph, compiled into fused kernels (one graph per shape).
 
     From the weights w = exp(s) of the shifted logits s = x - max and their
     total Z, in three sums over the vocabulary: Z, then the mean m = E_p[s],
@@ -46,7 +60,6 @@ def logit_statistics(logits: mx.array) -> tuple[mx.array, mx.array, mx.array]:
     are 2^(s log2 e) (exp2.py), which MLX's CPU computes 2.6x faster than
     exp, to a relative 3e-6 where p matters (s > -30): entropy within 1e-6
     nats of exp's. A zero weight (a -inf logit) is left out of the sums (0 * -inf is NaN)."""
-    x = logits.astype(mx.float32)
     shifted = x - mx.max(x, axis=-1, keepdims=True)
     weights = exp(shifted)
     live = weights > 0

@@ -1,6 +1,6 @@
 """Counting host synchronisations: every device-to-host read in the decode loop
 goes through one SyncCounter, so benchmarks and tests can check the budget of
-at most one per generated token."""
+at most engine.syncs_per_step() per generated token (one on the GPU)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,11 @@ import numpy as np
 @dataclass
 class SyncCounter:
     count_: int = 0
+    prefill_: int | None = None  # the count when the prompt's prefill ended, where the loop says
+
+    def mark_prefill(self) -> None:
+        """The prompt's prefill ends here: later syncs are the decode's."""
+        self.prefill_ = self.count_
 
     def count(self) -> None:
         """Record a synchronisation made elsewhere (e.g. mx.eval of the cache)."""

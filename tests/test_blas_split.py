@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mlx_entropix import blas, blas_split
+from mlx_entropix import blas, blas_split, cbuild
 
 ROW, COL, N_, T_ = 101, 102, 111, 112
 needs_split = pytest.mark.skipif(blas.split_counts() is None,
@@ -226,7 +226,7 @@ def test_a_shim_that_cannot_bind_never_enters_the_global_scope(tmp_path):
     source = tmp_path / "plain.c"
     source.write_text("void cblas_sgemm(void) {}\nvoid cblas_sgemv(void) {}\n")
     plain = tmp_path / "libplain.so"
-    subprocess.run([blas_split.compiler(), "-shared", "-fPIC", "-o", str(plain), str(source)], check=True)
+    subprocess.run([cbuild.compiler("a test library"), "-shared", "-fPIC", "-o", str(plain), str(source)], check=True)
     env = {**os.environ, "MLX_ENTROPIX_BLAS": "off", "PYTHONPATH": str(blas_split.SOURCE.parents[1])}
     for real, says in [(plain, "refused: libplain.so lacks"), (blas.runnable(Path(blas.info().path)), "attached")]:
         out = subprocess.run([sys.executable, "-c", ATTACH, str(tmp_path / "cache"), str(real)], env=env,

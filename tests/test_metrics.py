@@ -1,11 +1,23 @@
-"""Logit statistics: hand-computable cases and extreme logits."""
+"""Logit statistics: hand-computable cases and extreme logits, on the host and in MLX's graph."""
 
 import math
 
 import mlx.core as mx
 import numpy as np
 
+import pytest
+
+from mlx_entropix import vocab_stats
 from mlx_entropix.metrics import logit_statistics, token_signals
+
+
+@pytest.fixture(autouse=True, params=["host", "mlx"])
+def where(request, monkeypatch):
+    """Every case on both paths: the host's sums (vocab_stats.c) and MLX's graph."""
+    monkeypatch.setenv(vocab_stats.ENV, request.param)
+    if request.param == "host" and vocab_stats.library() is None:
+        pytest.skip("the host logit statistics do not serve here")
+    return request.param
 
 
 def stats(logits):

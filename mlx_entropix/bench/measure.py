@@ -79,9 +79,10 @@ def measure(stream: TokenStream, prompt: list[int], max_tokens: int) -> RunTimin
     if not tokens:
         raise BenchError("the generation produced no token (end of sequence at once); "
                          "use another prompt")
-    # The sync that delivered the first token belongs to the decode budget
-    # (a stream that counts none, like the SSE client, gets 0 and 0).
-    prefill = max(at_first - 1, 0)
+    # Where the loop marks its prefill's end (ours), the syncs after it are the
+    # decode's; otherwise the sync that delivered the first token is (a stream
+    # that counts none, like the SSE client, gets 0 and 0).
+    prefill = syncs.prefill_ if syncs.prefill_ is not None else max(at_first - 1, 0)
     return RunTiming(len(prompt), len(tokens), first - start, end - first,
                      (mx.get_peak_memory() - resident) / 1e9,
                      prefill_syncs=prefill, decode_syncs=syncs.total - prefill, tokens=tokens)

@@ -441,7 +441,7 @@ def main(
         help="Requests each concurrent client sends in turn (1: one burst; more: a server kept busy).")] = 1,
     out: Annotated[Optional[Path], typer.Option(help="Write the raw JSON results here.")] = None,
 ) -> None:
-    from .. import blas, heap
+    from .. import blas, heap, vocab_stats
     from .report import cpu_name, save_json
 
     try:
@@ -455,8 +455,8 @@ def main(
         raise SystemExit(f"server_batching: {e}") from None
     report = {"command": " ".join(["uv run benchmarks/server_batching.py", *sys.argv[1:]]),
               "settings": asdict(settings), "cpu": cpu_name(), "cpu_count": os.cpu_count(),
-              "blas": blas.info().describe(), "heap": heap.describe(), "mlx": importlib.metadata.version("mlx"),
-              "mlx_lm": importlib.metadata.version("mlx-lm"),
+              "blas": blas.info().describe(), "heap": heap.describe(), "logit_stats": vocab_stats.describe(),
+              "mlx": importlib.metadata.version("mlx"), "mlx_lm": importlib.metadata.version("mlx-lm"),
               "load_average_before": load_before, "load_average_after": os.getloadavg(), **result}
     save_json(out, report)
     print(f"Weights: {result['weights']}")
