@@ -93,12 +93,12 @@ def test_beta_zero_ignores_what_the_output_held(shim):
 
 
 @needs_split
-@pytest.mark.parametrize("k", [64, 896, 899, 1030])
+@pytest.mark.parametrize("k", [64, 256, 896, 899, 1030])
 @pytest.mark.parametrize("n", [40, 4864])
 def test_a_row_is_the_same_alone_or_beside_others(shim, k, n):
     """Bit for bit: row i of an M-row product by a transposed weight matrix
     equals the one-row product, for M up to 64, on 1 or 2 threads, small
-    products included, whichever block serves the rows (5-8 rows at K <= 1024
+    products included, whichever block serves the rows (5-8 rows at 256 <= K <= 1024
     take one pass of their own). Batched greedy decoding relies on this."""
     rng = np.random.default_rng(k + n)
     x = rng.standard_normal((64, k)).astype(np.float32)
