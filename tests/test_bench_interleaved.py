@@ -7,7 +7,8 @@ import json
 from gguf import GGMLQuantizationType as T
 from typer.testing import CliRunner
 
-from mlx_entropix.bench.interleaved import interleaved_decode
+from mlx_entropix.bench.interleaved import _baseline, interleaved_decode
+from mlx_entropix.load import load
 from tests.gguf_fixtures import hf_config, random_hf_weights, write_gguf
 
 
@@ -37,3 +38,13 @@ def test_interleaved_command_writes_its_report(tmp_path):
     assert r.exit_code == 0, r.output
     assert "--interleaved 1" in r.stdout and "| ours greedy, metrics all |" in r.stdout
     assert json.loads((tmp_path / "out" / "bench.json").read_text())["rounds"] == 1
+
+
+def test_without_a_model_path_mlx_lm_gets_an_export(tmp_path):
+    """The embedded default has no file to pass (`--model` unset): mlx-lm runs
+    an export of our weights, as in the full bench, instead of a traceback."""
+    config = hf_config("qwen2", vocab_size=258)
+    path = tmp_path / "e.gguf"
+    write_gguf(path, "qwen2", config, random_hf_weights(config, seed=23), {})
+    baseline = _baseline(load(str(path)), None, tmp_path / "export")
+    assert "mlx-lm" in baseline.name and (tmp_path / "export" / "mlx-lm").is_dir()

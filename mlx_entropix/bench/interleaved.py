@@ -31,9 +31,10 @@ from .variants import Variant, engine_variant, load_mlx_lm, mlx_lm_variant, synt
 
 
 def _baseline(lm: LoadedModel, ref: str, tmp: Path) -> Variant:
-    """mlx-lm on the same float32 weights: the GGUF's converted folder, else an export."""
-    path = Path(ref).expanduser()
-    if path.is_file() and path.suffix == ".gguf" and lm.config.get("gguf"):
+    """mlx-lm on the same float32 weights: the GGUF's converted folder, else an
+    export (also for the embedded model, `ref` None)."""
+    path = Path(ref).expanduser() if ref else None
+    if path is not None and path.is_file() and path.suffix == ".gguf" and lm.config.get("gguf"):
         model, tokenizer = mlx_lm_load(str(converted_folder(path)))
         model.set_dtype(activation_dtype(mx.float16))
         mx.eval(model.parameters())
