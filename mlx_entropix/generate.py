@@ -4,9 +4,10 @@ Each decode step runs entirely on device (engine.py) and packs what the host
 needs into one row per sequence. The host reads that row once per token (the
 only synchronisation on the GPU; on a CPU where the host computes the logit
 statistics, vocab_stats.py, each step also waits for its logits), while the
-next step is already queued with the sampled token, as mlx-lm does. When the host then learns that the step asked for
-something else (a thinking-token insertion or a branch), the queued step is
-discarded and the cache rewound by one position.
+next step is already queued with the sampled token, as mlx-lm does. When the
+host then learns that the step asked for something else (a thinking-token
+insertion or a branch), the queued step is discarded and the cache rewound by
+one position.
 """
 
 from __future__ import annotations
