@@ -118,6 +118,41 @@ def test_a_row_is_the_same_alone_or_beside_others(shim, k, n):
 
 
 @needs_split
+@pytest.mark.parametrize("k", [1, 200, 601])
+@pytest.mark.parametrize("n", [64, 100, 4000])
+def test_a_row_of_a_product_by_an_untransposed_matrix_is_the_same_alone(shim, k, n):
+    """Bit for bit, as above, for X W with W k x n not transposed (attention's
+    probabilities times the values): 32-, 8- and 1-column blocks, one or two
+    rows at a time, the output split between 2 threads; and each output is one
+    fused multiply-add chain over k in order (against numpy's float64 only
+    to float32 accuracy, but equal between layouts)."""
+    rng = np.random.default_rng(k + n)
+    x = rng.standard_normal((9, k)).astype(np.float32)
+    w = rng.standard_normal((k, n)).astype(np.float32)
+
+    def product(rows: np.ndarray, threads: int) -> np.ndarray:
+        blas.set_threads(threads)
+        out = np.zeros((len(rows), n), np.float32)
+        rows = np.ascontiguousarray(rows)
+        shim.cblas_sgemm(ROW, N_, N_, len(rows), n, k, 1.0, ptr(rows), k, ptr(w), n, 0.0, ptr(out), n)
+        return out
+
+    before = shim.mlxe_split_kernel_calls()
+    alone = np.concatenate([product(x[i:i + 1], 1) for i in range(9)])
+    assert shim.mlxe_split_kernel_calls() == before + 9
+    np.testing.assert_allclose(alone, x.astype(np.float64) @ w, rtol=1e-4, atol=1e-4 * np.sqrt(k))
+    for m in (2, 3, 7, 9):
+        for threads in (1, 2):
+            assert np.array_equal(product(x[:m], threads), alone[:m]), f"{m} rows, {threads} threads"
+    blas.set_threads(1)
+    for start in (1, 5, 9, 31):  # the same columns in other blocks: a vector lane here is the fmaf tail there
+        out = np.zeros((9, n - start), np.float32)
+        shim.cblas_sgemm(ROW, N_, N_, 9, n - start, k, 1.0, ptr(x), k, ptr(w[:, start:]), n, 0.0, ptr(out),
+                         n - start)
+        assert np.array_equal(out, alone[:, start:]), f"columns from {start}"
+
+
+@needs_split
 @pytest.mark.parametrize("threads", [1, 2])
 def test_sgemv_equals_numpy(shim, threads):
     blas.set_threads(threads)
