@@ -68,6 +68,7 @@ from .load import LoadedModel
 from .model import LayerStats
 from .packed import Row
 from .prompt_cache import PromptCache
+from .prompt_head import head_length
 from .sampler import Decision, SamplerConfig, filtered_logprobs, get_preset, pool_top_p, sample, top_tokens
 from .sampler.decide import ADAPTIVE
 from .sequence import Event, GenerationResponse, Sequence, check_prompt
@@ -310,17 +311,46 @@ class BatchGenerator:
     def _prompt_caches(self, prompts: list[list[int]]) -> list[list]:
         """Each prompt's lone per-layer caches holding all its tokens but the
         last (what the lone prefill holds; the first decode step feeds the
-        last): from the prompt cache, else prefilled, the distinct prompts
-        together (in groups of similar lengths: prefill_groups), once each."""
+        last): from the prompt cache, else prefilled once each. A prompt that
+        begins with the chat template's head continues a copy of the head's
+        cache (prompt_head.py); the others are prefilled together, in groups
+        of similar lengths (prefill_groups)."""
         heads = [tuple(p[:-1]) for p in prompts]
         found = {h: self.prompts.get(h) for h in dict.fromkeys(heads) if h}
         missing = [h for h, c in found.items() if c is None]
-        for members in prefill_groups([len(h) for h in missing]):
-            cache = self._prefill([missing[i] for i in members])
+        template = self.lm.prompt_head
+        after_head = [h for h in missing if head_length(h, template)]
+        whole = [h for h in missing if not head_length(h, template)]
+        for members in prefill_groups([len(h) for h in whole]):
+            cache = self._prefill([whole[i] for i in members])
             for j, i in enumerate(members):
-                found[missing[i]] = [c.extract(j) for c in cache]
-                self.prompts.put(missing[i], found[missing[i]])
+                found[whole[i]] = [c.extract(j) for c in cache]
+                self.prompts.put(whole[i], found[whole[i]])
+        if after_head:
+            head = self._template_cache()
+            for h in after_head:
+                found[h] = self._prefill_after(head, h[len(template):])
+                self.prompts.put(h, found[h])
         return [found[h] if h else self.lm.model.make_cache() for h in heads]
+
+    def _template_cache(self) -> list:
+        """The chat template head's lone caches: from the prompt cache, else
+        prefilled alone (and kept there, if it keeps anything)."""
+        head = self.lm.prompt_head
+        cache = self.prompts.get(head)
+        if cache is None:
+            cache = [c.extract(0) for c in self._prefill([head])]
+            self.prompts.put(head, cache)
+        return cache
+
+    def _prefill_after(self, cache: list, ids: tuple[int, ...]) -> list:
+        """Lone caches holding cache's tokens and then ids: a copy of cache
+        (left untouched) prefilled on."""
+        batch = _batch_cache([cache])
+        start = time.perf_counter()
+        prefill(self.lm.model, mx.array([ids], dtype=mx.int32), batch, self.syncs)
+        self.timing.add_prefill(len(ids), time.perf_counter() - start)
+        return [c.extract(0) for c in batch]
 
     def _admit(self) -> None:
         """Every waiting request the free rows can take joins, its prompt

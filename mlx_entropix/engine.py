@@ -20,6 +20,7 @@ from .load import LoadedModel
 from .metrics import SIGNALS, logit_statistics, token_signals
 from .model import LayerStats
 from .packed import N_TOP, Row, pack_step
+from .prompt_head import head_length
 from .requests import SEED_LIMIT, GenerationOptions, MetricsLevel  # noqa: F401 (their home before requests.py)
 from .sampler import SamplerConfig, compiled_decide, top_tokens
 from .sampler.decide import OUTCOME_CODES
@@ -114,8 +115,12 @@ class Engine:
         return Step(packed, decision.token.astype(mx.int32), logits, decision.exact)
 
     def prefill(self, prompt: list[int], cache: list) -> None:
-        """All prompt tokens but the last (the first decode step feeds it)."""
-        prefill(self.lm.model, mx.array(prompt[:-1], dtype=mx.int32)[None], cache, self.syncs)
+        """All prompt tokens but the last (the first decode step feeds it);
+        the chat template's head in a pass of its own, as batch.py does."""
+        ids = prompt[:-1]
+        cut = head_length(ids, self.lm.prompt_head)
+        for part in (ids[:cut], ids[cut:]) if cut else (ids,):
+            prefill(self.lm.model, mx.array(part, dtype=mx.int32)[None], cache, self.syncs)
 
     def insertion(self, row: np.ndarray, index: int, position: int) -> TokenRecord:
         """The record of the think text's token at `position`, from the row before it."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.metadata
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from .families import FamilyModel, UnsupportedFamily, check_family, family_of, l
 from .gguf import GGUFError, load_gguf, read_header
 from .gguf_cache import GGUF_KEY, converted_folder
 from .model import Model, ModelArgs
+from .prompt_head import template_head
 from .tokenizer import Tokenizer
 from .weights import WeightChoice, WeightModeError, check_mode, choose, dense_size, load_into, requantize
 
@@ -42,6 +44,11 @@ class LoadedModel:
     @property
     def backend(self) -> str:
         return "cpu" if mx.default_device() == mx.cpu else "gpu"
+
+    @cached_property
+    def prompt_head(self) -> tuple[int, ...]:
+        """The chat template's head, prefilled as a pass of its own (prompt_head.py)."""
+        return template_head(self.tokenizer, self.model.make_cache())
 
     @property
     def context_length(self) -> int:

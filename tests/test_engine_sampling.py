@@ -119,7 +119,8 @@ def test_branching_is_batched_picks_the_best_and_continues_from_the_winner(lm, m
     assert [r.id for r in records[branch_at[0]:branch_at[0] + len(winner)]] == winner[:len(records) - branch_at[0]]
     batched = [s for s in batch_sizes if s[0] == len(scores)]
     assert batched and all(s[1] == 1 for s in batched)  # N rows in one forward, never a re-prefill
-    assert sum(1 for s in batch_sizes if s[1] > 1) == 1  # the prompt is prefilled once
+    # the prompt is prefilled once (the chat template's head in a pass of its own: prompt_head.py)
+    assert [s[1] for s in batch_sizes if s[1] > 1] == [len(lm.prompt_head), len(prompt) - 1 - len(lm.prompt_head)]
 
     # The token after the winner was decided from the winner's cache: a fresh
     # forward of prompt + everything generated so far gives the same distribution.
