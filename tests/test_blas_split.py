@@ -60,6 +60,17 @@ def sgemm(lib, order, ta, tb, m, n, k, alpha, beta, pad, rng):
     return got, want
 
 
+def product(shim, rows: np.ndarray, w: np.ndarray, tb: int, threads: int) -> np.ndarray:
+    """rows @ w.T (tb T_, w n x k) or rows @ w (tb N_, w k x n), row-major, through the shim on `threads`."""
+    blas.set_threads(threads)
+    n = w.shape[0] if tb == T_ else w.shape[1]
+    out = np.zeros((len(rows), n), np.float32)
+    rows = np.ascontiguousarray(rows)
+    shim.cblas_sgemm(ROW, N_, tb, len(rows), n, rows.shape[1], 1.0, ptr(rows), rows.shape[1], ptr(w), w.shape[1],
+                     0.0, ptr(out), n)
+    return out
+
+
 @needs_split
 @pytest.mark.parametrize("threads", [1, 2, 3])
 @pytest.mark.parametrize("kernel", [1, 0])
@@ -103,18 +114,10 @@ def test_a_row_is_the_same_alone_or_beside_others(shim, k, n):
     rng = np.random.default_rng(k + n)
     x = rng.standard_normal((64, k)).astype(np.float32)
     w = rng.standard_normal((n, k)).astype(np.float32)
-
-    def product(rows: np.ndarray, threads: int) -> np.ndarray:
-        blas.set_threads(threads)
-        out = np.zeros((len(rows), n), np.float32)
-        rows = np.ascontiguousarray(rows)
-        shim.cblas_sgemm(ROW, N_, T_, len(rows), n, k, 1.0, ptr(rows), k, ptr(w), k, 0.0, ptr(out), n)
-        return out
-
-    alone = np.concatenate([product(x[i:i + 1], 1) for i in range(64)])
+    alone = np.concatenate([product(shim, x[i:i + 1], w, T_, 1) for i in range(64)])
     for m in (2, 5, 6, 7, 8, 11, 64):
         for threads in (1, 2):
-            assert np.array_equal(product(x[:m], threads), alone[:m]), f"{m} rows, {threads} threads"
+            assert np.array_equal(product(shim, x[:m], w, T_, threads), alone[:m]), f"{m} rows, {threads} threads"
 
 
 @needs_split
@@ -129,21 +132,13 @@ def test_a_row_of_a_product_by_an_untransposed_matrix_is_the_same_alone(shim, k,
     rng = np.random.default_rng(k + n)
     x = rng.standard_normal((9, k)).astype(np.float32)
     w = rng.standard_normal((k, n)).astype(np.float32)
-
-    def product(rows: np.ndarray, threads: int) -> np.ndarray:
-        blas.set_threads(threads)
-        out = np.zeros((len(rows), n), np.float32)
-        rows = np.ascontiguousarray(rows)
-        shim.cblas_sgemm(ROW, N_, N_, len(rows), n, k, 1.0, ptr(rows), k, ptr(w), n, 0.0, ptr(out), n)
-        return out
-
     before = shim.mlxe_split_kernel_calls()
-    alone = np.concatenate([product(x[i:i + 1], 1) for i in range(9)])
+    alone = np.concatenate([product(shim, x[i:i + 1], w, N_, 1) for i in range(9)])
     assert shim.mlxe_split_kernel_calls() == before + 9
     np.testing.assert_allclose(alone, x.astype(np.float64) @ w, rtol=1e-4, atol=1e-4 * np.sqrt(k))
     for m in (2, 3, 7, 9):
         for threads in (1, 2):
-            assert np.array_equal(product(x[:m], threads), alone[:m]), f"{m} rows, {threads} threads"
+            assert np.array_equal(product(shim, x[:m], w, N_, threads), alone[:m]), f"{m} rows, {threads} threads"
     blas.set_threads(1)
     for start in (1, 5, 9, 31):  # the same columns in other blocks: a vector lane here is the fmaf tail there
         out = np.zeros((9, n - start), np.float32)

@@ -69,7 +69,7 @@ def test_a_batch_reuses_the_head_and_gives_the_lone_prefills_cache(lm, forward_s
     caches = gen._prompt_caches(prompts)
     n = len(lm.prompt_head)
     assert sorted(s[1] for s in shapes) == sorted([n] + [len(p) - 1 - n for p in prompts])
-    head_cache = gen.prompts.get(lm.prompt_head)
+    head_cache = gen._template_cache()
     head_keys = [np.array(c.keys[..., :c.offset, :]) for c in head_cache]
     engine = Engine(lm, get_preset("greedy"), GenerationOptions())
     for prompt, cache in zip(prompts, caches):
@@ -83,17 +83,20 @@ def test_a_batch_reuses_the_head_and_gives_the_lone_prefills_cache(lm, forward_s
     shapes.clear()
     gen._prompt_caches([chat(lm, "Name a prime number.")])
     assert len(shapes) == 1
-    for c, keys in zip(gen.prompts.get(lm.prompt_head), head_keys):
+    for c, keys in zip(gen._template_cache(), head_keys):
         assert np.array_equal(np.array(c.keys[..., :c.offset, :]), keys)
 
 
-def test_without_a_prompt_cache_the_head_is_prefilled_once_per_admission(lm, forward_shapes):
-    """The server's --prompt-cache-tokens 0 keeps nothing across requests; the
-    requests joining at one step still share one head pass."""
+def test_the_head_is_kept_even_with_the_prompt_cache_off(lm, forward_shapes):
+    """The server's --prompt-cache-tokens 0 keeps no prompt across requests,
+    but the generator keeps the head: one head pass for all of them."""
     gen = BatchGenerator(lm, max_batch=4, prompt_cache=PromptCache(0))
     shapes = forward_shapes(lm)
     prompts = [chat(lm, q) for q in QUESTIONS]
-    gen._prompt_caches(prompts)
     n = len(lm.prompt_head)
+    gen._prompt_caches(prompts)
     assert [s[1] for s in shapes] == [n] + [len(p) - 1 - n for p in prompts]
+    shapes.clear()
+    gen._prompt_caches(prompts)  # later requests: no prompt kept, the head still is
+    assert [s[1] for s in shapes] == [len(p) - 1 - n for p in prompts]
     assert len(gen.prompts) == 0
