@@ -320,8 +320,9 @@ class BatchGenerator:
         found = {h: self.prompts.get(h) for h in dict.fromkeys(heads) if h}
         missing = [h for h, c in found.items() if c is None]
         template = self.lm.prompt_head
-        after_head = [h for h in missing if head_length(h, template)]
-        whole = [h for h in missing if not head_length(h, template)]
+        after_head, whole = [], []
+        for h in missing:
+            (after_head if head_length(h, template) else whole).append(h)
         for members in prefill_groups([len(h) for h in whole]):
             cache = self._prefill([whole[i] for i in members])
             for j, i in enumerate(members):

@@ -116,9 +116,8 @@ MUTATIONS = (
              "? KERNEL_NN\n", "? ((long)m * n * k >= GEMM_MIN_WORK ? KERNEL_NN : REAL_GEMM)\n",
              ("tests/test_blas_split.py", "-k", "untransposed")),
     Mutation("template-head-not-split-in-batch", "rows beside it", "mlx_entropix/batch.py",
-             "        after_head = [h for h in missing if head_length(h, template)]\n"
-             "        whole = [h for h in missing if not head_length(h, template)]\n",
-             "        after_head, whole = [], missing\n",
+             "(after_head if head_length(h, template) else whole).append(h)",
+             "whole.append(h)",
              ("tests/test_prompt_head.py", "-k", "batch_reuses")),
     Mutation("split-piece-ignores-leading-dimension", "split wrongly", "mlx_entropix/blas_split.c",
              "p.b = b + (tb == NO_TRANS ? (size_t)lo : (size_t)lo * ldb);",
